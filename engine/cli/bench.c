@@ -1,0 +1,2 @@
+/* bench.c: to be written */
+int main(void) { return 1; }

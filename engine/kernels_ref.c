@@ -1,0 +1,1 @@
+/* kernels_ref.c: to be written */

@@ -1,0 +1,1 @@
+/* model.c: to be written */

@@ -1,0 +1,1 @@
+/* quant.c: to be written */

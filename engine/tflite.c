@@ -1,0 +1,1 @@
+/* tflite.c: to be written */
