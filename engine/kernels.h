@@ -1,0 +1,266 @@
+/* kernels.h: the engine's compute kernels (internal).
+ *
+ * THE CONTRACT (read this before writing a kernel)
+ * ------------------------------------------------
+ * Layout.  Every activation is NHWC, dense, batch n outermost: element
+ * (b, y, x, ch) of an (n, H, W, C) tensor is at ((b*H + y)*W + x)*C + ch.
+ * A fully-connected input (n, k) is the same thing with h = w = 1.
+ *
+ * Quantized representation.  Inside the engine every quantized activation is
+ * uint8, every quantized weight is int8:
+ *   - an int8 activation a (zero point z) is stored as a + 128 with zero
+ *     point z + 128 (exactly equivalent: (a - z) == (a+128) - (z+128));
+ *   - a uint8 weight w (zero point z) is stored as w - 128 with zero point
+ *     z - 128; int8 weights are kept as they are (per-channel zp is 0).
+ * So every integer dot product is u8 activation x s8 weight into an int32
+ * accumulator, which is what x86 VNNI vpdpbusd and ARM udot/usdot do.
+ * The plan converts at the graph edges; kernels only ever see u8/s8.
+ *
+ * Integer semantics (bit-exact with TFLite's reference kernels, default
+ * double rounding, see quant.h):
+ *   acc[oc] = bias[oc] + sum over taps (x - in_zp) * (w - w_zp)
+ *             (taps that fall into the padding contribute 0, as in TFLite)
+ *   out     = clamp(out_zp + mnet_mbqm(acc, mult[oc], shift[oc]), out_min, out_max)
+ * with out_min/out_max already in the u8 domain and the fused activation
+ * (RELU/RELU6/...) folded in.  A fast kernel may compute it any way that gives
+ * the same integers, e.g. with the constant terms folded at prepare time:
+ *   acc = bias_folded[oc] + sum x*w  -  w_zp * sum x
+ *   bias_folded[oc] = bias[oc] - in_zp*sum(w[oc]) + K*in_zp*w_zp
+ * which holds for every output position whose taps are all inside the image,
+ * or when padded taps are fed the value in_zp (im2col with in_zp fill).
+ * The plan fills qconv.bias_folded and qconv.w_sum for convenience.
+ * int32 accumulation cannot overflow for MobileNet sizes (K <= 2^14 checked by
+ * the plan: 255*128*K < 2^31).
+ *
+ * Float semantics: out = clamp(bias[oc] + sum x*w, out_min, out_max); any
+ * summation order is fine (tests allow ~1e-5 relative).
+ *
+ * Weights.  The plan hands each layer its weights in the ORIGINAL TFLite
+ * layout (after the u8->s8 shift):
+ *   conv       (out_c, k_h, k_w, in_c)
+ *   depthwise  (1, k_h, k_w, out_c)      out_c = in_c * depth_multiplier
+ *   fc         (out_c, in_c)             run as a 1x1 conv on (n, 1, 1, in_c)
+ * Each kernel family's prepare() may repack them into whatever layout it wants
+ * and stores the result in layer->packed (malloc'd, released by the table's
+ * release()).  Packed formats are private to the implementation that made them;
+ * nothing else may read `packed`.  prepare() runs once at load; run() must not
+ * allocate.  A run() that needs scratch memory reports scratch_bytes from
+ * prepare() (for max_batch images and `threads` threads) and receives a buffer
+ * at least that large, 64-byte aligned, owned by the plan.
+ *
+ * Epilogue = bias + requantize (or float clamp) + activation clamp, fused into
+ * the kernel: a conv writes its final output tensor, nothing runs after it.
+ *
+ * Threads.  run() gets the thread count; it uses OpenMP with
+ * num_threads(threads) (or nothing when threads == 1).  Split work over
+ * batch x output rows and/or output channels so 2 threads are busy at batch 1.
+ * Results must not depend on the thread count.
+ *
+ * Dispatch.  struct mnet_kernel_ops is a table of function pointers.
+ * mnet_kernels_select() picks one at load from CPU features
+ * (mnet_kernels_c is the portable one; AVX-512/VNNI/AVX2/NEON tables live in
+ * their own files and are added to the selection list).  A table may leave a
+ * pointer NULL: the plan then uses the portable one for that family.  Each
+ * implementation is tested against kernels_ref.c (bit-exact for integers).
+ */
+#ifndef MNET_KERNELS_H
+#define MNET_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mnet.h"
+
+/* Geometry of a conv / depthwise / fc / pooling layer, per image.
+ * Padding: pad_top/pad_left are the padding before; whatever more the output
+ * size needs goes after (TFLite SAME puts the odd row/column at the end). */
+struct mnet_conv_geom {
+    int in_h, in_w, in_c;
+    int out_h, out_w, out_c;
+    int k_h, k_w;
+    int stride_h, stride_w;
+    int dil_h, dil_w;
+    int pad_top, pad_left;
+    int depth_multiplier; /* depthwise only (out_c == in_c * depth_multiplier) */
+};
+
+/* A quantized conv, depthwise conv or fully-connected layer (u8 x s8). */
+struct mnet_qconv {
+    struct mnet_conv_geom g;
+    const int8_t *w;            /* original layout (see above), s8 domain */
+    const int32_t *bias;        /* (out_c) never NULL (zeros when the model has none) */
+    const int32_t *bias_folded; /* (out_c) bias - in_zp*w_sum + K*in_zp*w_zp */
+    const int32_t *w_sum;       /* (out_c) sum of w over the K taps of each output channel */
+    int32_t in_zp;              /* u8 domain, 0..255 */
+    int32_t w_zp;               /* s8 domain, -128..127 (0 for symmetric per-channel) */
+    int32_t out_zp;             /* u8 domain */
+    int32_t out_min, out_max;   /* u8 domain, fused activation included */
+    const int32_t *mult;        /* (out_c) Q31 multipliers (per-tensor: all equal) */
+    const int32_t *shift;       /* (out_c) exponents, > 0 means left shift */
+    void *packed;               /* owned by the kernel family that prepared it */
+    size_t scratch_bytes;       /* set by prepare(), see the contract */
+};
+
+/* A float conv, depthwise conv or fully-connected layer. */
+struct mnet_fconv {
+    struct mnet_conv_geom g;
+    const float *w;             /* original layout */
+    const float *bias;          /* (out_c) never NULL */
+    float out_min, out_max;     /* fused activation (-inf/inf when none) */
+    void *packed;
+    size_t scratch_bytes;
+};
+
+/* Quantized elementwise ADD/MUL on u8 (TFLite's ADD/MUL parameterisation,
+ * see quant.h).  b may broadcast: b_inner == c (a (1,1,1,C) tensor per image)
+ * or 1 (a scalar); b_inner == 0 means same shape as a. */
+struct mnet_qbinary {
+    int32_t a_zp, b_zp, out_zp, out_min, out_max; /* u8 domain */
+    int32_t a_mult, a_shift, b_mult, b_shift;       /* ADD: input rescale */
+    int32_t out_mult, out_shift;
+    int left_shift;                                  /* ADD: 20 */
+};
+
+struct mnet_kernel_ops {
+    const char *name;
+    /* conv (any kernel size; 1x1 stride 1 is the hot GEMM case) and fc */
+    int (*qconv_prepare)(struct mnet_qconv *l, int max_batch, int threads);
+    void (*qconv_run)(const struct mnet_qconv *l, int n, const uint8_t *in /* (n,in_h,in_w,in_c) */,
+                      uint8_t *out /* (n,out_h,out_w,out_c) */, void *scratch, int threads);
+    int (*qdw_prepare)(struct mnet_qconv *l, int max_batch, int threads);
+    void (*qdw_run)(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                    void *scratch, int threads);
+    int (*fconv_prepare)(struct mnet_fconv *l, int max_batch, int threads);
+    void (*fconv_run)(const struct mnet_fconv *l, int n, const float *in, float *out,
+                      void *scratch, int threads);
+    int (*fdw_prepare)(struct mnet_fconv *l, int max_batch, int threads);
+    void (*fdw_run)(const struct mnet_fconv *l, int n, const float *in, float *out,
+                    void *scratch, int threads);
+    /* residual ADD, u8, same shapes: count elements */
+    void (*qadd_run)(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
+                     const uint8_t *b, uint8_t *out, int threads);
+    void (*release)(void *packed); /* frees what this table's prepare() put in `packed` */
+};
+
+extern const struct mnet_kernel_ops mnet_kernels_c; /* portable C + OpenMP (kernels_c.c) */
+
+/* The best table for this CPU; MNET_KERNELS=c|avx512|... in the environment
+ * forces one (for tests and benchmarks).  Never NULL. */
+const struct mnet_kernel_ops *mnet_kernels_select(void);
+/* Every table this CPU can run (tests loop over them); returns the count. */
+int mnet_kernels_available(const struct mnet_kernel_ops **tables, int max);
+
+/* ---- the portable C kernels for the non-hot ops (kernels_c.c) ----
+ * u8 domain as above.  `count` = elements, `rows` x `depth` for softmax. */
+void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
+                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads);
+void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
+                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads);
+
+/* ---- naive reference kernels (kernels_ref.c) ----
+ * Straight from the definitions, on the ORIGINAL tensors: activations and
+ * weights in their own dtype (MNET_U8 or MNET_I8) with their own zero points.
+ * Slow and obviously right; tests compare every fast kernel with these. */
+struct mnet_ref_qconv {
+    struct mnet_conv_geom g;
+    enum mnet_dtype in_t, w_t, out_t; /* MNET_U8 or MNET_I8 */
+    const void *w;                    /* original layout and dtype */
+    const int32_t *bias;              /* (out_c) or NULL */
+    int32_t in_zp;
+    const int32_t *w_zp;              /* w_zp_count entries: 1 or out_c */
+    int w_zp_count;
+    const int32_t *mult, *shift;      /* (out_c) */
+    int32_t out_zp, out_min, out_max; /* out_t domain */
+};
+
+void mnet_ref_qconv(const struct mnet_ref_qconv *l, int n, const void *in, void *out);
+void mnet_ref_qdw(const struct mnet_ref_qconv *l, int n, const void *in, void *out);
+void mnet_ref_fconv(const struct mnet_conv_geom *g, int n, const float *in, const float *w,
+                    const float *bias, float out_min, float out_max, float *out);
+void mnet_ref_fdw(const struct mnet_conv_geom *g, int n, const float *in, const float *w,
+                  const float *bias, float out_min, float out_max, float *out);
+
+/* Elementwise binary op with TFLite's quantized ADD/MUL arithmetic on
+ * original dtypes.  a is (n, inner); b is (n, b_inner) broadcast along a's
+ * inner dimension: b_inner == inner (same shape), == 1 (scalar per image),
+ * or divides inner (a (1,1,1,C) vector repeated over H*W). b_n == 1 means b
+ * is the same for every image. */
+struct mnet_ref_qbinary {
+    enum mnet_dtype t;                 /* dtype of a, b and out (U8 or I8) */
+    int32_t a_zp, b_zp, out_zp, out_min, out_max;
+    int32_t a_mult, a_shift, b_mult, b_shift, out_mult, out_shift;
+    int left_shift;
+};
+void mnet_ref_qadd(const struct mnet_ref_qbinary *p, int n, size_t inner, const void *a,
+                   const void *b, int b_n, size_t b_inner, void *out);
+void mnet_ref_qmul(const struct mnet_ref_qbinary *p, int n, size_t inner, const void *a,
+                   const void *b, int b_n, size_t b_inner, void *out);
+void mnet_ref_fadd(int n, size_t inner, const float *a, const float *b, int b_n, size_t b_inner,
+                   float out_min, float out_max, float *out);
+void mnet_ref_fmul(int n, size_t inner, const float *a, const float *b, int b_n, size_t b_inner,
+                   float out_min, float out_max, float *out);
+
+/* Average pool (n, in_h, in_w, c) -> (n, out_h, out_w, c); g->k_h/k_w are the
+ * filter, padded taps are not counted (TFLite).  Quantized: input and output
+ * share scale and zero point (TFLite requires it); t selects TFLite's uint8 or
+ * int8 rounding of the average. */
+void mnet_ref_qavgpool(const struct mnet_conv_geom *g, int n, enum mnet_dtype t,
+                       int32_t out_min, int32_t out_max, const void *in, void *out);
+void mnet_ref_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float out_max,
+                       const float *in, float *out);
+
+/* MEAN over H and W: (n, h, w, c) -> (n, c). */
+struct mnet_qmean_params {
+    enum mnet_dtype t;
+    int32_t in_zp, out_zp;
+    float in_scale, out_scale;
+};
+void mnet_ref_qmean(const struct mnet_qmean_params *p, int n, int hw, int c, const void *in,
+                    void *out);
+void mnet_ref_fmean(int n, int hw, int c, const float *in, float *out);
+
+/* Softmax over the last dimension, rows x depth. */
+struct mnet_qsoftmax_params {
+    enum mnet_dtype in_t, out_t;
+    int32_t input_multiplier, input_left_shift, diff_min;
+    int32_t out_zp; /* TFLite: 0 for uint8, -128 for int8 (scale 1/256) */
+};
+void mnet_ref_qsoftmax(const struct mnet_qsoftmax_params *p, size_t rows, int depth,
+                       const void *in, void *out);
+void mnet_ref_fsoftmax(size_t rows, int depth, float beta, const float *in, float *out);
+
+/* LOGISTIC and HARD_SWISH, count elements. */
+struct mnet_qlogistic_params {
+    enum mnet_dtype t;
+    int32_t in_zp, input_range_radius, input_multiplier, input_left_shift;
+};
+void mnet_ref_qlogistic(const struct mnet_qlogistic_params *p, size_t count, const void *in,
+                        void *out);
+void mnet_ref_flogistic(size_t count, const float *in, float *out);
+
+struct mnet_qhswish_params {
+    enum mnet_dtype t;
+    int32_t in_zp, out_zp;
+    int16_t reluish_mult, out_mult;   /* Q15 */
+    int32_t reluish_exp, out_exp;
+};
+void mnet_ref_qhswish(const struct mnet_qhswish_params *p, size_t count, const void *in,
+                      void *out);
+void mnet_ref_fhswish(size_t count, const float *in, float *out);
+
+/* Requantize (QUANTIZE between integer types, standalone RELU/RELU6):
+ * out = clamp(out_zp + mbqm(x - in_zp, mult, shift), out_min, out_max). */
+struct mnet_qrequant_params {
+    enum mnet_dtype in_t, out_t;
+    int32_t in_zp, out_zp, mult, shift, out_min, out_max;
+};
+void mnet_ref_qrequant(const struct mnet_qrequant_params *p, size_t count, const void *in,
+                       void *out);
+/* QUANTIZE float -> int: round(x / scale) + zp, clamped; DEQUANTIZE. */
+void mnet_ref_quantize(size_t count, const float *in, float scale, int32_t zp,
+                       enum mnet_dtype t, void *out);
+void mnet_ref_dequantize(size_t count, const void *in, enum mnet_dtype t, float scale,
+                         int32_t zp, float *out);
+void mnet_ref_fclamp(size_t count, const float *in, float lo, float hi, float *out);
+
+#endif
