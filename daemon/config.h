@@ -87,8 +87,8 @@ struct config_server {
 /* [model NAME] */
 struct config_model {
     char name[CONFIG_NAME_MAX];
-    char path[CONFIG_PATH_MAX];     /* resolved .tflite path (exists when parsing succeeded) */
-    char labels[CONFIG_PATH_MAX];   /* resolved labels path, "" = none (answers carry indices) */
+    char path[CONFIG_PATH_MAX];     /* absolute .tflite path (exists when parsing succeeded) */
+    char labels[CONFIG_PATH_MAX];   /* absolute labels path, "" = none (answers carry indices) */
     enum config_precision precision;/* maps to enum mnet_precision */
     int threads;                    /* engine OpenMP threads; 0 = all cores */
     int max_batch_size;             /* images per engine run */
@@ -142,6 +142,15 @@ void config_usage(FILE *f, const char *progname);
  * and returning the exit code (0); returns -1 for CONFIG_ACTION_RUN. */
 int config_run_action(const struct config *c, FILE *f, const char *version);
 
+/* Resolve server.listen_host/listen_port (numeric address or "localhost")
+ * into a sockaddr for bind() or MHD_OPTION_SOCK_ADDR.  0 or -EINVAL. */
+struct sockaddr_storage;
+int config_listen_addr(const struct config_server *s, struct sockaddr_storage *ss,
+                       unsigned int *len);
+
+/* The key table as a Markdown table (docs/OPERATIONS.md is generated from it). */
+void config_keys_markdown(FILE *f);
+
 /* The model named name, or NULL. */
 const struct config_model *config_find_model(const struct config *c, const char *name);
 
@@ -152,8 +161,16 @@ const char *config_precision_name(enum config_precision p);
 /* ---- the key table (exposed for --help, docs and tests) ---- */
 enum config_section { CONFIG_SECTION_SERVER, CONFIG_SECTION_MODEL };
 enum config_type {
-    CONFIG_T_STRING, CONFIG_T_PATH, CONFIG_T_LISTEN, CONFIG_T_INT, CONFIG_T_BYTES,
-    CONFIG_T_DOUBLE, CONFIG_T_BOOL, CONFIG_T_ENUM,
+    CONFIG_T_NAME,   /* char[CONFIG_NAME_MAX], a model name or "" */
+    CONFIG_T_STRING, /* char[CONFIG_PATH_MAX] */
+    CONFIG_T_PATH,   /* char[CONFIG_PATH_MAX], resolved through model_dir */
+    CONFIG_T_LISTEN, /* char[CONFIG_PATH_MAX] host:port (also fills listen_host/port) */
+    CONFIG_T_INT,    /* int */
+    CONFIG_T_U64,    /* uint64_t, plain integer */
+    CONFIG_T_BYTES,  /* uint64_t, K/M/G suffixes (binary) */
+    CONFIG_T_DOUBLE, /* double */
+    CONFIG_T_BOOL,   /* bool: on/off, yes/no, true/false, 1/0 */
+    CONFIG_T_ENUM,   /* int (or enum), one of choices */
 };
 struct config_key {
     enum config_section section;
