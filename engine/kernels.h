@@ -151,11 +151,19 @@ const struct mnet_kernel_ops *mnet_kernels_select(void);
 int mnet_kernels_available(const struct mnet_kernel_ops **tables, int max);
 
 /* ---- the portable C kernels for the non-hot ops (kernels_c.c) ----
- * u8 domain as above.  `count` = elements, `rows` x `depth` for softmax. */
+ * u8 domain as above.  a and out are (n, inner); b is (n, b_inner) with
+ * b_inner == inner, 1 (scalar) or dividing inner (a (1,1,1,C) vector over
+ * H*W); b_batch_stride is b_inner, or 0 when b is one constant for every image. */
 void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
-                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads);
+                       const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
+                       int threads);
 void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
-                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads);
+                       const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
+                       int threads);
+/* Average pool on u8 (geometry as mnet_ref_qavgpool); is_signed selects the
+ * int8 rounding of the average for tensors that are int8 in the model. */
+void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,
+                     int32_t out_max, const uint8_t *in, uint8_t *out, int threads);
 
 /* ---- naive reference kernels (kernels_ref.c) ----
  * Straight from the definitions, on the ORIGINAL tensors: activations and

@@ -487,13 +487,14 @@ static void c_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t
 }
 
 void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
-                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads)
+                       const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
+                       int threads)
 {
     const long total = (long)((size_t)n * inner);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && total > 4096)
     for (long t = 0; t < total; t++) {
         size_t k = (size_t)t / inner, i = (size_t)t % inner;
-        size_t bi = b_inner == inner ? (size_t)t : k * b_inner + (b_inner == 1 ? 0 : i % b_inner);
+        size_t bi = k * b_batch_stride + (b_inner == inner ? i : b_inner == 1 ? 0 : i % b_inner);
         int32_t v = p->out_zp + mnet_quant_add_raw((int32_t)a[t] - p->a_zp, (int32_t)b[bi] - p->b_zp,
                                                    p->left_shift, p->a_mult, p->a_shift, p->b_mult,
                                                    p->b_shift, p->out_mult, p->out_shift);
@@ -502,16 +503,59 @@ void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const 
 }
 
 void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
-                       const uint8_t *b, size_t b_inner, uint8_t *out, int threads)
+                       const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
+                       int threads)
 {
     const long total = (long)((size_t)n * inner);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && total > 4096)
     for (long t = 0; t < total; t++) {
         size_t k = (size_t)t / inner, i = (size_t)t % inner;
-        size_t bi = b_inner == inner ? (size_t)t : k * b_inner + (b_inner == 1 ? 0 : i % b_inner);
+        size_t bi = k * b_batch_stride + (b_inner == inner ? i : b_inner == 1 ? 0 : i % b_inner);
         int32_t x = (int32_t)a[t] - p->a_zp, y = (int32_t)b[bi] - p->b_zp;
         int32_t v = p->out_zp + mnet_mbqm(x * y, p->out_mult, p->out_shift);
         out[t] = (uint8_t)clampi(v, p->out_min, p->out_max);
+    }
+}
+
+void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,
+                     int32_t out_max, const uint8_t *in, uint8_t *out, int threads)
+{
+    const long rows = (long)n * g->out_h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows > 1)
+    for (long r = 0; r < rows; r++) {
+        int b = (int)(r / g->out_h), oy = (int)(r % g->out_h);
+        int32_t sum[DW_CHUNK];
+        for (int ox = 0; ox < g->out_w; ox++)
+            for (int c0 = 0; c0 < g->in_c; c0 += DW_CHUNK) {
+                int cn = g->in_c - c0 < DW_CHUNK ? g->in_c - c0 : DW_CHUNK;
+                int32_t cnt = 0;
+                memset(sum, 0, sizeof(sum));
+                for (int ky = 0; ky < g->k_h; ky++) {
+                    int iy = oy * g->stride_h - g->pad_top + ky;
+                    if (iy < 0 || iy >= g->in_h)
+                        continue;
+                    for (int kx = 0; kx < g->k_w; kx++) {
+                        int ix = ox * g->stride_w - g->pad_left + kx;
+                        if (ix < 0 || ix >= g->in_w)
+                            continue;
+                        const uint8_t *x = in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c + c0;
+                        for (int j = 0; j < cn; j++)
+                            sum[j] += x[j];
+                        cnt++;
+                    }
+                }
+                uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
+                for (int j = 0; j < cn; j++) {
+                    int32_t v;
+                    if (!cnt)
+                        v = is_signed ? 128 : 0;
+                    else if (is_signed) /* average the int8 values, then back to u8 */
+                        v = mnet_quant_avg(sum[j] - 128 * cnt, cnt, 1) + 128;
+                    else
+                        v = mnet_quant_avg(sum[j], cnt, 0);
+                    o[j] = (uint8_t)clampi(v, out_min, out_max);
+                }
+            }
     }
 }
 

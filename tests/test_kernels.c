@@ -469,11 +469,11 @@ static void test_binary(void)
                                  .out_shift = p.out_shift, .left_shift = 20};
         for (int threads = 1; threads <= 2; threads++) {
             if (mul)
-                mnet_c_qmul_bcast(&q, n, inner, a8, b8, b_inner, got, threads);
+                mnet_c_qmul_bcast(&q, n, inner, a8, b8, b_inner, b_inner, got, threads);
             else if (mode == 0)
                 mnet_kernels_c.qadd_run(&q, n * inner, a8, b8, got, threads);
             else
-                mnet_c_qadd_bcast(&q, n, inner, a8, b8, b_inner, got, threads);
+                mnet_c_qadd_bcast(&q, n, inner, a8, b8, b_inner, b_inner, got, threads);
             for (size_t i = 0; i < n * inner; i++) {
                 uint8_t want = (uint8_t)(is8 ? (int8_t)ref[i] + 128 : ref[i]);
                 if (got[i] != want) {
@@ -483,6 +483,46 @@ static void test_binary(void)
             }
         }
         free(a), free(b), free(ref), free(got), free(a8), free(b8);
+    }
+}
+
+static void test_avgpool(void)
+{
+    for (int it = 0; it < 200; it++) {
+        struct mnet_conv_geom g;
+        random_geom(&g, 1);
+        g.dil_h = g.dil_w = 1;
+        g.depth_multiplier = 1;
+        g.out_c = g.in_c;
+        if (rint_in(0, 3) == 0) { /* global pool */
+            g.k_h = g.in_h;
+            g.k_w = g.in_w;
+            g.stride_h = g.stride_w = 1;
+        }
+        if (same_or_valid(&g, rint_in(0, 1)) < 0)
+            continue;
+        int n = rint_in(1, 3), is8 = rint_in(0, 1);
+        size_t nin = (size_t)n * g.in_h * g.in_w * g.in_c, nout = (size_t)n * g.out_h * g.out_w * g.in_c;
+        uint8_t *in = malloc(nin), *in8 = malloc(nin), *ref = malloc(nout), *got = malloc(nout);
+        for (size_t i = 0; i < nin; i++) {
+            in[i] = (uint8_t)rnd();
+            in8[i] = (uint8_t)(is8 ? (int8_t)in[i] + 128 : in[i]);
+        }
+        int32_t lo = is8 ? -128 : 0, hi = is8 ? 127 : 255;
+        if (rint_in(0, 1))
+            lo += 20, hi -= 30;
+        mnet_ref_qavgpool(&g, n, is8 ? MNET_I8 : MNET_U8, lo, hi, in, ref);
+        for (int threads = 1; threads <= 2; threads++) {
+            mnet_c_qavgpool(&g, n, is8, is8 ? lo + 128 : lo, is8 ? hi + 128 : hi, in8, got, threads);
+            for (size_t i = 0; i < nout; i++) {
+                uint8_t want = (uint8_t)(is8 ? (int8_t)ref[i] + 128 : ref[i]);
+                if (got[i] != want) {
+                    CHECK(0, "avgpool %s [%zu] %d vs %d", is8 ? "i8" : "u8", i, got[i], want);
+                    break;
+                }
+            }
+        }
+        free(in), free(in8), free(ref), free(got);
     }
 }
 
@@ -534,6 +574,7 @@ int main(void)
                ops->name, cases, bad, fcases, fbad);
     }
     test_binary();
+    test_avgpool();
     printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
