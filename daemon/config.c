@@ -249,6 +249,7 @@ static int set_value(const struct config_key *k, void *base, const char *v, char
                     "at most %d)", v, CONFIG_NAME_MAX - 1);
             return -EINVAL;
         }
+        memset(field, 0, CONFIG_NAME_MAX); /* zero padding: configs compare with memcmp */
         snprintf(field, CONFIG_NAME_MAX, "%s", v);
         return 0;
     case CONFIG_T_STRING:
@@ -257,11 +258,12 @@ static int set_value(const struct config_key *k, void *base, const char *v, char
             set_err(why, whylen, "value longer than %d bytes", CONFIG_PATH_MAX - 1);
             return -EINVAL;
         }
+        memset(field, 0, CONFIG_PATH_MAX);
         snprintf(field, CONFIG_PATH_MAX, "%s", v);
         return 0;
     case CONFIG_T_LISTEN: {
         struct config_server *s = base;
-        char host[sizeof s->listen_host];
+        char host[sizeof s->listen_host] = "";
         int port;
         if (strlen(v) >= CONFIG_PATH_MAX) {
             set_err(why, whylen, "value too long");
@@ -270,6 +272,7 @@ static int set_value(const struct config_key *k, void *base, const char *v, char
         int r = parse_listen(v, host, sizeof host, &port, why, whylen);
         if (r < 0)
             return r;
+        memset(s->listen, 0, sizeof s->listen);
         snprintf(s->listen, sizeof s->listen, "%s", v);
         memcpy(s->listen_host, host, sizeof host);
         s->listen_port = port;
@@ -895,6 +898,7 @@ static int finish(struct state *st, const struct override *mo, int n_mo, char *e
             return r;
     }
     c->default_index = def;
+    memset(c->server.default_model, 0, sizeof c->server.default_model);
     snprintf(c->server.default_model, sizeof c->server.default_model, "%s", st->models[def].name);
 
     size_t pk = (size_t)(find_key(CONFIG_SECTION_MODEL, "path") - config_keys);
@@ -908,7 +912,7 @@ static int finish(struct state *st, const struct override *mo, int n_mo, char *e
         }
         if (!st->resolve_paths)
             continue;
-        char out[CONFIG_PATH_MAX];
+        char out[CONFIG_PATH_MAX] = "";
         int r = resolve_path(c->server.model_dir, m->path, out, sizeof out);
         if (r < 0) {
             path_error(err, errlen, st->src[i].key_where[pk], m->name, "path", m->path,
@@ -917,6 +921,7 @@ static int finish(struct state *st, const struct override *mo, int n_mo, char *e
         }
         memcpy(m->path, out, sizeof out);
         if (*m->labels) {
+            memset(out, 0, sizeof out);
             r = resolve_path(c->server.model_dir, m->labels, out, sizeof out);
             if (r < 0) {
                 path_error(err, errlen, st->src[i].key_where[lk], m->name, "labels", m->labels,

@@ -36,7 +36,9 @@
  * untouched on failure.  Nothing here logs.
  *
  * Thread-safety: a struct config is plain data; parse into a fresh struct and
- * swap it under the caller's own lock (SIGHUP reload).
+ * swap it under the caller's own lock (SIGHUP reload).  Strings are
+ * zero-padded, so memcmp() of two struct config_model tells whether a model's
+ * settings changed across a reload (then reload that model, else keep it).
  */
 #ifndef MOBILENETD_CONFIG_H
 #define MOBILENETD_CONFIG_H
