@@ -162,13 +162,17 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
         return img_error(err, errlen, -ENOMEM, "cannot create a JPEG decoder");
 
     uint8_t *buf = NULL, *cmyk = NULL;
-    int w, h, subsamp, colorspace;
+    /* TurboJPEG 2.1 returns success and leaves the outputs unset when the
+     * data ends before the frame header ("Premature end of JPEG file"), so
+     * they start invalid and are checked. */
+    int w = 0, h = 0, subsamp = -1, colorspace = -1;
     if (tjDecompressHeader3(tj, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) {
         rc = img_error(err, errlen, -EBADMSG, "corrupt JPEG header: %s", tjGetErrorStr2(tj));
         goto out;
     }
-    if (w <= 0 || h <= 0) {
-        rc = img_error(err, errlen, -EBADMSG, "JPEG with no pixels");
+    if (w <= 0 || h <= 0 || colorspace < 0) {
+        rc = img_error(err, errlen, -EBADMSG, "truncated or corrupt JPEG header: %s",
+                       tjGetErrorStr2(tj));
         goto out;
     }
     if (max_pixels && (uint64_t)w * (uint64_t)h > max_pixels) {
