@@ -490,12 +490,17 @@ static const struct config_key *find_key(enum config_section sec, const char *na
 
 /* ---- the INI parser ---- */
 
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
 static char *trim(char *s)
 {
-    while (*s == ' ' || *s == '\t')
+    while (blank(*s))
         s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    while (n && blank(s[n - 1]))
         s[--n] = '\0';
     return s;
 }
@@ -503,7 +508,7 @@ static char *trim(char *s)
 /* Only a comment may follow at rest: "" or "# ..." / "; ...". */
 static bool rest_is_comment(const char *p)
 {
-    while (*p == ' ' || *p == '\t')
+    while (blank(*p))
         p++;
     return *p == '\0' || *p == '#' || *p == ';';
 }
