@@ -677,6 +677,35 @@ static void test_shipped(void)
               config_keys[i].name);
 }
 
+/* docs/OPERATIONS.md documents every key (its table is generated from ours). */
+static void test_docs(void)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/docs/OPERATIONS.md", source);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "open %s", path);
+    if (!f)
+        return;
+    static char doc[1 << 20];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    for (size_t i = 0; i < config_n_keys; i++) {
+        const struct config_key *k = &config_keys[i];
+        char env[128], opt[96];
+        snprintf(env, sizeof env, "`MOBILENETD_%s_", k->section == CONFIG_SECTION_SERVER ? "SERVER" : "MODEL");
+        for (const char *p = k->name; *p; p++) {
+            size_t l = strlen(env);
+            env[l] = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+            env[l + 1] = '\0';
+        }
+        strcat(env, "`");
+        snprintf(opt, sizeof opt, "`--%s`", k->option);
+        CHECK(strstr(doc, env) && strstr(doc, opt), "docs/OPERATIONS.md lacks %s or %s "
+              "(regenerate the key table with test_config --markdown)", env, opt);
+    }
+}
+
 static void test_reload(void)
 {
     char path[PATH_MAX + 32];
@@ -744,14 +773,14 @@ static void test_garbage(void)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "--markdown")) { /* docs/OPERATIONS.md key table */
+        config_keys_markdown(stdout);
+        return 0;
+    }
     const char *s = getenv("MNET_SHARED"), *src = getenv("MNET_SOURCE");
     if (!s || !src) {
         fprintf(stderr, "FAIL: MNET_SHARED and MNET_SOURCE must be set (run through meson test)\n");
         return 1;
-    }
-    if (argc > 1 && !strcmp(argv[1], "--markdown")) { /* docs helper */
-        config_keys_markdown(stdout);
-        return 0;
     }
     snprintf(shared, sizeof shared, "%s", s);
     snprintf(source, sizeof source, "%s", src);
@@ -776,6 +805,7 @@ int main(int argc, char **argv)
     test_listen();
     test_print_roundtrip();
     test_shipped();
+    test_docs();
     test_reload();
     test_garbage();
 
