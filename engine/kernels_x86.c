@@ -1,0 +1,1039 @@
+/* kernels_x86.c: AVX-512 (VNNI) and AVX2 kernels behind the dispatch tables
+ * of kernels.h.  Compiled on x86 only; every function carries its own target
+ * attribute so the baseline build needs no -march flag and the code only runs
+ * after cpu.c has checked the CPU.
+ *
+ * What each family does (see kernels.h for the contract):
+ *  - conv / fc as GEMM: (M = n*out_h*out_w rows) x (K = k_h*k_w*in_c) times
+ *    (K x out_c).  Weights packed once into 64-column panels (4 vectors of
+ *    16 lanes); a 6-row x 64-column register tile (24 accumulators).  int8:
+ *    vpdpbusd on 4-k groups (u8 activations broadcast, s8 weights packed as
+ *    [k/4][col][4]); float: FMA with the activation broadcast.  1x1 stride-1
+ *    convs read input rows in place; other convs gather each 6-row tile's
+ *    patches (padded taps = the input zero point, so the folded bias holds).
+ *    Bias, requantization (TFLite double rounding, exact) and the activation
+ *    clamp are fused into the tile's epilogue.
+ *  - depthwise (multiplier 1): per output pixel, a pointer per tap (padded taps
+ *    point at a row of the input zero point / zeros), 32 channels a step.
+ *    int8: u8 widened to int16, two taps interleaved, vpmaddwd against
+ *    prepacked (w - w_zp) int16 pairs; float: FMA, 16 channels a vector.
+ *  - residual ADD: TFLite's quantized ADD, 16 lanes at a time.
+ * Shapes a family does not handle fast (depthwise multiplier != 1, ...) are
+ * handed to the portable table from inside, with its own pack.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <immintrin.h>
+
+#include "cpu.h"
+#include "kernels.h"
+#include "quant.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+#define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
+#define TAVX2 __attribute__((target("avx2,fma")))
+#define INL static inline __attribute__((always_inline))
+
+#define MR 6          /* rows of a GEMM tile */
+#define PANEL 64      /* columns of a weight panel (4 zmm vectors) */
+#define ROWCHUNK 48   /* rows of a task (8 tiles) */
+
+static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int is_pointwise(const struct mnet_conv_geom *g)
+{
+    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+
+/* Every pack starts with this header; the rest of the allocation follows. */
+enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW };
+
+struct xpack {
+    int kind;
+    void *c_packed;     /* PK_C: the portable table's pack */
+    size_t c_scratch;
+};
+
+/* Zeroed, 64-byte aligned. */
+static void *x_alloc(size_t size)
+{
+    size = round_up(size, 64);
+    void *p = aligned_alloc(64, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+/* Hand the layer to the portable kernels, keeping their pack inside ours. */
+static int q_fallback(struct mnet_qconv *l, int max_batch, int threads, int dw)
+{
+    struct xpack *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    struct mnet_qconv tmp = *l;
+    tmp.packed = NULL;
+    int rc = dw ? mnet_kernels_c.qdw_prepare(&tmp, max_batch, threads)
+                : mnet_kernels_c.qconv_prepare(&tmp, max_batch, threads);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p->kind = PK_C;
+    p->c_packed = tmp.packed;
+    p->c_scratch = tmp.scratch_bytes;
+    l->packed = p;
+    l->scratch_bytes = tmp.scratch_bytes;
+    return 0;
+}
+
+static int f_fallback(struct mnet_fconv *l, int max_batch, int threads, int dw)
+{
+    struct xpack *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    struct mnet_fconv tmp = *l;
+    tmp.packed = NULL;
+    int rc = dw ? mnet_kernels_c.fdw_prepare(&tmp, max_batch, threads)
+                : mnet_kernels_c.fconv_prepare(&tmp, max_batch, threads);
+    if (rc) {
+        free(p);
+        return rc;
+    }
+    p->kind = PK_C;
+    p->c_packed = tmp.packed;
+    p->c_scratch = tmp.scratch_bytes;
+    l->packed = p;
+    l->scratch_bytes = tmp.scratch_bytes;
+    return 0;
+}
+
+/* Splits M rows x P panels into tasks: row chunks of ROWCHUNK, and the panels
+ * into groups when there are too few row chunks to feed every thread. */
+static void task_split(size_t M, int panels, int threads, long *chunks, int *groups)
+{
+    long rc = (long)((M + ROWCHUNK - 1) / ROWCHUNK);
+    int g = 1;
+    while (g < panels && rc * g < 4L * threads)
+        g *= 2;
+    *chunks = rc;
+    *groups = g < panels ? g : panels;
+}
+
+/* ======================= requantization (AVX-512) ======================= */
+
+/* Per-column requantization constants, padded to whole vectors. */
+struct rq {
+    int32_t *bias, *mult, *lsh, *rsh, *mask, *half;
+};
+
+static int rq_alloc(struct rq *r, size_t n, int32_t **block)
+{
+    int32_t *b = x_alloc(6 * n * sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    r->bias = b;
+    r->mult = b + n;
+    r->lsh = b + 2 * n;
+    r->rsh = b + 3 * n;
+    r->mask = b + 4 * n;
+    r->half = b + 5 * n;
+    *block = b;
+    return 0;
+}
+
+static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t shift)
+{
+    r->bias[i] = bias;
+    r->mult[i] = mult;
+    r->lsh[i] = shift > 0 ? shift : 0;
+    r->rsh[i] = shift > 0 ? 0 : -shift;
+    int32_t m = (int32_t)(((int64_t)1 << r->rsh[i]) - 1);
+    r->mask[i] = m;
+    r->half[i] = m >> 1;
+}
+
+/* out_zp + MultiplyByQuantizedMultiplier(v, mult, shift), TFLite's double
+ * rounding: SaturatingRoundingDoublingHighMul == floor((a*b + 2^30) / 2^31)
+ * for every a, b but INT32_MIN^2 (mult > 0 excludes it), then
+ * RoundingDivideByPOT (ties away from zero). */
+T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
+{
+    const __m512i bias = _mm512_loadu_si512(r->bias + i);
+    const __m512i mult = _mm512_loadu_si512(r->mult + i);
+    v = _mm512_add_epi32(v, bias);
+    v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
+    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    __m512i ev = _mm512_mul_epi32(v, mult);
+    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(mult, 32));
+    ev = _mm512_srai_epi64(_mm512_add_epi64(ev, round), 31);
+    od = _mm512_srai_epi64(_mm512_add_epi64(od, round), 31);
+    v = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    const __m512i rem = _mm512_and_si512(v, _mm512_loadu_si512(r->mask + i));
+    const __m512i thr = _mm512_add_epi32(_mm512_loadu_si512(r->half + i), _mm512_srli_epi32(v, 31));
+    v = _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
+    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
+}
+
+/* Scalar form of the same (for the per-tensor ADD's scalar tail and tests). */
+static int32_t rq_scalar(int32_t v, int32_t mult, int32_t shift)
+{
+    return mnet_mbqm(v, mult, shift);
+}
+
+/* ======================= int8 GEMM (VNNI) ======================= */
+
+struct qgemm {
+    struct xpack h;
+    int K, K4, N, panels;
+    int pw;             /* 1x1 stride 1: rows read in place */
+    size_t ldk;         /* bytes per gathered row (K rounded up to 64) */
+    int8_t *w;          /* panels: [panel][k4][nv*16][4] */
+    struct rq rq;       /* per column, padded to panels*64 */
+    int32_t *rq_block;
+    int32_t w_zp, out_zp, out_min, out_max;
+};
+
+static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    int K = g->k_h * g->k_w * g->in_c;
+    if (K > (1 << 14) || g->depth_multiplier > 1)
+        return q_fallback(l, max_batch, threads, 0);
+    struct qgemm *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_QGEMM;
+    p->K = K;
+    p->K4 = (K + 3) / 4;
+    p->N = g->out_c;
+    p->panels = (g->out_c + PANEL - 1) / PANEL;
+    p->pw = is_pointwise(g);
+    p->ldk = round_up((size_t)p->K4 * 4, 64);
+    size_t ncol = (size_t)p->panels * PANEL;
+    p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
+    if (!p->w || rq_alloc(&p->rq, ncol, &p->rq_block)) {
+        free(p->w);
+        free(p);
+        return -ENOMEM;
+    }
+    for (int oc = 0; oc < p->N; oc++) {
+        int pan = oc / PANEL, col = oc % PANEL;
+        int nv = (p->N - pan * PANEL + 15) / 16;
+        nv = nv > 4 ? 4 : nv;
+        int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
+        for (int k = 0; k < K; k++)
+            dst[((size_t)(k / 4) * nv * 16 + col) * 4 + k % 4] = l->w[(size_t)oc * K + k];
+        rq_set(&p->rq, (size_t)oc, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+    }
+    p->w_zp = l->w_zp;
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * MR * p->ldk;
+    (void)max_batch;
+    return 0;
+}
+
+/* Sum of K bytes (vpsadbw against zero). */
+T512 INL int32_t row_sum_u8(const uint8_t *x, int K)
+{
+    __m512i s = _mm512_setzero_si512();
+    int k = 0;
+    for (; k + 64 <= K; k += 64)
+        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(x + k), _mm512_setzero_si512()));
+    if (k < K) {
+        __mmask64 m = ((__mmask64)1 << (K - k)) - 1;
+        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, x + k), _mm512_setzero_si512()));
+    }
+    return (int32_t)_mm512_reduce_add_epi64(s);
+}
+
+/* One R x (NV*16) tile: rows[r] -> out + r*ldo, columns col0.. of panel wp. */
+TVNNI INL void qgemm_tile(const struct qgemm *p, int R, int NV, const uint8_t *const *rows,
+                          const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+{
+    __m512i acc[MR][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            acc[r][v] = _mm512_setzero_si512();
+    const int K4full = p->K / 4;
+    int k4 = 0;
+    for (; k4 < K4full; k4++) {
+        const int8_t *wk = wp + (size_t)k4 * NV * 64;
+        __m512i w[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            if (v < NV)
+                w[v] = _mm512_load_si512(wk + v * 64);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            if (r >= R)
+                break;
+            int32_t a32;
+            memcpy(&a32, rows[r] + 4 * k4, 4);
+            const __m512i a = _mm512_set1_epi32(a32);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                if (v < NV)
+                    acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, w[v]);
+        }
+    }
+    if (k4 < p->K4) { /* K % 4 tail: never read past a row's end */
+        const int8_t *wk = wp + (size_t)k4 * NV * 64;
+        int rem = p->K - 4 * k4;
+        for (int r = 0; r < R; r++) {
+            int32_t a32 = 0;
+            memcpy(&a32, rows[r] + 4 * k4, (size_t)rem);
+            const __m512i a = _mm512_set1_epi32(a32);
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, _mm512_load_si512(wk + v * 64));
+        }
+    }
+    const __m512i zp = _mm512_set1_epi32(p->out_zp);
+    const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= R)
+            break;
+        __m512i corr = _mm512_setzero_si512();
+        if (p->w_zp) /* - w_zp * sum(x) over the row: uint8 models */
+            corr = _mm512_set1_epi32(p->w_zp * row_sum_u8(rows[r], p->K));
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            if (v >= NV)
+                break;
+            int c = col0 + v * 16;
+            __m512i y = rq_apply(_mm512_sub_epi32(acc[r][v], corr), &p->rq, (size_t)c);
+            y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
+            int left = p->N - c;
+            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * ldo + c, m, y);
+        }
+    }
+}
+
+TVNNI static void qgemm_tile_any(const struct qgemm *p, int R, int NV, const uint8_t *const *rows,
+                                 const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+{
+    switch (NV * 8 + R) {
+#define CASE(nv, r) case nv * 8 + r: qgemm_tile(p, r, nv, rows, wp, out, ldo, col0); break;
+    CASE(4, 6) CASE(4, 5) CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
+    CASE(3, 6) CASE(3, 5) CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
+    CASE(2, 6) CASE(2, 5) CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
+    CASE(1, 6) CASE(1, 5) CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
+#undef CASE
+    }
+}
+
+/* Patch of output pixel m (flattened over n, out_h, out_w) into dst (K bytes). */
+static void gather_u8(const struct mnet_conv_geom *g, const uint8_t *in, size_t m, uint8_t fill,
+                      uint8_t *dst)
+{
+    int ox = (int)(m % g->out_w);
+    int oy = (int)((m / g->out_w) % g->out_h);
+    size_t b = m / ((size_t)g->out_w * g->out_h);
+    for (int ky = 0; ky < g->k_h; ky++) {
+        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+        for (int kx = 0; kx < g->k_w; kx++) {
+            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
+            uint8_t *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
+            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                memset(d, fill, (size_t)g->in_c);
+            else
+                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c, (size_t)g->in_c);
+        }
+    }
+}
+
+TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                                 void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_qconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qgemm *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t M = (size_t)n * g->out_h * g->out_w;
+    long chunks;
+    int groups;
+    task_split(M, p->panels, threads, &chunks, &groups);
+    const long tasks = chunks * groups;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long t = 0; t < tasks; t++) {
+        long ch = t / groups;
+        int gi = (int)(t % groups);
+        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
+        size_t m0 = (size_t)ch * ROWCHUNK, m1 = m0 + ROWCHUNK < M ? m0 + ROWCHUNK : M;
+        if (p->pw) {
+            for (int pan = p0; pan < p1; pan++) {
+                int nv = (p->N - pan * PANEL + 15) / 16;
+                nv = nv > 4 ? 4 : nv;
+                const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
+                for (size_t m = m0; m < m1; m += MR) {
+                    int R = m1 - m < MR ? (int)(m1 - m) : MR;
+                    const uint8_t *rows[MR];
+                    for (int r = 0; r < MR; r++)
+                        rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
+                    qgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                }
+            }
+        } else {
+            uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * MR * p->ldk;
+            for (size_t m = m0; m < m1; m += MR) {
+                int R = m1 - m < MR ? (int)(m1 - m) : MR;
+                const uint8_t *rows[MR];
+                for (int r = 0; r < MR; r++) {
+                    rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
+                    if (r < R)
+                        gather_u8(g, in, m + r, (uint8_t)l->in_zp, buf + (size_t)r * p->ldk);
+                }
+                for (int pan = p0; pan < p1; pan++) {
+                    int nv = (p->N - pan * PANEL + 15) / 16;
+                    nv = nv > 4 ? 4 : nv;
+                    const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
+                    qgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                }
+            }
+        }
+    }
+}
+
+/* ======================= float GEMM (AVX-512 FMA) ======================= */
+
+struct fgemm {
+    struct xpack h;
+    float *block;       /* first after the header: freed by release */
+    float *w;           /* [panel][K][nv*16] */
+    float *bias;        /* panels*64 */
+    int K, N, panels, pw;
+    size_t ldk;         /* floats per gathered row */
+    float out_min, out_max;
+};
+
+static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    int K = g->k_h * g->k_w * g->in_c;
+    if (g->depth_multiplier > 1)
+        return f_fallback(l, max_batch, threads, 0);
+    struct fgemm *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_FGEMM;
+    p->K = K;
+    p->N = g->out_c;
+    p->panels = (g->out_c + PANEL - 1) / PANEL;
+    p->pw = is_pointwise(g);
+    p->ldk = round_up((size_t)K, 16);
+    size_t wsz = (size_t)p->panels * K * PANEL;
+    p->block = x_alloc((wsz + (size_t)p->panels * PANEL) * sizeof(float));
+    if (!p->block) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->w = p->block;
+    p->bias = p->block + wsz;
+    for (int oc = 0; oc < p->N; oc++) {
+        int pan = oc / PANEL, col = oc % PANEL;
+        int nv = (p->N - pan * PANEL + 15) / 16;
+        nv = nv > 4 ? 4 : nv;
+        float *dst = p->w + (size_t)pan * K * PANEL;
+        for (int k = 0; k < K; k++)
+            dst[(size_t)k * nv * 16 + col] = l->w[(size_t)oc * K + k];
+        p->bias[oc] = l->bias[oc];
+    }
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * MR * p->ldk * sizeof(float);
+    (void)max_batch;
+    return 0;
+}
+
+T512 INL void fgemm_tile(const struct fgemm *p, int R, int NV, const float *const *rows,
+                         const float *wp, float *out, size_t ldo, int col0)
+{
+    __m512 acc[MR][4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+        __m512 b = v < NV ? _mm512_load_ps(p->bias + col0 + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++)
+            acc[r][v] = b;
+    }
+    const int K = p->K;
+    for (int k = 0; k < K; k++) {
+        const float *wk = wp + (size_t)k * NV * 16;
+        __m512 w[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            if (v < NV)
+                w[v] = _mm512_load_ps(wk + v * 16);
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++) {
+            if (r >= R)
+                break;
+            const __m512 a = _mm512_set1_ps(rows[r][k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                if (v < NV)
+                    acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+        }
+    }
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= R)
+            break;
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            if (v >= NV)
+                break;
+            int c = col0 + v * 16;
+            __m512 y = _mm512_min_ps(_mm512_max_ps(acc[r][v], lo), hi);
+            int left = p->N - c;
+            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c, m, y);
+        }
+    }
+}
+
+T512 static void fgemm_tile_any(const struct fgemm *p, int R, int NV, const float *const *rows,
+                                const float *wp, float *out, size_t ldo, int col0)
+{
+    switch (NV * 8 + R) {
+#define CASE(nv, r) case nv * 8 + r: fgemm_tile(p, r, nv, rows, wp, out, ldo, col0); break;
+    CASE(4, 6) CASE(4, 5) CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
+    CASE(3, 6) CASE(3, 5) CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
+    CASE(2, 6) CASE(2, 5) CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
+    CASE(1, 6) CASE(1, 5) CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
+#undef CASE
+    }
+}
+
+static void gather_f32(const struct mnet_conv_geom *g, const float *in, size_t m, float *dst)
+{
+    int ox = (int)(m % g->out_w);
+    int oy = (int)((m / g->out_w) % g->out_h);
+    size_t b = m / ((size_t)g->out_w * g->out_h);
+    for (int ky = 0; ky < g->k_h; ky++) {
+        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+        for (int kx = 0; kx < g->k_w; kx++) {
+            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
+            float *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
+            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                memset(d, 0, (size_t)g->in_c * sizeof *d);
+            else
+                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c,
+                       (size_t)g->in_c * sizeof *d);
+        }
+    }
+}
+
+T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
+                                void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_fconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.fconv_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct fgemm *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t M = (size_t)n * g->out_h * g->out_w;
+    long chunks;
+    int groups;
+    task_split(M, p->panels, threads, &chunks, &groups);
+    const long tasks = chunks * groups;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long t = 0; t < tasks; t++) {
+        long ch = t / groups;
+        int gi = (int)(t % groups);
+        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
+        size_t m0 = (size_t)ch * ROWCHUNK, m1 = m0 + ROWCHUNK < M ? m0 + ROWCHUNK : M;
+        if (p->pw) {
+            for (int pan = p0; pan < p1; pan++) {
+                int nv = (p->N - pan * PANEL + 15) / 16;
+                nv = nv > 4 ? 4 : nv;
+                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                for (size_t m = m0; m < m1; m += MR) {
+                    int R = m1 - m < MR ? (int)(m1 - m) : MR;
+                    const float *rows[MR];
+                    for (int r = 0; r < MR; r++)
+                        rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
+                    fgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                }
+            }
+        } else {
+            float *buf = (float *)scratch + (size_t)thread_id() * MR * p->ldk;
+            for (size_t m = m0; m < m1; m += MR) {
+                int R = m1 - m < MR ? (int)(m1 - m) : MR;
+                const float *rows[MR];
+                for (int r = 0; r < MR; r++) {
+                    rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
+                    if (r < R)
+                        gather_f32(g, in, m + r, buf + (size_t)r * p->ldk);
+                }
+                for (int pan = p0; pan < p1; pan++) {
+                    int nv = (p->N - pan * PANEL + 15) / 16;
+                    nv = nv > 4 ? 4 : nv;
+                    const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                    fgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                }
+            }
+        }
+    }
+}
+
+/* ======================= int8 depthwise (AVX-512BW) ======================= */
+
+#define DWB 32 /* channels per step */
+
+struct qdw {
+    struct xpack h;
+    void *block;        /* first after the header: freed by release */
+    int taps, pairs, C, blocks;
+    int16_t *w;         /* [block][pair][lo 32 | hi 32] int16, (w - w_zp) in unpack order */
+    struct rq rq;       /* [block][lo 16 | hi 16] in unpack order */
+    uint8_t *zrow;      /* blocks*32 bytes of in_zp: what padded taps read */
+    int32_t out_zp, out_min, out_max;
+};
+
+/* Lane j (0..15) of the lo / hi half of an unpacked 32-channel step holds
+ * channel 8*(j/4) + j%4 (lo) or that + 4 (hi): vpunpck{l,h}wd work within
+ * 128-bit lanes. */
+static int dw_chan(int half, int j)
+{
+    return 8 * (j / 4) + j % 4 + 4 * half;
+}
+
+static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64)
+        return q_fallback(l, max_batch, threads, 1);
+    struct qdw *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_QDW;
+    p->taps = g->k_h * g->k_w;
+    p->pairs = (p->taps + 1) / 2;
+    p->C = g->out_c;
+    p->blocks = (p->C + DWB - 1) / DWB;
+    size_t nw = (size_t)p->blocks * p->pairs * 64;
+    size_t nc = (size_t)p->blocks * DWB;
+    size_t bytes = nw * sizeof(int16_t) + 6 * nc * sizeof(int32_t) + nc;
+    p->block = x_alloc(bytes);
+    if (!p->block) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->w = p->block;
+    int32_t *q = (int32_t *)(p->w + nw);
+    p->rq.bias = q;
+    p->rq.mult = q + nc;
+    p->rq.lsh = q + 2 * nc;
+    p->rq.rsh = q + 3 * nc;
+    p->rq.mask = q + 4 * nc;
+    p->rq.half = q + 5 * nc;
+    p->zrow = (uint8_t *)(q + 6 * nc);
+    memset(p->zrow, (int)l->in_zp, nc);
+    for (int b = 0; b < p->blocks; b++) {
+        for (int half = 0; half < 2; half++)
+            for (int j = 0; j < 16; j++) {
+                int c = b * DWB + dw_chan(half, j);
+                size_t i = (size_t)b * DWB + half * 16 + j;
+                if (c >= p->C) {
+                    rq_set(&p->rq, i, 0, 0, 0);
+                    continue;
+                }
+                /* Raw u8 inputs times (w - w_zp): subtract in_zp * sum once. */
+                int32_t wsum = 0;
+                for (int t = 0; t < p->taps; t++)
+                    wsum += l->w[(size_t)t * p->C + c] - l->w_zp;
+                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
+                for (int pr = 0; pr < p->pairs; pr++)
+                    for (int s = 0; s < 2; s++) {
+                        int t = 2 * pr + s;
+                        int16_t wv = t < p->taps ? (int16_t)(l->w[(size_t)t * p->C + c] - l->w_zp) : 0;
+                        p->w[((size_t)b * p->pairs + pr) * 64 + half * 32 + 2 * j + s] = wv;
+                    }
+            }
+    }
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = 0;
+    (void)max_batch;
+    (void)threads;
+    return 0;
+}
+
+T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                              void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_qconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qdw *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const long rows = (long)n * g->out_h;
+    const int C = p->C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        const uint8_t *tap[64 + 1];
+        const __m512i zp = _mm512_set1_epi32(p->out_zp);
+        const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            for (int ky = 0, t = 0; ky < g->k_h; ky++) {
+                int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+                for (int kx = 0; kx < g->k_w; kx++, t++) {
+                    int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
+                    tap[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                                 ? p->zrow
+                                 : in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * C;
+                }
+            }
+            tap[p->taps] = p->zrow; /* partner of an odd last tap (weight 0) */
+            uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
+            for (int blk = 0; blk < p->blocks; blk++) {
+                int c0 = blk * DWB;
+                int left = C - c0;
+                __mmask32 m = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
+                __m512i a_lo = _mm512_setzero_si512(), a_hi = _mm512_setzero_si512();
+                const int16_t *wb = p->w + (size_t)blk * p->pairs * 64;
+                for (int pr = 0; pr < p->pairs; pr++) {
+                    __m512i x0 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, tap[2 * pr] + c0));
+                    __m512i x1 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, tap[2 * pr + 1] + c0));
+                    a_lo = _mm512_add_epi32(a_lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(x0, x1),
+                                                                   _mm512_load_si512(wb + pr * 64)));
+                    a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1),
+                                                                   _mm512_load_si512(wb + pr * 64 + 32)));
+                }
+                __m512i y0 = rq_apply(a_lo, &p->rq, (size_t)c0);
+                __m512i y1 = rq_apply(a_hi, &p->rq, (size_t)c0 + 16);
+                y0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y0, zp), lo), hi);
+                y1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y1, zp), lo), hi);
+                /* packus undoes the in-lane interleave: channels back in order. */
+                __m512i y = _mm512_packus_epi32(y0, y1);
+                _mm256_mask_storeu_epi8(o + c0, m, _mm512_cvtepi16_epi8(y));
+            }
+        }
+    }
+}
+
+/* ======================= float depthwise (AVX-512) ======================= */
+
+struct fdw {
+    struct xpack h;
+    void *block;
+    int taps, C, CP;    /* CP: C rounded up to 16 */
+    float *w;           /* [tap][CP] */
+    float *bias;        /* CP */
+    float *zrow;        /* CP zeros */
+    float out_min, out_max;
+};
+
+static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64)
+        return f_fallback(l, max_batch, threads, 1);
+    struct fdw *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_FDW;
+    p->taps = g->k_h * g->k_w;
+    p->C = g->out_c;
+    p->CP = (int)round_up((size_t)p->C, 16);
+    p->block = x_alloc(((size_t)p->taps + 2) * p->CP * sizeof(float));
+    if (!p->block) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->w = p->block;
+    p->bias = p->w + (size_t)p->taps * p->CP;
+    p->zrow = p->bias + p->CP;
+    for (int t = 0; t < p->taps; t++)
+        memcpy(p->w + (size_t)t * p->CP, l->w + (size_t)t * p->C, (size_t)p->C * sizeof(float));
+    memcpy(p->bias, l->bias, (size_t)p->C * sizeof(float));
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = 0;
+    (void)max_batch;
+    (void)threads;
+    return 0;
+}
+
+T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
+                              void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_fconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.fdw_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct fdw *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const long rows = (long)n * g->out_h;
+    const int C = p->C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        const float *tap[64];
+        const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            for (int ky = 0, t = 0; ky < g->k_h; ky++) {
+                int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+                for (int kx = 0; kx < g->k_w; kx++, t++) {
+                    int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
+                    tap[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                                 ? p->zrow
+                                 : in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * C;
+                }
+            }
+            float *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
+            int c0 = 0;
+            for (; c0 + 32 <= C; c0 += 32) {
+                __m512 a0 = _mm512_load_ps(p->bias + c0), a1 = _mm512_load_ps(p->bias + c0 + 16);
+                for (int t = 0; t < p->taps; t++) {
+                    const float *wt = p->w + (size_t)t * p->CP + c0;
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(tap[t] + c0), _mm512_load_ps(wt), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(tap[t] + c0 + 16), _mm512_load_ps(wt + 16), a1);
+                }
+                _mm512_storeu_ps(o + c0, _mm512_min_ps(_mm512_max_ps(a0, lo), hi));
+                _mm512_storeu_ps(o + c0 + 16, _mm512_min_ps(_mm512_max_ps(a1, lo), hi));
+            }
+            for (; c0 < C; c0 += 16) {
+                int left = C - c0;
+                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                __m512 a0 = _mm512_load_ps(p->bias + c0);
+                for (int t = 0; t < p->taps; t++)
+                    a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, tap[t] + c0),
+                                         _mm512_load_ps(p->w + (size_t)t * p->CP + c0), a0);
+                _mm512_mask_storeu_ps(o + c0, m, _mm512_min_ps(_mm512_max_ps(a0, lo), hi));
+            }
+        }
+    }
+}
+
+/* ======================= quantized ADD (AVX-512) ======================= */
+
+/* MultiplyByQuantizedMultiplier with one (mult, shift) for all lanes. */
+T512 INL __m512i mbqm_vec(__m512i v, __m512i mult, __m512i lsh, __m512i rsh, __m512i mask,
+                          __m512i half)
+{
+    v = _mm512_sllv_epi32(v, lsh);
+    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    __m512i ev = _mm512_mul_epi32(v, mult);
+    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), mult);
+    ev = _mm512_srai_epi64(_mm512_add_epi64(ev, round), 31);
+    od = _mm512_srai_epi64(_mm512_add_epi64(od, round), 31);
+    v = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    const __m512i rem = _mm512_and_si512(v, mask);
+    const __m512i thr = _mm512_add_epi32(half, _mm512_srli_epi32(v, 31));
+    v = _mm512_srav_epi32(v, rsh);
+    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
+}
+
+struct mbqm_c {
+    __m512i mult, lsh, rsh, mask, half;
+};
+
+T512 static struct mbqm_c mbqm_consts(int32_t mult, int32_t shift)
+{
+    struct mbqm_c c;
+    int l = shift > 0 ? shift : 0, r = shift > 0 ? 0 : -shift;
+    int32_t m = (int32_t)(((int64_t)1 << r) - 1);
+    c.mult = _mm512_set1_epi32(mult); /* both dwords of each qword: mul_epi32 reads the low one */
+    c.lsh = _mm512_set1_epi32(l);
+    c.rsh = _mm512_set1_epi32(r);
+    c.mask = _mm512_set1_epi32(m);
+    c.half = _mm512_set1_epi32(m >> 1);
+    return c;
+}
+
+T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
+                               const uint8_t *b, uint8_t *out, int threads)
+{
+    const struct mbqm_c ca = mbqm_consts(p->a_mult, p->a_shift);
+    const struct mbqm_c cb = mbqm_consts(p->b_mult, p->b_shift);
+    const struct mbqm_c co = mbqm_consts(p->out_mult, p->out_shift);
+    const __m512i azp = _mm512_set1_epi32(p->a_zp), bzp = _mm512_set1_epi32(p->b_zp);
+    const __m512i ozp = _mm512_set1_epi32(p->out_zp);
+    const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
+    const __m512i ls = _mm512_set1_epi32(p->left_shift);
+    const long vecs = (long)((count + 15) / 16);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 16384)
+    for (long i = 0; i < vecs; i++) {
+        size_t off = (size_t)i * 16;
+        size_t left = count - off;
+        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512i x = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + off)), azp);
+        __m512i y = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + off)), bzp);
+        x = mbqm_vec(_mm512_sllv_epi32(x, ls), ca.mult, ca.lsh, ca.rsh, ca.mask, ca.half);
+        y = mbqm_vec(_mm512_sllv_epi32(y, ls), cb.mult, cb.lsh, cb.rsh, cb.mask, cb.half);
+        __m512i s = mbqm_vec(_mm512_add_epi32(x, y), co.mult, co.lsh, co.rsh, co.mask, co.half);
+        s = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(s, ozp), lo), hi);
+        _mm512_mask_cvtepi32_storeu_epi8(out + off, m, s);
+    }
+    (void)rq_scalar;
+}
+
+/* ======================= tables ======================= */
+
+static void x_free_pack(void *packed)
+{
+    struct xpack *h = packed;
+    if (!h)
+        return;
+    switch (h->kind) {
+    case PK_QGEMM: {
+        struct qgemm *p = packed;
+        free(p->w);
+        free(p->rq_block);
+        break;
+    }
+    case PK_FGEMM: free(((struct fgemm *)packed)->block); break;
+    case PK_QDW: free(((struct qdw *)packed)->block); break;
+    case PK_FDW: free(((struct fdw *)packed)->block); break;
+    case PK_C: mnet_kernels_c.release(h->c_packed); break;
+    }
+    free(h);
+}
+
+/* Families a table leaves to the portable kernels still go through a wrapper,
+ * so that every pack a table's release() sees is one of ours. */
+static int c_qconv_prepare_w(struct mnet_qconv *l, int max_batch, int threads)
+{
+    return q_fallback(l, max_batch, threads, 0);
+}
+
+static int c_qdw_prepare_w(struct mnet_qconv *l, int max_batch, int threads)
+{
+    return q_fallback(l, max_batch, threads, 1);
+}
+
+static int c_fconv_prepare_w(struct mnet_fconv *l, int max_batch, int threads)
+{
+    return f_fallback(l, max_batch, threads, 0);
+}
+
+static int c_fdw_prepare_w(struct mnet_fconv *l, int max_batch, int threads)
+{
+    return f_fallback(l, max_batch, threads, 1);
+}
+
+static void c_qconv_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                          void *scratch, int threads)
+{
+    struct mnet_qconv tmp = *l;
+    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
+    mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
+}
+
+static void c_qdw_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                        void *scratch, int threads)
+{
+    struct mnet_qconv tmp = *l;
+    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
+    mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
+}
+
+static void c_fconv_run_w(const struct mnet_fconv *l, int n, const float *in, float *out,
+                          void *scratch, int threads)
+{
+    struct mnet_fconv tmp = *l;
+    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
+    mnet_kernels_c.fconv_run(&tmp, n, in, out, scratch, threads);
+}
+
+static void c_fdw_run_w(const struct mnet_fconv *l, int n, const float *in, float *out,
+                        void *scratch, int threads)
+{
+    struct mnet_fconv tmp = *l;
+    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
+    mnet_kernels_c.fdw_run(&tmp, n, in, out, scratch, threads);
+}
+
+static int x512_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
+{
+    return f_gemm_prepare(l, max_batch, threads);
+}
+
+const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
+    .name = "avx512vnni",
+    .qconv_prepare = vnni_qconv_prepare,
+    .qconv_run = vnni_qconv_run,
+    .qdw_prepare = x512_qdw_prepare,
+    .qdw_run = x512_qdw_run,
+    .fconv_prepare = x512_fconv_prepare,
+    .fconv_run = x512_fconv_run,
+    .fdw_prepare = x512_fdw_prepare,
+    .fdw_run = x512_fdw_run,
+    .qadd_run = x512_qadd_run,
+    .release = x_free_pack,
+};
+
+/* AVX-512 without VNNI: the int8 GEMM stays portable. */
+const struct mnet_kernel_ops mnet_kernels_avx512 = {
+    .name = "avx512",
+    .qconv_prepare = c_qconv_prepare_w,
+    .qconv_run = c_qconv_run_w,
+    .qdw_prepare = x512_qdw_prepare,
+    .qdw_run = x512_qdw_run,
+    .fconv_prepare = x512_fconv_prepare,
+    .fconv_run = x512_fconv_run,
+    .fdw_prepare = x512_fdw_prepare,
+    .fdw_run = x512_fdw_run,
+    .qadd_run = x512_qadd_run,
+    .release = x_free_pack,
+};
+
+/* AVX2 kernels: not written yet; the portable table does the work. */
+const struct mnet_kernel_ops mnet_kernels_avx2 = {
+    .name = "avx2",
+    .qconv_prepare = c_qconv_prepare_w,
+    .qconv_run = c_qconv_run_w,
+    .qdw_prepare = c_qdw_prepare_w,
+    .qdw_run = c_qdw_run_w,
+    .fconv_prepare = c_fconv_prepare_w,
+    .fconv_run = c_fconv_run_w,
+    .fdw_prepare = c_fdw_prepare_w,
+    .fdw_run = c_fdw_run_w,
+    .release = x_free_pack,
+};

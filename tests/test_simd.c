@@ -1,0 +1,355 @@
+/* test_simd.c: every kernel table this CPU can run (portable C, AVX-512 VNNI,
+ * AVX-512, AVX2) against the naive reference kernels of kernels_ref.c.
+ *
+ * Integer kernels must match bit for bit; float kernels within 1e-5 relative.
+ * Random shapes on purpose: odd sizes (K, channels, rows not multiples of the
+ * vector or tile widths), stride 2, asymmetric SAME padding, VALID, 5x5,
+ * batch > 1, per-channel and per-tensor (w_zp != 0) weights, every fused
+ * activation range, and 1 and 2 threads.
+ *
+ * MNET_TEST_SEED=n changes the random shapes; MNET_TEST_ROUNDS=n runs more.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "kernels.h"
+#include "quant.h"
+
+static int failures;
+static uint64_t rng_state = 0x853c49e6748fea9bULL;
+
+static uint32_t rnd(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (uint32_t)((z ^ (z >> 31)) >> 16);
+}
+
+static int rint_in(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
+static float rfloat(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() % 1000001) / 1e6f; }
+
+static void *xalloc(size_t n)
+{
+    void *p = aligned_alloc(64, (n + 63) / 64 * 64 + 64);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    memset(p, 0, (n + 63) / 64 * 64 + 64);
+    return p;
+}
+
+/* SAME (random choice of the asymmetric split TFLite never makes, to test
+ * the kernels' padding handling in general) or VALID geometry. */
+static void make_geom(struct mnet_conv_geom *g, int in_h, int in_w, int in_c, int out_c, int k,
+                      int stride, int valid, int dm)
+{
+    memset(g, 0, sizeof *g);
+    g->in_h = in_h;
+    g->in_w = in_w;
+    g->in_c = in_c;
+    g->out_c = out_c;
+    g->k_h = g->k_w = k;
+    g->stride_h = g->stride_w = stride;
+    g->dil_h = g->dil_w = 1;
+    g->depth_multiplier = dm;
+    if (valid) {
+        g->out_h = (in_h - k) / stride + 1;
+        g->out_w = (in_w - k) / stride + 1;
+    } else {
+        g->out_h = (in_h + stride - 1) / stride;
+        g->out_w = (in_w + stride - 1) / stride;
+        int ph = (g->out_h - 1) * stride + k - in_h, pw = (g->out_w - 1) * stride + k - in_w;
+        ph = ph < 0 ? 0 : ph;
+        pw = pw < 0 ? 0 : pw;
+        g->pad_top = rnd() % 4 == 0 ? (ph + 1) / 2 : ph / 2;
+        g->pad_left = rnd() % 4 == 0 ? (pw + 1) / 2 : pw / 2;
+    }
+}
+
+/* Random requantization: output scale so results spread over the range. */
+static void make_rq(int out_c, int K, int32_t *mult, int32_t *shift)
+{
+    for (int c = 0; c < out_c; c++) {
+        double m = rfloat(0.2f, 3.0f) / (128.0 * 60.0 * sqrt((double)K));
+        if (rnd() % 8 == 0)
+            m = rfloat(0.5f, 1.5f); /* shift >= 0: left shifts too */
+        int s;
+        mnet_quantize_multiplier(m, &mult[c], &s);
+        shift[c] = s;
+    }
+}
+
+static void act_range(int32_t *lo, int32_t *hi)
+{
+    switch (rnd() % 3) {
+    case 0: *lo = 0; *hi = 255; break;
+    case 1: *lo = rint_in(0, 128); *hi = 255; break;
+    default: *lo = rint_in(0, 100); *hi = rint_in(150, 255); break;
+    }
+}
+
+/* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
+static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const struct mnet_conv_geom *g,
+                        int per_tensor, const char *what)
+{
+    if (!(dw ? t->qdw_prepare : t->qconv_prepare))
+        return;
+    int K = dw ? g->k_h * g->k_w : g->k_h * g->k_w * g->in_c;
+    size_t nw = dw ? (size_t)g->k_h * g->k_w * g->out_c : (size_t)g->out_c * K;
+    size_t nin = (size_t)n * g->in_h * g->in_w * g->in_c;
+    size_t nout = (size_t)n * g->out_h * g->out_w * g->out_c;
+    int8_t *w = xalloc(nw);
+    uint8_t *in = xalloc(nin), *ref = xalloc(nout), *out = xalloc(nout);
+    int32_t *bias = xalloc(g->out_c * 4), *bias_folded = xalloc(g->out_c * 4);
+    int32_t *w_sum = xalloc(g->out_c * 4), *mult = xalloc(g->out_c * 4), *shift = xalloc(g->out_c * 4);
+    int32_t *wzp = xalloc(g->out_c * 4);
+    int32_t in_zp = rint_in(0, 255), w_zp = per_tensor ? rint_in(-128, 127) : 0;
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
+    for (size_t i = 0; i < nin; i++)
+        in[i] = (uint8_t)rnd();
+    for (int c = 0; c < g->out_c; c++) {
+        bias[c] = rint_in(-20000, 20000);
+        wzp[c] = w_zp;
+    }
+    /* The plan's folding (kernels.h): per output channel over its K taps. */
+    for (int c = 0; c < g->out_c; c++) {
+        int32_t s = 0;
+        for (int k = 0; k < K; k++)
+            s += dw ? w[(size_t)k * g->out_c + c] : w[(size_t)c * K + k];
+        w_sum[c] = s;
+        bias_folded[c] = bias[c] - in_zp * s + K * in_zp * w_zp;
+    }
+    make_rq(g->out_c, K, mult, shift);
+    int32_t lo, hi;
+    act_range(&lo, &hi);
+    int32_t out_zp = rint_in(0, 255);
+
+    struct mnet_ref_qconv r = { .g = *g, .in_t = MNET_U8, .w_t = MNET_I8, .out_t = MNET_U8, .w = w,
+                                .bias = bias, .in_zp = in_zp, .w_zp = wzp, .w_zp_count = g->out_c,
+                                .mult = mult, .shift = shift, .out_zp = out_zp, .out_min = lo,
+                                .out_max = hi };
+    if (dw)
+        mnet_ref_qdw(&r, n, in, ref);
+    else
+        mnet_ref_qconv(&r, n, in, ref);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        struct mnet_qconv l = { .g = *g, .w = w, .bias = bias, .bias_folded = bias_folded,
+                                .w_sum = w_sum, .in_zp = in_zp, .w_zp = w_zp, .out_zp = out_zp,
+                                .out_min = lo, .out_max = hi, .mult = mult, .shift = shift };
+        int rc = dw ? t->qdw_prepare(&l, n, threads) : t->qconv_prepare(&l, n, threads);
+        if (rc) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s: prepare rc %d\n", t->name, what, rc);
+            continue;
+        }
+        void *scratch = xalloc(l.scratch_bytes);
+        memset(out, 0xA5, nout);
+        if (dw)
+            t->qdw_run(&l, n, in, out, scratch, threads);
+        else
+            t->qconv_run(&l, n, in, out, scratch, threads);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < nout; i++)
+            if (out[i] != ref[i] && bad++ == 0)
+                first = i;
+        if (bad) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s threads %d: %zu of %zu differ, first at %zu (ch %zu): %d vs %d\n",
+                    t->name, what, threads, bad, nout, first, first % g->out_c, out[first], ref[first]);
+        }
+        t->release(l.packed);
+        free(scratch);
+    }
+    free(w); free(in); free(ref); free(out); free(bias); free(bias_folded);
+    free(w_sum); free(mult); free(shift); free(wzp);
+}
+
+static void check_fconv(const struct mnet_kernel_ops *t, int dw, int n, const struct mnet_conv_geom *g,
+                        const char *what)
+{
+    if (!(dw ? t->fdw_prepare : t->fconv_prepare))
+        return;
+    int K = dw ? g->k_h * g->k_w : g->k_h * g->k_w * g->in_c;
+    size_t nw = dw ? (size_t)g->k_h * g->k_w * g->out_c : (size_t)g->out_c * K;
+    size_t nin = (size_t)n * g->in_h * g->in_w * g->in_c;
+    size_t nout = (size_t)n * g->out_h * g->out_w * g->out_c;
+    float *w = xalloc(nw * 4), *in = xalloc(nin * 4), *ref = xalloc(nout * 4), *out = xalloc(nout * 4);
+    float *bias = xalloc(g->out_c * 4);
+    float amp = 1.7f / sqrtf((float)K);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = rfloat(-amp, amp);
+    for (size_t i = 0; i < nin; i++)
+        in[i] = rfloat(-1.0f, 1.0f);
+    for (int c = 0; c < g->out_c; c++)
+        bias[c] = rfloat(-0.5f, 0.5f);
+    float lo = -INFINITY, hi = INFINITY;
+    if (rnd() % 2) {
+        lo = 0.0f;
+        hi = rnd() % 2 ? 6.0f : 0.5f;
+    }
+    if (dw)
+        mnet_ref_fdw(g, n, in, w, bias, lo, hi, ref);
+    else
+        mnet_ref_fconv(g, n, in, w, bias, lo, hi, ref);
+    for (int threads = 1; threads <= 2; threads++) {
+        struct mnet_fconv l = { .g = *g, .w = w, .bias = bias, .out_min = lo, .out_max = hi };
+        int rc = dw ? t->fdw_prepare(&l, n, threads) : t->fconv_prepare(&l, n, threads);
+        if (rc) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s: prepare rc %d\n", t->name, what, rc);
+            continue;
+        }
+        void *scratch = xalloc(l.scratch_bytes);
+        for (size_t i = 0; i < nout; i++)
+            out[i] = NAN;
+        if (dw)
+            t->fdw_run(&l, n, in, out, scratch, threads);
+        else
+            t->fconv_run(&l, n, in, out, scratch, threads);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < nout; i++)
+            if (!(fabsf(out[i] - ref[i]) <= 1e-5f * (1.0f + fabsf(ref[i]))) && bad++ == 0)
+                first = i;
+        if (bad) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s threads %d: %zu of %zu differ, first at %zu: %g vs %g\n",
+                    t->name, what, threads, bad, nout, first, out[first], ref[first]);
+        }
+        t->release(l.packed);
+        free(scratch);
+    }
+    free(w); free(in); free(ref); free(out); free(bias);
+}
+
+static void check_qadd(const struct mnet_kernel_ops *t, size_t count)
+{
+    if (!t->qadd_run) /* the plan uses the portable one */
+        return;
+    uint8_t *a = xalloc(count), *b = xalloc(count), *ref = xalloc(count), *out = xalloc(count);
+    for (size_t i = 0; i < count; i++) {
+        a[i] = (uint8_t)rnd();
+        b[i] = (uint8_t)rnd();
+    }
+    double sa = rfloat(0.01f, 0.2f), sb = rfloat(0.01f, 0.2f), so = rfloat(0.02f, 0.3f);
+    struct mnet_qbinary q = { .a_zp = rint_in(0, 255), .b_zp = rint_in(0, 255),
+                              .out_zp = rint_in(0, 255), .left_shift = 20 };
+    act_range(&q.out_min, &q.out_max);
+    mnet_quant_add_params(sa, sb, so, 20, &q.a_mult, &q.a_shift, &q.b_mult, &q.b_shift,
+                          &q.out_mult, &q.out_shift);
+    struct mnet_ref_qbinary r = { .t = MNET_U8, .a_zp = q.a_zp, .b_zp = q.b_zp, .out_zp = q.out_zp,
+                                  .out_min = q.out_min, .out_max = q.out_max, .a_mult = q.a_mult,
+                                  .a_shift = q.a_shift, .b_mult = q.b_mult, .b_shift = q.b_shift,
+                                  .out_mult = q.out_mult, .out_shift = q.out_shift,
+                                  .left_shift = 20 };
+    mnet_ref_qadd(&r, 1, count, a, b, 1, count, ref);
+    for (int threads = 1; threads <= 2; threads++) {
+        memset(out, 0xA5, count);
+        t->qadd_run(&q, count, a, b, out, threads);
+        size_t bad = 0;
+        for (size_t i = 0; i < count; i++)
+            bad += out[i] != ref[i];
+        if (bad) {
+            failures++;
+            fprintf(stderr, "FAIL %s qadd count %zu threads %d: %zu differ\n", t->name, count, threads, bad);
+        }
+    }
+    free(a); free(b); free(ref); free(out);
+}
+
+/* The shapes: MobileNet's own plus odd ones. */
+static void run_table(const struct mnet_kernel_ops *t, int rounds)
+{
+    char what[160];
+    struct mnet_conv_geom g;
+    /* Fixed MobileNet-like cases (v2 block shapes at a small map). */
+    static const int pw_cases[][4] = { /* h, w, in_c, out_c */
+        { 7, 7, 960, 160 }, { 14, 14, 64, 384 }, { 9, 9, 32, 16 }, { 5, 3, 24, 144 },
+        { 1, 1, 1280, 1001 }, { 1, 1, 1024, 1001 }, { 4, 4, 320, 1280 }, { 3, 5, 17, 65 },
+        { 2, 3, 3, 1 }, { 6, 1, 130, 63 },
+    };
+    for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
+        const int *c = pw_cases[i];
+        for (int n = 1; n <= 3; n += 2) {
+            make_geom(&g, c[0], c[1], c[2], c[3], 1, 1, 0, 1);
+            for (int pt = 0; pt <= 1; pt++) {
+                snprintf(what, sizeof what, "qconv 1x1 n%d %dx%dx%d->%d %s", n, c[0], c[1], c[2], c[3],
+                         pt ? "per-tensor" : "per-channel");
+                check_qconv(t, 0, n, &g, pt, what);
+            }
+            snprintf(what, sizeof what, "fconv 1x1 n%d %dx%dx%d->%d", n, c[0], c[1], c[2], c[3]);
+            check_fconv(t, 0, n, &g, what);
+        }
+    }
+    for (int round = 0; round < rounds; round++) {
+        int n = rint_in(1, 3);
+        int h = rint_in(1, 19), w = rint_in(1, 19);
+        int k = rnd() % 3 == 0 ? 5 : 3, s = rint_in(1, 2), valid = rnd() % 4 == 0;
+        if (valid && (h < k || w < k))
+            valid = 0;
+        /* full conv: the stem (3 channels) and odd ones */
+        int ic = rnd() % 2 ? 3 : rint_in(1, 40), oc = rint_in(1, 80);
+        make_geom(&g, h, w, ic, oc, k, s, valid, 1);
+        int pt = rnd() % 2;
+        snprintf(what, sizeof what, "qconv %dx%d/%d%s n%d %dx%dx%d->%d pad %d,%d %s", k, k, s,
+                 valid ? " valid" : "", n, h, w, ic, oc, g.pad_top, g.pad_left, pt ? "per-tensor" : "per-channel");
+        check_qconv(t, 0, n, &g, pt, what);
+        snprintf(what, sizeof what, "fconv %dx%d/%d%s n%d %dx%dx%d->%d", k, k, s, valid ? " valid" : "",
+                 n, h, w, ic, oc);
+        check_fconv(t, 0, n, &g, what);
+        /* pointwise with random sizes */
+        ic = rint_in(1, 300);
+        oc = rint_in(1, 300);
+        make_geom(&g, h, w, ic, oc, 1, 1, 0, 1);
+        snprintf(what, sizeof what, "qconv 1x1 n%d %dx%dx%d->%d %s", n, h, w, ic, oc, pt ? "per-tensor" : "per-channel");
+        check_qconv(t, 0, n, &g, pt, what);
+        snprintf(what, sizeof what, "fconv 1x1 n%d %dx%dx%d->%d", n, h, w, ic, oc);
+        check_fconv(t, 0, n, &g, what);
+        /* depthwise: 3x3 mostly, channel counts around the vector widths */
+        static const int chans[] = { 1, 7, 16, 31, 32, 33, 64, 96, 100, 144, 960 };
+        int c = chans[rnd() % (sizeof chans / sizeof chans[0])];
+        int dm = rnd() % 6 == 0 ? 2 : 1;
+        make_geom(&g, h, w, c, c * dm, k, s, valid, dm);
+        snprintf(what, sizeof what, "qdw %dx%d/%d%s dm%d n%d %dx%dx%d pad %d,%d %s", k, k, s,
+                 valid ? " valid" : "", dm, n, h, w, c, g.pad_top, g.pad_left, pt ? "per-tensor" : "per-channel");
+        check_qconv(t, 1, n, &g, pt, what);
+        snprintf(what, sizeof what, "fdw %dx%d/%d%s dm%d n%d %dx%dx%d", k, k, s, valid ? " valid" : "", dm,
+                 n, h, w, c);
+        check_fconv(t, 1, n, &g, what);
+        check_qadd(t, (size_t)rint_in(1, 5000));
+    }
+    check_qadd(t, 56 * 56 * 24 * 2 + 5); /* big enough to use both threads */
+}
+
+int main(void)
+{
+    const char *seed = getenv("MNET_TEST_SEED"), *rounds_s = getenv("MNET_TEST_ROUNDS");
+    if (seed)
+        rng_state ^= strtoull(seed, NULL, 0) * 0x9E3779B97F4A7C15ULL;
+    int rounds = rounds_s ? atoi(rounds_s) : 40;
+    const struct mnet_kernel_ops *tables[8];
+    int nt = 0;
+    tables[nt++] = &mnet_kernels_c;
+    nt += mnet_cpu_kernel_tables(tables + nt, 7);
+    printf("cpu: avx2 %d, avx512 %d, avx512vnni %d; tables:", mnet_cpu_avx2(), mnet_cpu_avx512(),
+           mnet_cpu_avx512vnni());
+    for (int i = 0; i < nt; i++)
+        printf(" %s", tables[i]->name);
+    printf("\n");
+    fflush(stdout);
+    for (int i = 0; i < nt; i++) {
+        int before = failures;
+        run_table(tables[i], rounds);
+        printf("%s: %s\n", tables[i]->name, failures == before ? "ok" : "FAILED");
+        fflush(stdout);
+    }
+    if (failures)
+        fprintf(stderr, "%d failures\n", failures);
+    return failures ? 1 : 0;
+}
