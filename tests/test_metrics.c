@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,7 +464,7 @@ struct shared {
     metrics_series *cnt, *gauge, *hist;
     metrics_family *lab;
     metrics_registry *reg;
-    volatile int stop;
+    atomic_int stop;
     int render_errors, renders;
 };
 
@@ -486,7 +487,7 @@ static void *worker(void *arg)
 static void *renderer(void *arg)
 {
     struct shared *sh = arg;
-    while (!sh->stop) {
+    while (!atomic_load(&sh->stop)) {
         char *out = NULL;
         size_t len;
         if (metrics_render(sh->reg, &out, &len) != 0) {
@@ -524,7 +525,7 @@ static void test_concurrency(void)
         pthread_create(&t[i], NULL, worker, &sh);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
-    sh.stop = 1;
+    atomic_store(&sh.stop, 1);
     pthread_join(rt, NULL);
     CHECK(sh.render_errors == 0, "%d inconsistent renders of %d", sh.render_errors, sh.renders);
 
