@@ -21,6 +21,14 @@
 #include <omp.h>
 #endif
 
+/* The SIMD tables (cpu.h, kernels_x86.c) come first when they are built in. */
+#if defined(__has_include)
+#if __has_include("cpu.h")
+#include "cpu.h"
+#define MNET_HAVE_CPU_TABLES 1
+#endif
+#endif
+
 #define NB 16  /* output channels per GEMM block */
 #define ROWS 4 /* output pixels per GEMM tile */
 
@@ -596,6 +604,11 @@ static const struct kernel_entry kernel_tables[] = {
 int mnet_kernels_available(const struct mnet_kernel_ops **tables, int max)
 {
     int n = 0;
+#if MNET_HAVE_CPU_TABLES
+    n = mnet_cpu_kernel_tables(tables, max); /* SIMD tables this CPU runs, best first */
+    if (n < 0)
+        n = 0;
+#endif
     for (size_t i = 0; i < sizeof(kernel_tables) / sizeof(kernel_tables[0]); i++)
         if (kernel_tables[i].supported() && n < max)
             tables[n++] = kernel_tables[i].ops;
