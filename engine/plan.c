@@ -77,6 +77,8 @@ struct step {
             enum mnet_dtype orig;
         } cvt;
     } u;
+    int post_clamp;     /* FLOAT32 precision: clamp the output to its quantized range */
+    float post_lo, post_hi;
     double ms; /* profile */
 };
 
@@ -200,6 +202,22 @@ static void act_range_f(enum mnet_activation a, float *lo, float *hi)
         *lo = 0, *hi = 6;
     else if (a == MNET_ACT_RELU_N1_TO_1)
         *lo = -1, *hi = 1;
+}
+
+/* FLOAT32 precision: a quantized tensor's grid bounds the real values it can
+ * hold (TF1 models rely on it: ReLU6 is often only the [0, 6] range of the
+ * fake-quant output), so the float run clamps each op's output to it. */
+static void qrange_f(const struct mnet_tensor *t, float *lo, float *hi)
+{
+    if (!is_q(t->dtype) || t->q.count < 1)
+        return;
+    int32_t qmin = t->dtype == MNET_I8 ? -128 : 0, qmax = t->dtype == MNET_I8 ? 127 : 255;
+    float a = (float)((double)t->q.scale[0] * (qmin - t->q.zero_point[0]));
+    float b = (float)((double)t->q.scale[0] * (qmax - t->q.zero_point[0]));
+    if (a > *lo)
+        *lo = a;
+    if (b < *hi)
+        *hi = b;
 }
 
 /* u8-domain fused activation range of quantized tensor t */
@@ -379,6 +397,14 @@ static struct step *new_step(struct ctx *c, enum skind kind, int in0, int in1, i
     return s;
 }
 
+static void set_post_clamp(struct step *s, const struct mnet_tensor *out)
+{
+    s->post_clamp = 1;
+    s->post_lo = -INFINITY;
+    s->post_hi = INFINITY;
+    qrange_f(out, &s->post_lo, &s->post_hi);
+}
+
 /* ---------------- conv / depthwise / fully connected ---------------- */
 
 static int plan_conv(struct ctx *c, const struct mnet_op *op)
@@ -525,6 +551,8 @@ static int plan_conv(struct ctx *c, const struct mnet_op *op)
         s->u.fc.w = wf;
         s->u.fc.bias = bf;
         act_range_f(op->activation, &s->u.fc.out_min, &s->u.fc.out_max);
+        if (quant)
+            qrange_f(out, &s->u.fc.out_min, &s->u.fc.out_max);
         s->k = c->k;
         int (*prep)(struct mnet_fconv *, int, int) = dw ? c->k->fdw_prepare : c->k->fconv_prepare;
         if (!prep || !(dw ? c->k->fdw_run : c->k->fconv_run)) {
@@ -659,6 +687,8 @@ static int plan_binary(struct ctx *c, const struct mnet_op *op)
     s->u.bin.b_inner = b_inner;
     s->u.bin.b_stride = p->v[bi].cdata ? 0 : b_inner;
     act_range_f(op->activation, &s->u.bin.lo, &s->u.bin.hi);
+    if (quant)
+        qrange_f(out, &s->u.bin.lo, &s->u.bin.hi);
     if (!f32) {
         struct mnet_qbinary *q = &s->u.bin.q;
         q->a_zp = u8zp(a);
@@ -766,6 +796,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
         if (f32) {
             struct step *s = new_step(c, S_FCLAMP, ii, -1, oi);
             act_range_f(a, &s->u.clamp.lo, &s->u.clamp.hi);
+            qrange_f(out, &s->u.clamp.lo, &s->u.clamp.hi);
         } else {
             struct step *s = new_step(c, S_QREQUANT, ii, -1, oi);
             struct mnet_qrequant_params *q = &s->u.rq;
@@ -809,6 +840,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
         s->u.pool.g = geom;
         s->u.pool.is_signed = in->dtype == MNET_I8;
         act_range_f(op->activation, &s->u.pool.flo, &s->u.pool.fhi);
+        qrange_f(out, &s->u.pool.flo, &s->u.pool.fhi);
         if (!f32)
             act_range_u8(op->activation, out, &s->u.pool.lo, &s->u.pool.hi);
         return 0;
@@ -835,6 +867,8 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
         if ((r = define(c, oi, f32 ? MNET_F32 : MNET_U8)) < 0)
             return r;
         struct step *s = new_step(c, f32 ? S_FMEAN : S_QMEAN, ii, -1, oi);
+        if (f32 && quant)
+            set_post_clamp(s, out);
         s->u.mean.hw = in->shape[1] * in->shape[2];
         s->u.mean.c = in->shape[3];
         if (!f32) {
@@ -889,6 +923,8 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
         if ((r = define(c, oi, f32 ? MNET_F32 : MNET_U8)) < 0)
             return r;
         struct step *s = new_step(c, f32 ? S_FHSWISH : S_QHSWISH, ii, -1, oi);
+        if (f32 && quant)
+            set_post_clamp(s, out);
         if (!f32) {
             struct mnet_qhswish_params *q = &s->u.hs;
             q->t = MNET_U8;
@@ -1268,6 +1304,8 @@ static void run_step(struct mnet_plan *p, struct step *s, int n)
     case S_KINDS:
         break;
     }
+    if (s->post_clamp)
+        mnet_ref_fclamp(cnt, out, s->post_lo, s->post_hi, out);
 }
 
 int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output)
