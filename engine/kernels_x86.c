@@ -139,20 +139,23 @@ static void task_split(size_t M, int panels, int threads, long *chunks, int *gro
 
 /* Per-column requantization constants, padded to whole vectors. */
 struct rq {
-    int32_t *bias, *mult, *lsh, *rsh, *mask, *half;
+    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *nudge, *negm;
+    int any_lsh; /* some column shifts left (multiplier >= 1): rare */
 };
 
 static int rq_alloc(struct rq *r, size_t n, int32_t **block)
 {
-    int32_t *b = x_alloc(6 * n * sizeof *b);
+    int32_t *b = x_alloc(7 * n * sizeof *b);
     if (!b)
         return -ENOMEM;
     r->bias = b;
     r->mult = b + n;
-    r->lsh = b + 2 * n;
-    r->rsh = b + 3 * n;
-    r->mask = b + 4 * n;
-    r->half = b + 5 * n;
+    r->mult_odd = b + 2 * n;
+    r->lsh = b + 3 * n;
+    r->rsh = b + 4 * n;
+    r->nudge = b + 5 * n;
+    r->negm = b + 6 * n;
+    r->any_lsh = 0;
     *block = b;
     return 0;
 }
@@ -161,39 +164,37 @@ static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t s
 {
     r->bias[i] = bias;
     r->mult[i] = mult;
+    if (i % 2)
+        r->mult_odd[i - 1] = mult; /* vpmuldq reads the even dword of each qword */
     r->lsh[i] = shift > 0 ? shift : 0;
     r->rsh[i] = shift > 0 ? 0 : -shift;
-    int32_t m = (int32_t)(((int64_t)1 << r->rsh[i]) - 1);
-    r->mask[i] = m;
-    r->half[i] = m >> 1;
+    r->nudge[i] = r->rsh[i] > 0 ? 1 << (r->rsh[i] - 1) : 0;
+    r->negm[i] = r->rsh[i] > 0 ? -1 : 0;
+    r->any_lsh |= shift > 0;
 }
 
-/* out_zp + MultiplyByQuantizedMultiplier(v, mult, shift), TFLite's double
- * rounding: SaturatingRoundingDoublingHighMul == floor((a*b + 2^30) / 2^31)
- * for every a, b but INT32_MIN^2 (mult > 0 excludes it), then
- * RoundingDivideByPOT (ties away from zero). */
+/* MultiplyByQuantizedMultiplier(v, mult, shift) per lane, TFLite's double
+ * rounding, exactly:
+ *  - SaturatingRoundingDoublingHighMul(a, m) == floor((a*m + 2^30) / 2^31)
+ *    for all a, m except INT32_MIN^2 (m > 0 excludes it): bits 31..62 of the
+ *    64-bit sum, taken with a right shift (even lanes) or a left shift by one
+ *    into the high dword (odd lanes);
+ *  - RoundingDivideByPOT(x, e) (ties away from zero) ==
+ *    floor((x + 2^(e-1) - [x < 0]) / 2^e) for e > 0, x for e == 0.
+ * The bias is already in v. */
 T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
 {
-    const __m512i bias = _mm512_loadu_si512(r->bias + i);
-    const __m512i mult = _mm512_loadu_si512(r->mult + i);
-    v = _mm512_add_epi32(v, bias);
-    v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
+    if (r->any_lsh)
+        v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
     const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
-    __m512i ev = _mm512_mul_epi32(v, mult);
-    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(mult, 32));
-    ev = _mm512_srai_epi64(_mm512_add_epi64(ev, round), 31);
-    od = _mm512_srai_epi64(_mm512_add_epi64(od, round), 31);
-    v = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    const __m512i rem = _mm512_and_si512(v, _mm512_loadu_si512(r->mask + i));
-    const __m512i thr = _mm512_add_epi32(_mm512_loadu_si512(r->half + i), _mm512_srli_epi32(v, 31));
-    v = _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
-    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
-}
-
-/* Scalar form of the same (for the per-tensor ADD's scalar tail and tests). */
-static int32_t rq_scalar(int32_t v, int32_t mult, int32_t shift)
-{
-    return mnet_mbqm(v, mult, shift);
+    __m512i ev = _mm512_mul_epi32(v, _mm512_loadu_si512(r->mult + i));
+    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_loadu_si512(r->mult_odd + i));
+    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, round), 31);
+    od = _mm512_slli_epi64(_mm512_add_epi64(od, round), 1);
+    v = _mm512_mask_blend_epi32(0xAAAA, ev, od);
+    __m512i adj = _mm512_and_si512(_mm512_srai_epi32(v, 31), _mm512_loadu_si512(r->negm + i));
+    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_loadu_si512(r->nudge + i), adj));
+    return _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
 }
 
 /* ======================= int8 GEMM (VNNI) ======================= */
@@ -265,49 +266,57 @@ T512 INL int32_t row_sum_u8(const uint8_t *x, int K)
     return (int32_t)_mm512_reduce_add_epi64(s);
 }
 
+/* acc += u8(a) . s8(w) per 4-byte group.  Inline asm because GCC 12's
+ * intrinsic copies the accumulator around every instruction. */
+#define DPBUSD(acc, a, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w))
+
+/* One k4 step of the tile; tail != 0 reads only the K % 4 bytes left. */
+TVNNI INL void qgemm_step(__m512i acc[MR][4], int R, int NV, const uint8_t *const *rows, int k4,
+                          const int8_t *wk, __mmask16 tail)
+{
+    __m512i w[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++)
+        if (v < NV)
+            w[v] = _mm512_load_si512(wk + v * 64);
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= R)
+            break;
+        __m512i a;
+        if (tail) {
+            a = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, rows[r] + 4 * k4));
+        } else {
+            int32_t a32;
+            memcpy(&a32, rows[r] + 4 * k4, 4);
+            a = _mm512_set1_epi32(a32);
+        }
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            if (v < NV)
+                DPBUSD(acc[r][v], a, w[v]);
+    }
+}
+
 /* One R x (NV*16) tile: rows[r] -> out + r*ldo, columns col0.. of panel wp. */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int R, int NV, const uint8_t *const *rows,
                           const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
     __m512i acc[MR][4];
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++)
 #pragma GCC unroll 4
-        for (int v = 0; v < 4; v++)
-            acc[r][v] = _mm512_setzero_si512();
+    for (int v = 0; v < 4; v++) {
+        __m512i b = v < NV ? _mm512_load_si512(p->rq.bias + col0 + v * 16) : _mm512_setzero_si512();
+#pragma GCC unroll 6
+        for (int r = 0; r < MR; r++)
+            acc[r][v] = b;
+    }
     const int K4full = p->K / 4;
     int k4 = 0;
-    for (; k4 < K4full; k4++) {
-        const int8_t *wk = wp + (size_t)k4 * NV * 64;
-        __m512i w[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++)
-            if (v < NV)
-                w[v] = _mm512_load_si512(wk + v * 64);
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++) {
-            if (r >= R)
-                break;
-            int32_t a32;
-            memcpy(&a32, rows[r] + 4 * k4, 4);
-            const __m512i a = _mm512_set1_epi32(a32);
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++)
-                if (v < NV)
-                    acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, w[v]);
-        }
-    }
-    if (k4 < p->K4) { /* K % 4 tail: never read past a row's end */
-        const int8_t *wk = wp + (size_t)k4 * NV * 64;
-        int rem = p->K - 4 * k4;
-        for (int r = 0; r < R; r++) {
-            int32_t a32 = 0;
-            memcpy(&a32, rows[r] + 4 * k4, (size_t)rem);
-            const __m512i a = _mm512_set1_epi32(a32);
-            for (int v = 0; v < NV; v++)
-                acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], a, _mm512_load_si512(wk + v * 64));
-        }
-    }
+    for (; k4 < K4full; k4++)
+        qgemm_step(acc, R, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
+    if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
+        qgemm_step(acc, R, NV, rows, k4, wp + (size_t)k4 * NV * 64,
+                   (__mmask16)((1u << (p->K - 4 * k4)) - 1));
     const __m512i zp = _mm512_set1_epi32(p->out_zp);
     const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
 #pragma GCC unroll 6
@@ -620,6 +629,7 @@ struct qdw {
     int taps, pairs, C, blocks;
     int16_t *w;         /* [block][pair][lo 32 | hi 32] int16, (w - w_zp) in unpack order */
     struct rq rq;       /* [block][lo 16 | hi 16] in unpack order */
+    int32_t *rq_block;
     uint8_t *zrow;      /* blocks*32 bytes of in_zp: what padded taps read */
     int32_t out_zp, out_min, out_max;
 };
@@ -647,21 +657,14 @@ static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->blocks = (p->C + DWB - 1) / DWB;
     size_t nw = (size_t)p->blocks * p->pairs * 64;
     size_t nc = (size_t)p->blocks * DWB;
-    size_t bytes = nw * sizeof(int16_t) + 6 * nc * sizeof(int32_t) + nc;
-    p->block = x_alloc(bytes);
-    if (!p->block) {
+    p->block = x_alloc(nw * sizeof(int16_t) + nc);
+    if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
+        free(p->block);
         free(p);
         return -ENOMEM;
     }
     p->w = p->block;
-    int32_t *q = (int32_t *)(p->w + nw);
-    p->rq.bias = q;
-    p->rq.mult = q + nc;
-    p->rq.lsh = q + 2 * nc;
-    p->rq.rsh = q + 3 * nc;
-    p->rq.mask = q + 4 * nc;
-    p->rq.half = q + 5 * nc;
-    p->zrow = (uint8_t *)(q + 6 * nc);
+    p->zrow = (uint8_t *)(p->w + nw);
     memset(p->zrow, (int)l->in_zp, nc);
     for (int b = 0; b < p->blocks; b++) {
         for (int half = 0; half < 2; half++)
@@ -731,7 +734,8 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
                 int c0 = blk * DWB;
                 int left = C - c0;
                 __mmask32 m = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
-                __m512i a_lo = _mm512_setzero_si512(), a_hi = _mm512_setzero_si512();
+                __m512i a_lo = _mm512_load_si512(p->rq.bias + c0);
+                __m512i a_hi = _mm512_load_si512(p->rq.bias + c0 + 16);
                 const int16_t *wb = p->w + (size_t)blk * p->pairs * 64;
                 for (int pr = 0; pr < p->pairs; pr++) {
                     __m512i x0 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, tap[2 * pr] + c0));
@@ -853,38 +857,39 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
 
 /* ======================= quantized ADD (AVX-512) ======================= */
 
-/* MultiplyByQuantizedMultiplier with one (mult, shift) for all lanes. */
-T512 INL __m512i mbqm_vec(__m512i v, __m512i mult, __m512i lsh, __m512i rsh, __m512i mask,
-                          __m512i half)
-{
-    v = _mm512_sllv_epi32(v, lsh);
-    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
-    __m512i ev = _mm512_mul_epi32(v, mult);
-    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), mult);
-    ev = _mm512_srai_epi64(_mm512_add_epi64(ev, round), 31);
-    od = _mm512_srai_epi64(_mm512_add_epi64(od, round), 31);
-    v = _mm512_mask_blend_epi32(0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    const __m512i rem = _mm512_and_si512(v, mask);
-    const __m512i thr = _mm512_add_epi32(half, _mm512_srli_epi32(v, 31));
-    v = _mm512_srav_epi32(v, rsh);
-    return _mm512_mask_add_epi32(v, _mm512_cmpgt_epi32_mask(rem, thr), v, _mm512_set1_epi32(1));
-}
-
+/* MultiplyByQuantizedMultiplier with one (mult, shift) for all lanes (see
+ * rq_apply for the identities used). */
 struct mbqm_c {
-    __m512i mult, lsh, rsh, mask, half;
+    __m512i mult, lsh, nudge, negm, rsh;
+    int any_lsh;
 };
 
 T512 static struct mbqm_c mbqm_consts(int32_t mult, int32_t shift)
 {
     struct mbqm_c c;
     int l = shift > 0 ? shift : 0, r = shift > 0 ? 0 : -shift;
-    int32_t m = (int32_t)(((int64_t)1 << r) - 1);
-    c.mult = _mm512_set1_epi32(mult); /* both dwords of each qword: mul_epi32 reads the low one */
+    c.mult = _mm512_set1_epi32(mult);
     c.lsh = _mm512_set1_epi32(l);
     c.rsh = _mm512_set1_epi32(r);
-    c.mask = _mm512_set1_epi32(m);
-    c.half = _mm512_set1_epi32(m >> 1);
+    c.nudge = _mm512_set1_epi32(r > 0 ? 1 << (r - 1) : 0);
+    c.negm = _mm512_set1_epi32(r > 0 ? -1 : 0);
+    c.any_lsh = l > 0;
     return c;
+}
+
+T512 INL __m512i mbqm_vec(__m512i v, const struct mbqm_c *c)
+{
+    if (c->any_lsh)
+        v = _mm512_sllv_epi32(v, c->lsh);
+    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    __m512i ev = _mm512_mul_epi32(v, c->mult);
+    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), c->mult);
+    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, round), 31);
+    od = _mm512_slli_epi64(_mm512_add_epi64(od, round), 1);
+    v = _mm512_mask_blend_epi32(0xAAAA, ev, od);
+    __m512i adj = _mm512_and_si512(_mm512_srai_epi32(v, 31), c->negm);
+    v = _mm512_add_epi32(v, _mm512_add_epi32(c->nudge, adj));
+    return _mm512_srav_epi32(v, c->rsh);
 }
 
 T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
@@ -905,13 +910,12 @@ T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const
         __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
         __m512i x = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + off)), azp);
         __m512i y = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + off)), bzp);
-        x = mbqm_vec(_mm512_sllv_epi32(x, ls), ca.mult, ca.lsh, ca.rsh, ca.mask, ca.half);
-        y = mbqm_vec(_mm512_sllv_epi32(y, ls), cb.mult, cb.lsh, cb.rsh, cb.mask, cb.half);
-        __m512i s = mbqm_vec(_mm512_add_epi32(x, y), co.mult, co.lsh, co.rsh, co.mask, co.half);
+        x = mbqm_vec(_mm512_sllv_epi32(x, ls), &ca);
+        y = mbqm_vec(_mm512_sllv_epi32(y, ls), &cb);
+        __m512i s = mbqm_vec(_mm512_add_epi32(x, y), &co);
         s = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(s, ozp), lo), hi);
         _mm512_mask_cvtepi32_storeu_epi8(out + off, m, s);
     }
-    (void)rq_scalar;
 }
 
 /* ======================= tables ======================= */
@@ -929,7 +933,10 @@ static void x_free_pack(void *packed)
         break;
     }
     case PK_FGEMM: free(((struct fgemm *)packed)->block); break;
-    case PK_QDW: free(((struct qdw *)packed)->block); break;
+    case PK_QDW:
+        free(((struct qdw *)packed)->block);
+        free(((struct qdw *)packed)->rq_block);
+        break;
     case PK_FDW: free(((struct fdw *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
