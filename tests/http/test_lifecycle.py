@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Readiness, drain and hot reload of the real daemon:
+- /readyz is 503 (and classify 503 + Retry-After) until the models are loaded
+  and warmed up, while /healthz is already 200;
+- SIGTERM with requests in flight: STOPPING=1 is sent, /readyz turns 503 on an
+  open connection, no new connections, every in-flight request is answered
+  200, exit 0;
+- SIGHUP with a changed model path swaps the model while a client keeps
+  requesting, with no failed request; a broken config keeps the old model."""
+import os
+import signal
+import socket
+import threading
+import time
+
+from common import *  # noqa: F403
+
+
+def notify_socket(tmp):
+    path = os.path.join(tmp, "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(0.1)
+    return s, path
+
+
+def notify_messages(s):
+    out = []
+    while True:
+        try:
+            out.append(s.recv(4096).decode())
+        except socket.timeout:
+            return out
+
+
+def raw_get(sock, path):
+    """One keep-alive request on an open socket; returns the status code."""
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            n = int(line.split(b":")[1])
+    while len(rest) < n:
+        rest += sock.recv(4096)
+    return int(head.split()[1]) if head else 0
+
+
+# ---- readiness before warm-up
+d = Daemon(env={"MNETD_TEST_READY_DELAY_MS": "1500"}, wait_ready=False)
+try:
+    d.wait_up()
+    st, h, j = curl_json(d.base + "/readyz")
+    check(st == 503 and j and j["code"] == 503, "/readyz 503 before the warm-up batch (%s)" % st)
+    st, _, _ = curl_json(d.base + "/healthz")
+    check(st == 200, "/healthz 200 while loading")
+    st, h, j = classify_raw(d.base, sample("hot_dog.jpg"))
+    check(st == 503 and "retry-after" in h, "classify 503 + Retry-After while loading (%s)" % st)
+    st, _, j = curl_json(d.base + "/v2/health/ready")
+    check(st == 503 and j["ready"] is False, "/v2/health/ready 503 while loading")
+    d.wait_ready()
+    st, _, _ = curl_json(d.base + "/readyz")
+    check(st == 200, "/readyz 200 after the warm-up")
+finally:
+    check(d.stop() == 0, "exit 0")
+
+# ---- SIGTERM with requests in flight
+tmp = tempfile.mkdtemp()
+ns, npath = notify_socket(tmp)
+d = Daemon(args=["--max-batch-size", "8", "--max-batch-delay-us", "1000000",
+                 "--drain-timeout-s", "20"], env={"NOTIFY_SOCKET": npath})
+try:
+    msgs = notify_messages(ns)
+    check(any("READY=1" in m for m in msgs), "READY=1 sent after the warm-up")
+    keep = socket.create_connection(("127.0.0.1", d.port))
+    check(raw_get(keep, "/readyz") == 200, "/readyz 200 on a keep-alive connection")
+    results = []
+    def one(i):
+        results.append(classify_raw(d.base, sample("parrot.jpg" if i % 2 else "hot_dog.jpg")))
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    time.sleep(0.4)  # queued: the engine waits up to 1 s to fill the batch
+    d.signal(signal.SIGTERM)
+    time.sleep(0.15)
+    check(raw_get(keep, "/readyz") == 503, "/readyz 503 during the drain (open connection)")
+    refused = False
+    try:
+        socket.create_connection(("127.0.0.1", d.port), timeout=1).close()
+    except OSError:
+        refused = True
+    check(refused, "no new connections during the drain")
+    for t in ts:
+        t.join()
+    codes = [r[0] for r in results]
+    check(codes == [200] * 6, "all 6 in-flight requests answered 200 (%s)" % codes)
+    d.proc.wait(30)
+    check(d.proc.returncode == 0, "exit 0 after the drain (%s)" % d.proc.returncode)
+    msgs = notify_messages(ns)
+    check(any("STOPPING=1" in m for m in msgs), "STOPPING=1 sent on SIGTERM")
+    keep.close()
+finally:
+    d.stop()
+
+# ---- SIGHUP hot swap under load
+conf = """[server]
+access_log = off
+[model m]
+path = %s
+labels = %s
+max_batch_delay_us = 1000
+"""
+d = Daemon(model=None, labels=None, config_text=conf % (V2_QUANT, LABELS))
+try:
+    st, _, j = curl_json(d.base + "/v1/models/m")
+    old_sha = j["sha256"]
+    stop = threading.Event()
+    log = []
+    def client():
+        while not stop.is_set():
+            st, _, j = classify_raw(d.base, sample("hot_dog.jpg"), model="m", query="?top_k=1")
+            log.append((time.time(), st, j))
+    ts = [threading.Thread(target=client) for _ in range(4)]
+    for t in ts:
+        t.start()
+    time.sleep(0.5)
+    with open(d.config_path, "w") as f:
+        f.write(conf % (V1_SMALL, LABELS))
+    t_hup = time.time()
+    d.signal(signal.SIGHUP)
+    new_sha = old_sha
+    end = time.time() + 30
+    while time.time() < end and new_sha == old_sha:
+        st, _, j = curl_json(d.base + "/v1/models/m")
+        new_sha = j["sha256"] if st == 200 else old_sha
+        time.sleep(0.05)
+    check(new_sha != old_sha, "SIGHUP swapped in the new model file (sha256 changed)")
+    st, _, j = curl_json(d.base + "/v1/models/m")
+    check(st == 200 and j["input"]["height"] == 128, "the new model (128x128) is served")
+    time.sleep(0.5)
+    # a broken config: the running model stays
+    with open(d.config_path, "w") as f:
+        f.write(conf % ("/nonexistent/model.tflite", LABELS))
+    d.signal(signal.SIGHUP)
+    time.sleep(1.0)
+    stop.set()
+    for t in ts:
+        t.join()
+    codes = [st for _, st, _ in log]
+    check(len(codes) > 20 and set(codes) == {200},
+          "%d requests across two SIGHUPs, all 200 (%s)" % (len(codes), sorted(set(codes))))
+    st, _, j = curl_json(d.base + "/v1/models/m")
+    check(st == 200 and j["sha256"] == new_sha, "a broken config keeps the running model")
+    check("reload failed" in d.stderr(), "the failed reload is logged with its reason")
+    st, _, j = classify_raw(d.base, sample("hot_dog.jpg"), model="m")
+    check(st == 200, "still serving after the failed reload")
+finally:
+    check(d.stop() == 0, "exit 0")
+finish()

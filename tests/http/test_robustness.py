@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""Hostile clients: a slow sender is cut off by connection_timeout_s; a
+client that disconnects while queued costs no engine time and leaks no
+request; connection limits per IP hold; oversized headers are refused;
+the daemon answers correctly afterwards."""
+import socket
+import subprocess
+import time
+
+from common import *  # noqa: F403
+
+d = Daemon(args=["--connection-timeout-s", "2", "--max-connections-per-ip", "8",
+                 "--max-batch-size", "8", "--max-batch-delay-us", "1000000",
+                 "--max-header-bytes", "4096"])
+try:
+    # per-IP connection limit: 8 held open, the 9th and 10th are refused/closed
+    socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(10)]
+    time.sleep(0.3)
+    closed = 0
+    for s in socks:
+        s.settimeout(0.5)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = s.recv(100)
+            if not r:
+                closed += 1
+        except OSError:
+            closed += 1
+    check(closed == 2, "max_connections_per_ip=8: 2 of 10 connections refused (%d)" % closed)
+    for s in socks:
+        s.close()
+    time.sleep(0.3)
+
+    # slow sender: headers and half a body, then silence
+    s = socket.create_connection(("127.0.0.1", d.port))
+    s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: t\r\nContent-Type: image/jpeg\r\n"
+              b"Content-Length: 100000\r\n\r\n" + b"\xff\xd8" + b"\0" * 1000)
+    s.settimeout(10)
+    t0 = time.time()
+    try:
+        data = s.recv(4096)
+    except (socket.timeout, ConnectionResetError):
+        data = None
+    dt = time.time() - t0
+    check(data == b"" and 1.0 < dt < 6.0, "slow sender disconnected after ~2 s (%.1f s)" % dt)
+    s.close()
+
+    # client disconnect while queued: the engine waits 1 s to fill a batch; the
+    # client gives up after 0.3 s.
+    m0 = d.metrics()
+    p = subprocess.run(["curl", "-s", "--max-time", "0.3", "-H", "Content-Type: image/jpeg",
+                        "--data-binary", "@" + sample("hot_dog.jpg"), d.base + "/v1/classify"])
+    check(p.returncode == 28, "curl gave up while queued (exit %d)" % p.returncode)
+    time.sleep(1.5)
+    m = d.metrics()
+    img = sum(v for k, v in m.items() if k.startswith("mobilenetd_images_total"))
+    img0 = sum(v for k, v in m0.items() if k.startswith("mobilenetd_images_total"))
+    check(img == img0, "the abandoned image was never computed (images_total %d -> %d)" % (img0, img))
+    # the metrics request itself is the only one in flight
+    check(m.get("mobilenetd_inflight_requests", -1) == 1,
+          "no request leaked (inflight %s)" % m.get("mobilenetd_inflight_requests"))
+    check("status=499" in d.stderr() and "status=500" not in d.stderr(),
+          "the abandoned request is logged with status 499 (never 500)")
+
+    # oversized headers
+    st, _, _ = curl(d.base + "/healthz", ["-H", "X-Big: " + "a" * 20000])
+    check(st in (413, 431), "20 kB of headers refused with %d" % st)
+
+    # still healthy and correct
+    st, _, j = classify_raw(d.base, sample("hot_dog.jpg"))
+    check(st == 200 and label_ok("hot_dog.jpg", top1_label(j["predictions"][0])),
+          "correct answer after the hostile clients")
+finally:
+    check(d.stop() == 0, "exit 0")
+finish()
