@@ -173,6 +173,9 @@ int infer_submit(struct http_req *r)
 int infer_status(const struct http_req *r)
 {
     int worst = 0;
+    for (int i = 0; i < r->n_images; i++)
+        if (r->images[i].job.status == -ECANCELED)
+            return -ECANCELED; /* the client is gone: nobody to answer */
     for (int i = 0; i < r->n_images; i++) {
         int s = r->images[i].job.status;
         if (s == 0)
@@ -188,6 +191,8 @@ enum MHD_Result infer_respond_failure(struct http_req *r, int err)
 {
     int status = http_status_from_errno(err);
     switch (err) {
+    case -ECANCELED:
+        return MHD_NO; /* client hung up while queued: close, logged as 499 */
     case -EAGAIN:
         server_reject("queue_full");
         status = r->limits->queue_full_status;

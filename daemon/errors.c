@@ -31,6 +31,8 @@ int http_status_from_errno(int err)
         return 503;
     case -ETIMEDOUT:
         return 504;
+    case -ECANCELED:
+        return 499; /* client closed the connection first (logged, never sent) */
     default:
         return 500;
     }

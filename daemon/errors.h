@@ -26,6 +26,7 @@
  *   -ESHUTDOWN  draining for shutdown                     503
  *   -ENOMEM     out of memory (transient: retry)          503
  *   -ETIMEDOUT  deadline passed before inference          504
+ *   -ECANCELED  client hung up while queued (log only)    499
  *   anything else                                         500 */
 int http_status_from_errno(int err);
 

@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Test hook: hold readiness back so tests can observe /readyz 503 before it. */
-    const char *hold = getenv("MOBILENETD_TEST_READY_DELAY_MS");
+    const char *hold = getenv("MNETD_TEST_READY_DELAY_MS");
     if (hold && atoi(hold) > 0)
         usleep((useconds_t)atoi(hold) * 1000);
     registry_publish(r);
