@@ -8,6 +8,7 @@
  * (tests/fuzz/fuzz_config.c).
  */
 #include "config.h"
+#include "modelpath.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -752,8 +753,9 @@ static void path_error(char *err, size_t errlen, const char *where, const char *
         set_err(err, errlen, "%s: [model %s] %s '%s': %s", where, model, key, value,
                 r == -EISDIR ? "not a regular file" : strerror(-r));
     else
-        set_err(err, errlen, "%s: [model %s] %s '%s' not found in model_dir '%s'", where, model,
-                key, value, model_dir);
+        set_err(err, errlen, "%s: [model %s] %s '%s' not found in model_dir '%s' (nor in "
+                "$MNET_MODEL_PATH, ./models, ../shared/models)", where, model, key, value,
+                model_dir);
 }
 
 /* Absolute form of an existing path, so later chdir()s and logs are unambiguous. */
@@ -795,6 +797,12 @@ static int resolve_path(const char *model_dir, const char *in, char *out, size_t
             break;
         d = c + 1;
     }
+    /* Then the search path every front end shares (engine/modelpath.h:
+     * $MNET_MODEL_PATH, ./models, ../shared/models, the build's shared dir),
+     * so a name that works with mnet-classify works here too. */
+    char found[CONFIG_PATH_MAX];
+    if (mnet_path_find(in, NULL, found, sizeof found) == 0 && check_file(found) == 0)
+        return absolute(found, out, outlen);
     return -ENOENT;
 }
 

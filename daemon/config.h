@@ -26,9 +26,11 @@
  * stem is not a valid name) and makes it the default.
  *
  * Model and label paths without a '/' are looked up in [server] model_dir, a
- * colon-separated search path (default "models:../shared/models:
- * /usr/share/mobilenetd/models"); config->models[i].path holds the resolved
- * path, and a file not found is a config error.
+ * colon-separated search path (default ".:models:../shared/models:
+ * /usr/share/mobilenetd/models"), then in the search path the CLIs share
+ * (engine/modelpath.h: $MNET_MODEL_PATH, ./models, ../shared/models, the
+ * build's shared_dir); config->models[i].path holds the absolute path, and a
+ * file not found is a config error.
  *
  * Errors: functions return 0 or a negative errno (-EINVAL for any bad input,
  * -ENOENT for a missing file, -ENOMEM); err gets one line that names the key

@@ -492,8 +492,19 @@ static void test_shortest_start(void)
         config_free(&c);
     unset_all_env();
     r = parse(&c, err, sizeof err, "--model-dir", "/nonexistent", "--model",
+              "no_such_model.tflite", NULL);
+    CHECK(r == -ENOENT && strstr(err, "--model") && strstr(err, "/nonexistent") &&
+              strstr(err, "no_such_model.tflite"), "%d %s", r, err);
+    /* Not in model_dir: the search path shared with the CLIs (engine/modelpath.h) */
+    setenv("MNET_MODEL_PATH", dir, 1);
+    r = parse(&c, err, sizeof err, "--model-dir", "/nonexistent", "--model",
               "mobilenet_v2_1.0_224_quant.tflite", NULL);
-    CHECK(r == -ENOENT && strstr(err, "--model") && strstr(err, "/nonexistent"), "%d %s", r, err);
+    CHECK(r == 0 && c.models[0].path[0] == '/' &&
+              strstr(c.models[0].path, "mobilenet_v2_1.0_224_quant.tflite"),
+          "MNET_MODEL_PATH fallback: %s", err);
+    if (r == 0)
+        config_free(&c);
+    unsetenv("MNET_MODEL_PATH");
     /* --default-model names the model; a stem that is not a valid name gives "mobilenet" */
     r = parse(&c, err, sizeof err, "--model", model_v2, "--default-model", "cats", NULL);
     CHECK(r == 0 && !strcmp(c.models[0].name, "cats"), "%s", err);
