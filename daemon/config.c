@@ -96,7 +96,8 @@ const struct config_key config_keys[] = {
     {SRV(model_dir), .name = "model_dir", .option = "model-dir", .type = CONFIG_T_STRING,
      .def = ".:models:../shared/models:/usr/share/mobilenetd/models",
      .help = "Colon-separated directories searched for model and label files given "
-             "without a '/'; relative directories are relative to the working directory."},
+             "without a '/' (relative ones from the working directory); then $MNET_MODEL_PATH, "
+             "./models, ../shared/models."},
 
     {MDL(path), .name = "path", .option = "model", .type = CONFIG_T_PATH, .def = "",
      .help = "The .tflite model file (required)."},
