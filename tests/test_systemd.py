@@ -16,6 +16,8 @@ Missing data or binary is a failure.
 """
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,6 +107,41 @@ with open(printed, "w") as f:
 r2 = subprocess.run([BIN, "--config", printed, "--check-config"], env=env, capture_output=True,
                     text=True, timeout=60)
 check(r.returncode == 0 and r2.returncode == 0, "--print-config output is a valid config")
+
+# ---- the unit files: systemd-analyze verify and the security exposure score
+units = os.path.join(SOURCE, "systemd")
+sa = shutil.which("systemd-analyze")
+check(sa is not None, "systemd-analyze is installed")
+if sa:
+    udir = os.path.join(tmp, "units")
+    os.mkdir(udir)
+    # ExecStart must name an existing binary for verify: point it at the build.
+    for u in ("mobilenetd.service", "mobilenetd.socket"):
+        with open(os.path.join(units, u)) as f:
+            text = f.read()
+        with open(os.path.join(udir, u), "w") as f:
+            f.write(text.replace("/usr/local/bin/mobilenetd", os.path.abspath(BIN)))
+    r = subprocess.run([sa, "verify", "mobilenetd.service", "mobilenetd.socket"], cwd=udir,
+                       capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
+          "systemd-analyze verify: clean (%d %s %s)" % (r.returncode, r.stdout, r.stderr))
+    r = subprocess.run([sa, "security", "--offline=true", "./mobilenetd.service"], cwd=udir,
+                       capture_output=True, text=True, timeout=120)
+    m = re.search(r"Overall exposure level for mobilenetd.service: ([0-9.]+)", r.stdout)
+    check(m is not None and float(m.group(1)) <= 2.0,
+          "systemd-analyze security exposure %s <= 2.0" % (m.group(1) if m else r.stdout[-300:]))
+    shutil.rmtree(udir)
+with open(os.path.join(units, "mobilenetd.service")) as f:
+    unit = f.read()
+stop = re.search(r"^TimeoutStopSec=(\d+)s?$", unit, re.M)
+drain = re.search(r"^drain_timeout_s = (\d+)$", open(conf).read(), re.M)
+check(stop and drain and int(stop.group(1)) > int(drain.group(1)),
+      "TimeoutStopSec (%s) > drain_timeout_s (%s)" % (stop and stop.group(1),
+                                                        drain and drain.group(1)))
+for line in ("Type=notify", "NotifyAccess=main", "Environment=OMP_WAIT_POLICY=PASSIVE",
+             "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "DynamicUser=yes"):
+    check(re.search("^" + re.escape(line) + "$", unit, re.M) is not None, "unit has " + line)
+check(re.search(r"^WatchdogSec=\d+", unit, re.M) is not None, "unit has WatchdogSec=")
 
 # ---- the daemon under a fake systemd
 npath = os.path.join(tmp, "notify")
