@@ -353,22 +353,53 @@ TVNNI static void qgemm_tile_any(const struct qgemm *p, int R, int NV, const uin
     }
 }
 
-/* Patch of output pixel m (flattened over n, out_h, out_w) into dst (K bytes). */
-static void gather_u8(const struct mnet_conv_geom *g, const uint8_t *in, size_t m, uint8_t fill,
-                      uint8_t *dst)
+/* Copy n bytes (n small) with masked 64-byte moves: no call, no overrun. */
+T512 INL void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
 {
-    int ox = (int)(m % g->out_w);
-    int oy = (int)((m / g->out_w) % g->out_h);
-    size_t b = m / ((size_t)g->out_w * g->out_h);
+    for (; n >= 64; n -= 64, dst += 64, src += 64)
+        _mm512_storeu_si512(dst, _mm512_loadu_si512(src));
+    if (n) {
+        __mmask64 m = ((__mmask64)1 << n) - 1;
+        _mm512_mask_storeu_epi8(dst, m, _mm512_maskz_loadu_epi8(m, src));
+    }
+}
+
+T512 INL void fill_small(uint8_t *dst, uint8_t v, size_t n)
+{
+    const __m512i f = _mm512_set1_epi8((char)v);
+    for (; n >= 64; n -= 64, dst += 64)
+        _mm512_storeu_si512(dst, f);
+    if (n)
+        _mm512_mask_storeu_epi8(dst, ((__mmask64)1 << n) - 1, f);
+}
+
+/* Patch of output pixel m (flattened over n, out_h, out_w) into dst: K
+ * elements of es bytes, padded taps filled with fill (es == 1) or zeros.
+ * A row of taps inside the image is one contiguous run of k_w * in_c. */
+T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in, size_t es, size_t b,
+                              int oy, int ox, uint8_t fill, uint8_t *dst)
+{
+    int ix0 = ox * g->stride_w - g->pad_left;
+    const size_t pix = (size_t)g->in_c * es;
+    const int cols_in = g->dil_w == 1 && ix0 >= 0 && ix0 + g->k_w <= g->in_w;
     for (int ky = 0; ky < g->k_h; ky++) {
         int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-        for (int kx = 0; kx < g->k_w; kx++) {
-            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-            uint8_t *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                memset(d, fill, (size_t)g->in_c);
+        uint8_t *d = dst + (size_t)ky * g->k_w * pix;
+        if (iy < 0 || iy >= g->in_h) {
+            fill_small(d, fill, g->k_w * pix);
+            continue;
+        }
+        const uint8_t *row = in + (b * g->in_h + iy) * g->in_w * pix;
+        if (cols_in) {
+            copy_small(d, row + (size_t)ix0 * pix, g->k_w * pix);
+            continue;
+        }
+        for (int kx = 0; kx < g->k_w; kx++, d += pix) {
+            int ix = ix0 + kx * g->dil_w;
+            if (ix < 0 || ix >= g->in_w)
+                fill_small(d, fill, pix);
             else
-                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c, (size_t)g->in_c);
+                copy_small(d, row + (size_t)ix * pix, pix);
         }
     }
 }
@@ -411,13 +442,24 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
             }
         } else {
             uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * MR * p->ldk;
+            /* (b, oy, ox) of row m0, stepped along without divisions */
+            int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
+            size_t b = m0 / ((size_t)g->out_w * g->out_h);
             for (size_t m = m0; m < m1; m += MR) {
                 int R = m1 - m < MR ? (int)(m1 - m) : MR;
                 const uint8_t *rows[MR];
                 for (int r = 0; r < MR; r++) {
                     rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
-                    if (r < R)
-                        gather_u8(g, in, m + r, (uint8_t)l->in_zp, buf + (size_t)r * p->ldk);
+                    if (r < R) {
+                        gather_patch(g, in, 1, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * p->ldk);
+                        if (++ox == g->out_w) {
+                            ox = 0;
+                            if (++oy == g->out_h) {
+                                oy = 0;
+                                b++;
+                            }
+                        }
+                    }
                 }
                 for (int pan = p0; pan < p1; pan++) {
                     int nv = (p->N - pan * PANEL + 15) / 16;
@@ -543,25 +585,6 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int R, int NV, const floa
     }
 }
 
-static void gather_f32(const struct mnet_conv_geom *g, const float *in, size_t m, float *dst)
-{
-    int ox = (int)(m % g->out_w);
-    int oy = (int)((m / g->out_w) % g->out_h);
-    size_t b = m / ((size_t)g->out_w * g->out_h);
-    for (int ky = 0; ky < g->k_h; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-        for (int kx = 0; kx < g->k_w; kx++) {
-            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-            float *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                memset(d, 0, (size_t)g->in_c * sizeof *d);
-            else
-                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c,
-                       (size_t)g->in_c * sizeof *d);
-        }
-    }
-}
-
 T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
                                 void *scratch, int threads)
 {
@@ -600,13 +623,24 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
             }
         } else {
             float *buf = (float *)scratch + (size_t)thread_id() * MR * p->ldk;
+            int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
+            size_t b = m0 / ((size_t)g->out_w * g->out_h);
             for (size_t m = m0; m < m1; m += MR) {
                 int R = m1 - m < MR ? (int)(m1 - m) : MR;
                 const float *rows[MR];
                 for (int r = 0; r < MR; r++) {
                     rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
-                    if (r < R)
-                        gather_f32(g, in, m + r, buf + (size_t)r * p->ldk);
+                    if (r < R) {
+                        gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
+                                     (uint8_t *)(buf + (size_t)r * p->ldk));
+                        if (++ox == g->out_w) {
+                            ox = 0;
+                            if (++oy == g->out_h) {
+                                oy = 0;
+                                b++;
+                            }
+                        }
+                    }
                 }
                 for (int pan = p0; pan < p1; pan++) {
                     int nv = (p->N - pan * PANEL + 15) / 16;
@@ -620,6 +654,34 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
 }
 
 /* ======================= int8 depthwise (AVX-512BW) ======================= */
+
+/* Input row of each ky for output row (b, oy), NULL when in the padding. */
+static void dw_rows(const struct mnet_conv_geom *g, const uint8_t *in, size_t es, int b, int oy,
+                    const uint8_t **rows)
+{
+    for (int ky = 0; ky < g->k_h; ky++) {
+        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+        rows[ky] = iy < 0 || iy >= g->in_h
+                       ? NULL
+                       : in + ((size_t)b * g->in_h + iy) * g->in_w * g->in_c * es;
+    }
+}
+
+/* Tap pointers of output column ox (padded taps -> zrow). */
+static inline void dw_taps(const struct mnet_conv_geom *g, const uint8_t *const *rows, size_t es,
+                           int ox, const uint8_t *zrow, const uint8_t **tap)
+{
+    const size_t pix = (size_t)g->in_c * es;
+    int ix0 = ox * g->stride_w - g->pad_left;
+    int inside = ix0 >= 0 && ix0 + (g->k_w - 1) * g->dil_w < g->in_w;
+    for (int ky = 0, t = 0; ky < g->k_h; ky++) {
+        const uint8_t *r = rows[ky];
+        for (int kx = 0; kx < g->k_w; kx++, t++) {
+            int ix = ix0 + kx * g->dil_w;
+            tap[t] = r && (inside || (ix >= 0 && ix < g->in_w)) ? r + (size_t)ix * pix : zrow;
+        }
+    }
+}
 
 #define DWB 32 /* channels per step */
 
@@ -716,18 +778,12 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
         const uint8_t *tap[64 + 1];
+        const uint8_t *rows_in[64];
+        dw_rows(g, in, 1, b, oy, rows_in);
         const __m512i zp = _mm512_set1_epi32(p->out_zp);
         const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
         for (int ox = 0; ox < g->out_w; ox++) {
-            for (int ky = 0, t = 0; ky < g->k_h; ky++) {
-                int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-                for (int kx = 0; kx < g->k_w; kx++, t++) {
-                    int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-                    tap[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                                 ? p->zrow
-                                 : in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * C;
-                }
-            }
+            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
             tap[p->taps] = p->zrow; /* partner of an odd last tap (weight 0) */
             uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
             for (int blk = 0; blk < p->blocks; blk++) {
@@ -819,17 +875,11 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
         const float *tap[64];
+        const uint8_t *rows_in[64];
+        dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, rows_in);
         const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
         for (int ox = 0; ox < g->out_w; ox++) {
-            for (int ky = 0, t = 0; ky < g->k_h; ky++) {
-                int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-                for (int kx = 0; kx < g->k_w; kx++, t++) {
-                    int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-                    tap[t] = (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                                 ? p->zrow
-                                 : in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * C;
-                }
-            }
+            dw_taps(g, rows_in, sizeof(float), ox, (const uint8_t *)p->zrow, (const uint8_t **)tap);
             float *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
             int c0 = 0;
             for (; c0 + 32 <= C; c0 += 32) {
