@@ -160,6 +160,9 @@ void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const 
 void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
                        const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
                        int threads);
+/* out[i] = lut[in[i]] (elementwise ops of one u8 input, tabulated exactly). */
+void mnet_c_lut_u8(const uint8_t lut[256], size_t count, const uint8_t *in, uint8_t *out,
+                   int threads);
 /* Average pool on u8 (geometry as mnet_ref_qavgpool); is_signed selects the
  * int8 rounding of the average for tensors that are int8 in the model. */
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,

@@ -494,35 +494,51 @@ static void c_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t
     }
 }
 
+/* b's element for a's element (k, i): see kernels.h.  The loops walk a in
+ * runs of b_inner elements so no division happens per element. */
+#define BCAST_LOOP(BODY)                                                                       \
+    do {                                                                                       \
+        const size_t runs = b_inner == inner ? 1 : b_inner == 1 ? inner : inner / b_inner;     \
+        const size_t run = b_inner == 1 ? 1 : b_inner;                                         \
+        const long total = (long)((size_t)n * runs);                                           \
+        _Pragma("omp parallel for num_threads(threads) schedule(static) if (threads > 1 && (size_t)n * inner > 16384)") \
+        for (long t = 0; t < total; t++) {                                                     \
+            size_t k = (size_t)t / runs, r = (size_t)t % runs;                                 \
+            const uint8_t *pa = a + k * inner + r * run;                                       \
+            uint8_t *po = out + k * inner + r * run;                                           \
+            const uint8_t *pb = b + k * b_batch_stride;                                        \
+            for (size_t i = 0; i < run; i++) {                                                 \
+                int32_t x = (int32_t)pa[i] - p->a_zp, y = (int32_t)pb[b_inner == 1 ? 0 : i] - p->b_zp; \
+                int32_t v = BODY;                                                              \
+                po[i] = (uint8_t)clampi(v, p->out_min, p->out_max);                            \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
 void mnet_c_qadd_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
                        const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
                        int threads)
 {
-    const long total = (long)((size_t)n * inner);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && total > 4096)
-    for (long t = 0; t < total; t++) {
-        size_t k = (size_t)t / inner, i = (size_t)t % inner;
-        size_t bi = k * b_batch_stride + (b_inner == inner ? i : b_inner == 1 ? 0 : i % b_inner);
-        int32_t v = p->out_zp + mnet_quant_add_raw((int32_t)a[t] - p->a_zp, (int32_t)b[bi] - p->b_zp,
-                                                   p->left_shift, p->a_mult, p->a_shift, p->b_mult,
-                                                   p->b_shift, p->out_mult, p->out_shift);
-        out[t] = (uint8_t)clampi(v, p->out_min, p->out_max);
-    }
+    BCAST_LOOP(p->out_zp + mnet_quant_add_raw(x, y, p->left_shift, p->a_mult, p->a_shift, p->b_mult,
+                                              p->b_shift, p->out_mult, p->out_shift));
 }
 
 void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
                        const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
                        int threads)
 {
-    const long total = (long)((size_t)n * inner);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && total > 4096)
-    for (long t = 0; t < total; t++) {
-        size_t k = (size_t)t / inner, i = (size_t)t % inner;
-        size_t bi = k * b_batch_stride + (b_inner == inner ? i : b_inner == 1 ? 0 : i % b_inner);
-        int32_t x = (int32_t)a[t] - p->a_zp, y = (int32_t)b[bi] - p->b_zp;
-        int32_t v = p->out_zp + mnet_mbqm(x * y, p->out_mult, p->out_shift);
-        out[t] = (uint8_t)clampi(v, p->out_min, p->out_max);
-    }
+    BCAST_LOOP(p->out_zp + mnet_mbqm(x * y, p->out_mult, p->out_shift));
+}
+
+/* A byte -> byte table over a u8 tensor (hard-swish, logistic, requantize:
+ * the plan fills the table from the reference arithmetic, so it is exact). */
+void mnet_c_lut_u8(const uint8_t lut[256], size_t count, const uint8_t *in, uint8_t *out,
+                   int threads)
+{
+    const long cnt = (long)count;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 32768)
+    for (long i = 0; i < cnt; i++)
+        out[i] = lut[in[i]];
 }
 
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,

@@ -77,6 +77,7 @@ struct step {
             enum mnet_dtype orig;
         } cvt;
     } u;
+    uint8_t *lut;       /* one-input u8 ops tabulated at build time (exact) */
     int post_clamp;     /* FLOAT32 precision: clamp the output to its quantized range */
     float post_lo, post_hi;
     double ms; /* profile */
@@ -397,6 +398,25 @@ static struct step *new_step(struct ctx *c, enum skind kind, int in0, int in1, i
     return s;
 }
 
+/* Tabulate a one-input u8 op over all 256 inputs with the step's own
+ * reference arithmetic: the table is exact by construction. */
+static int make_lut(struct ctx *c, struct step *s)
+{
+    uint8_t x[256];
+    for (int i = 0; i < 256; i++)
+        x[i] = (uint8_t)i;
+    s->lut = plan_alloc(c->p, 256);
+    if (!s->lut)
+        return NOMEM();
+    if (s->kind == S_QHSWISH)
+        mnet_ref_qhswish(&s->u.hs, 256, x, s->lut);
+    else if (s->kind == S_QLOGISTIC)
+        mnet_ref_qlogistic(&s->u.log, 256, x, s->lut);
+    else
+        mnet_ref_qrequant(&s->u.rq, 256, x, s->lut);
+    return 0;
+}
+
 static void set_post_clamp(struct step *s, const struct mnet_tensor *out)
 {
     s->post_clamp = 1;
@@ -683,6 +703,7 @@ static int plan_binary(struct ctx *c, const struct mnet_op *op)
     int mul = op->kind == MNET_OP_MUL;
     struct step *s = new_step(c, f32 ? (mul ? S_FMUL : S_FADD) : (mul ? S_QMUL : S_QADD), ai, bi,
                               op->output);
+    s->k = c->k->qadd_run ? c->k : &mnet_kernels_c;
     s->u.bin.inner = inner;
     s->u.bin.b_inner = b_inner;
     s->u.bin.b_stride = p->v[bi].cdata ? 0 : b_inner;
@@ -780,6 +801,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             q->shift = sh;
             q->out_min = 0;
             q->out_max = 255;
+            return make_lut(c, s);
         }
         return 0;
     }
@@ -807,6 +829,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             mnet_quantize_multiplier((double)in->q.scale[0] / (double)out->q.scale[0], &q->mult, &sh);
             q->shift = sh;
             act_range_u8(a, out, &q->out_min, &q->out_max);
+            return make_lut(c, s);
         }
         return 0;
     }
@@ -911,6 +934,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             s->u.log.in_zp = u8zp(in);
             mnet_quant_logistic_params(in->q.scale[0], &s->u.log.input_multiplier,
                                        &s->u.log.input_left_shift, &s->u.log.input_range_radius);
+            return make_lut(c, s);
         }
         return 0;
     }
@@ -934,6 +958,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
                                      &q->reluish_exp, &q->out_mult, &q->out_exp);
             if (q->out_exp > 0)
                 return UNSUP("op %d (%s): output scale too small", c->opi, name);
+            return make_lut(c, s);
         }
         return 0;
     }
@@ -1223,6 +1248,10 @@ static void run_step(struct mnet_plan *p, struct step *s, int n)
     void *in = vptr(p, s->in0), *out = vptr(p, s->out);
     void *in1 = s->in1 >= 0 ? vptr(p, s->in1) : NULL;
     size_t cnt = (size_t)n * p->v[s->out].elems;
+    if (s->lut) {
+        mnet_c_lut_u8(s->lut, cnt, in, out, T);
+        return;
+    }
     switch (s->kind) {
     case S_QCONV:
         s->k->qconv_run(&s->u.qc, n, in, out, p->scratch, T);
@@ -1238,7 +1267,7 @@ static void run_step(struct mnet_plan *p, struct step *s, int n)
         break;
     case S_QADD:
         if (s->u.bin.b_inner == s->u.bin.inner && s->u.bin.b_stride && p->v[s->in1].cdata == NULL)
-            mnet_kernels_c.qadd_run(&s->u.bin.q, cnt, in, in1, out, T);
+            s->k->qadd_run(&s->u.bin.q, cnt, in, in1, out, T);
         else
             mnet_c_qadd_bcast(&s->u.bin.q, n, s->u.bin.inner, in, in1, s->u.bin.b_inner,
                               s->u.bin.b_stride, out, T);

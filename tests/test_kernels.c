@@ -427,7 +427,7 @@ static void test_binary(void)
 {
     for (int it = 0; it < 300; it++) {
         int n = rint_in(1, 3);
-        size_t c = (size_t)rint_in(1, 70), hw = (size_t)rint_in(1, 50), inner = hw * c;
+        size_t c = (size_t)rint_in(1, 70), hw = (size_t)rint_in(1, it % 10 ? 50 : 400), inner = hw * c;
         int mode = rint_in(0, 2); /* same shape, per-channel vector, scalar */
         size_t b_inner = mode == 0 ? inner : mode == 1 ? c : 1;
         int is8 = rint_in(0, 1);
@@ -526,6 +526,22 @@ static void test_avgpool(void)
     }
 }
 
+static void test_lut(void)
+{
+    uint8_t lut[256], in[70000], out[70000];
+    for (int i = 0; i < 256; i++)
+        lut[i] = (uint8_t)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)rnd();
+    for (int threads = 1; threads <= 2; threads++) {
+        mnet_c_lut_u8(lut, sizeof in, in, out, threads);
+        size_t bad = 0;
+        for (size_t i = 0; i < sizeof in; i++)
+            bad += out[i] != lut[in[i]];
+        CHECK(bad == 0, "lut threads %d: %zu wrong", threads, bad);
+    }
+}
+
 int main(void)
 {
     test_primitives();
@@ -575,6 +591,7 @@ int main(void)
     }
     test_binary();
     test_avgpool();
+    test_lut();
     printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
