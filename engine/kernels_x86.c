@@ -62,7 +62,7 @@ static int is_pointwise(const struct mnet_conv_geom *g)
 }
 
 /* Every pack starts with this header; the rest of the allocation follows. */
-enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW };
+enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4 };
 
 struct xpack {
     int kind;
@@ -813,6 +813,171 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
     }
 }
 
+/* ======================= int8 depthwise (VNNI, 4 taps a step) ======================= */
+
+/* 64 channels a step.  Four taps' bytes are interleaved per channel with two
+ * rounds of in-lane unpacks, then one vpdpbusd per 16 channels multiplies
+ * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
+ * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
+ * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
+ * vpdpbusd against ones. */
+#define DW4B 64
+
+struct qdw4 {
+    struct xpack h;
+    void *block;
+    int taps, groups, C, blocks;
+    int8_t *w;          /* [block][group][j][64] */
+    int8_t *ones;       /* [group][64]: 1 for real taps */
+    struct rq rq;       /* [block][j][16] */
+    int32_t *rq_block;
+    uint8_t *zrow;      /* blocks*64 bytes of in_zp */
+    int32_t w_zp, out_zp, out_min, out_max;
+};
+
+static int dw4_chan(int j, int lane)
+{
+    return 16 * (lane / 4) + 4 * j + lane % 4;
+}
+
+static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    /* Narrow layers waste most of a 64-channel step: the 32-channel int16
+     * kernel costs about 2/3 of a 64-channel step per 32 channels. */
+    int b64 = (g->out_c + 63) / 64, b32 = (g->out_c + 31) / 32;
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || 3 * b64 > 2 * b32)
+        return x512_qdw_prepare(l, max_batch, threads);
+    struct qdw4 *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_QDW4;
+    p->taps = g->k_h * g->k_w;
+    p->groups = (p->taps + 3) / 4;
+    p->C = g->out_c;
+    p->blocks = (p->C + DW4B - 1) / DW4B;
+    size_t nw = (size_t)p->blocks * p->groups * 4 * 64;
+    size_t nc = (size_t)p->blocks * DW4B;
+    p->block = x_alloc(nw + (size_t)p->groups * 64 + nc);
+    if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
+        free(p->block);
+        free(p);
+        return -ENOMEM;
+    }
+    p->w = p->block;
+    p->ones = p->w + nw;
+    p->zrow = (uint8_t *)(p->ones + (size_t)p->groups * 64);
+    memset(p->zrow, (int)l->in_zp, nc);
+    for (int gi = 0; gi < p->groups; gi++)
+        for (int b = 0; b < 64; b++)
+            p->ones[gi * 64 + b] = 4 * gi + b % 4 < p->taps;
+    for (int blk = 0; blk < p->blocks; blk++)
+        for (int j = 0; j < 4; j++)
+            for (int lane = 0; lane < 16; lane++) {
+                int c = blk * DW4B + dw4_chan(j, lane);
+                size_t i = (size_t)blk * DW4B + j * 16 + lane;
+                if (c >= p->C) {
+                    rq_set(&p->rq, i, 0, 0, 0);
+                    continue;
+                }
+                int32_t wsum = 0;
+                for (int t = 0; t < p->taps; t++)
+                    wsum += l->w[(size_t)t * p->C + c] - l->w_zp;
+                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
+                for (int t = 0; t < p->taps; t++)
+                    p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
+                        l->w[(size_t)t * p->C + c];
+            }
+    p->w_zp = l->w_zp;
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = 0;
+    return 0;
+}
+
+TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                               void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind != PK_QDW4) {
+        x512_qdw_run(l, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qdw4 *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const long rows = (long)n * g->out_h;
+    const int C = p->C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        const uint8_t *tap[16];
+        const uint8_t *rows_in[16];
+        dw_rows(g, in, 1, b, oy, rows_in);
+        for (int t = p->taps; t < 16; t++)
+            tap[t] = p->zrow;
+        const __m512i zp = _mm512_set1_epi32(p->out_zp);
+        const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
+        const __m512i wzp = _mm512_set1_epi32(p->w_zp);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
+            uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
+            for (int blk = 0; blk < p->blocks; blk++) {
+                int c0 = blk * DW4B;
+                int left = C - c0;
+                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+                const int32_t *bias = p->rq.bias + c0;
+                __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
+                __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
+                __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+                const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
+                for (int gi = 0; gi < p->groups; gi++) {
+                    const uint8_t *const *tg = tap + 4 * gi;
+                    __m512i x0 = _mm512_maskz_loadu_epi8(m, tg[0] + c0);
+                    __m512i x1 = _mm512_maskz_loadu_epi8(m, tg[1] + c0);
+                    __m512i x2 = _mm512_maskz_loadu_epi8(m, tg[2] + c0);
+                    __m512i x3 = _mm512_maskz_loadu_epi8(m, tg[3] + c0);
+                    __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+                    __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
+                    __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
+                    __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
+                    const int8_t *wg = wb + gi * 256;
+                    __m512i w0 = _mm512_load_si512(wg), w1 = _mm512_load_si512(wg + 64);
+                    __m512i w2 = _mm512_load_si512(wg + 128), w3 = _mm512_load_si512(wg + 192);
+                    DPBUSD(a0, q0, w0);
+                    DPBUSD(a1, q1, w1);
+                    DPBUSD(a2, q2, w2);
+                    DPBUSD(a3, q3, w3);
+                    if (p->w_zp) {
+                        __m512i one = _mm512_load_si512(p->ones + gi * 64);
+                        DPBUSD(s0, q0, one);
+                        DPBUSD(s1, q1, one);
+                        DPBUSD(s2, q2, one);
+                        DPBUSD(s3, q3, one);
+                    }
+                }
+                if (p->w_zp) {
+                    a0 = _mm512_sub_epi32(a0, _mm512_mullo_epi32(s0, wzp));
+                    a1 = _mm512_sub_epi32(a1, _mm512_mullo_epi32(s1, wzp));
+                    a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
+                    a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
+                }
+                a0 = rq_apply(a0, &p->rq, (size_t)c0);
+                a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
+                a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
+                a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
+                a0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a0, zp), lo), hi);
+                a1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a1, zp), lo), hi);
+                a2 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a2, zp), lo), hi);
+                a3 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a3, zp), lo), hi);
+                __m512i y = _mm512_packus_epi16(_mm512_packus_epi32(a0, a1), _mm512_packus_epi32(a2, a3));
+                _mm512_mask_storeu_epi8(o + c0, m, y);
+            }
+        }
+    }
+}
+
 /* ======================= float depthwise (AVX-512) ======================= */
 
 struct fdw {
@@ -988,6 +1153,10 @@ static void x_free_pack(void *packed)
         free(((struct qdw *)packed)->rq_block);
         break;
     case PK_FDW: free(((struct fdw *)packed)->block); break;
+    case PK_QDW4:
+        free(((struct qdw4 *)packed)->block);
+        free(((struct qdw4 *)packed)->rq_block);
+        break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);
@@ -1056,8 +1225,8 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .name = "avx512vnni",
     .qconv_prepare = vnni_qconv_prepare,
     .qconv_run = vnni_qconv_run,
-    .qdw_prepare = x512_qdw_prepare,
-    .qdw_run = x512_qdw_run,
+    .qdw_prepare = vnni_qdw_prepare,
+    .qdw_run = vnni_qdw_run,
     .fconv_prepare = x512_fconv_prepare,
     .fconv_run = x512_fconv_run,
     .fdw_prepare = x512_fdw_prepare,
