@@ -359,7 +359,7 @@ static void bld_head(struct bld *b, const struct act *x, int classes)
         op->filter_h = x->h;
         op->filter_w = x->w;
     }
-    struct act lg = bld_conv(b, &p, 0, classes, 1, 1, MNET_ACT_NONE, 4.0, "logits");
+    struct act lg = bld_conv(b, &p, 0, classes, 1, 1, MNET_ACT_NONE, 16.0, "logits");
     if (b->failed)
         return;
 
