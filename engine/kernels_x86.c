@@ -123,14 +123,18 @@ static int f_fallback(struct mnet_fconv *l, int max_batch, int threads, int dw)
     return 0;
 }
 
-/* Splits M rows x P panels into tasks: row chunks of ROWCHUNK, and the panels
- * into groups when there are too few row chunks to feed every thread. */
-static void task_split(size_t M, int panels, int threads, long *chunks, int *groups)
+/* Splits M rows x P panels into tasks: row chunks of *rows_per (a multiple
+ * of MR), and the panels into groups when there are too few row chunks to
+ * feed every thread.  Small M (7x7 maps, fully-connected at batch 1) is one
+ * row chunk, so each weight panel is streamed from memory once. */
+static void task_split(size_t M, int panels, int threads, size_t *rows_per, long *chunks, int *groups)
 {
-    long rc = (long)((M + ROWCHUNK - 1) / ROWCHUNK);
+    size_t rp = M <= 4 * ROWCHUNK ? (M + MR - 1) / MR * MR : ROWCHUNK;
+    long rc = (long)((M + rp - 1) / rp);
     int g = 1;
     while (g < panels && rc * g < 4L * threads)
         g *= 2;
+    *rows_per = rp;
     *chunks = rc;
     *groups = g < panels ? g : panels;
 }
@@ -419,14 +423,15 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     const size_t M = (size_t)n * g->out_h * g->out_w;
     long chunks;
     int groups;
-    task_split(M, p->panels, threads, &chunks, &groups);
+    size_t rows_per;
+    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
     const long tasks = chunks * groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         long ch = t / groups;
         int gi = (int)(t % groups);
         int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
-        size_t m0 = (size_t)ch * ROWCHUNK, m1 = m0 + ROWCHUNK < M ? m0 + ROWCHUNK : M;
+        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
@@ -600,14 +605,15 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     const size_t M = (size_t)n * g->out_h * g->out_w;
     long chunks;
     int groups;
-    task_split(M, p->panels, threads, &chunks, &groups);
+    size_t rows_per;
+    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
     const long tasks = chunks * groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         long ch = t / groups;
         int gi = (int)(t % groups);
         int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
-        size_t m0 = (size_t)ch * ROWCHUNK, m1 = m0 + ROWCHUNK < M ? m0 + ROWCHUNK : M;
+        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
