@@ -526,8 +526,9 @@ static int plan_conv(struct ctx *c, const struct mnet_op *op)
             return BAD("corrupt model: op %d (%s): quantized conv needs an int32 bias", c->opi, name);
         int axis = dw ? 3 : 0;
         if (w->q.count != 1 && (w->q.count != out_c || w->q.axis != axis))
-            return BAD("corrupt model: op %d (%s): %d weight scales for %d output channels", c->opi,
-                       name, w->q.count, out_c);
+            return BAD("corrupt model: op %d (%s): %d weight scales along axis %d for %d output "
+                       "channels (per-channel needs axis %d)", c->opi, name, w->q.count, w->q.axis,
+                       out_c, axis);
         if (w->q.count < 1 || out->q.count != 1 || in->q.count != 1)
             return BAD("corrupt model: op %d (%s): missing quantization", c->opi, name);
         if (K > 16384)
