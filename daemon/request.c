@@ -250,7 +250,26 @@ int http_multipart_parse(const uint8_t *body, size_t len, const char *boundary, 
         const uint8_t *data = hend + 2;
         if (data > end)
             return -EINVAL;
-        const uint8_t *next = find(data, (size_t)(end - data), delim, dlen);
+        /* the next delimiter: "\r\n--boundary" followed by "--" or [ \t]*CRLF;
+         * anything else that merely starts like one is data */
+        const uint8_t *next = NULL, *from = data;
+        while (from <= end) {
+            const uint8_t *q = find(from, (size_t)(end - from), delim, dlen);
+            if (!q)
+                break;
+            const uint8_t *t = q + dlen;
+            if (end - t >= 2 && t[0] == '-' && t[1] == '-') {
+                next = q;
+                break;
+            }
+            while (t < end && (*t == ' ' || *t == '\t'))
+                t++;
+            if (end - t >= 2 && t[0] == '\r' && t[1] == '\n') {
+                next = q;
+                break;
+            }
+            from = q + 1;
+        }
         if (!next)
             return -EINVAL; /* truncated: no closing delimiter */
         if (nparts >= max_parts)
