@@ -1028,6 +1028,62 @@ static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
     return 0;
 }
 
+/* 3x3, dilation 1: one output row, 16 channels a vector, the nine taps'
+ * weights held in registers while the row is swept; border columns read the
+ * zero row for padded taps. */
+T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
+                          int b, int oy, float *orow)
+{
+    const int C = p->C, s = g->stride_w;
+    const float *rowp[3];
+    size_t xs[3]; /* 1, or 0 for a row in the padding (reads the zero row) */
+    for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * g->stride_h - g->pad_top + ky;
+        int ok = iy >= 0 && iy < g->in_h;
+        rowp[ky] = ok ? in + ((size_t)b * g->in_h + iy) * g->in_w * C : p->zrow;
+        xs[ky] = ok;
+    }
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    /* interior columns: ox in [ox_a, ox_b) have all three taps inside */
+    int ox_a = (g->pad_left + s - 1) / s;
+    int lim = g->in_w - 3 + g->pad_left; /* ox * s <= lim */
+    int ox_b = lim < 0 ? 0 : lim / s + 1;
+    if (ox_b > g->out_w)
+        ox_b = g->out_w;
+    if (ox_a > ox_b)
+        ox_a = ox_b;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        int left = C - c0;
+        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __m512 w[9];
+        for (int t = 0; t < 9; t++)
+            w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
+        const __m512 bias = _mm512_load_ps(p->bias + c0);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            __m512 acc = bias;
+            int ix0 = ox * s - g->pad_left;
+            if (ox >= ox_a && ox < ox_b) {
+                for (int ky = 0; ky < 3; ky++) {
+                    const float *r = rowp[ky] + ((size_t)ix0 * C + c0) * xs[ky];
+                    size_t st = (size_t)C * xs[ky];
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky], acc);
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + st), w[3 * ky + 1], acc);
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + 2 * st), w[3 * ky + 2], acc);
+                }
+            } else {
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++) {
+                        int ix = ix0 + kx;
+                        const float *r = xs[ky] && ix >= 0 && ix < g->in_w ? rowp[ky] + (size_t)ix * C + c0
+                                                                           : p->zrow + c0;
+                        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky + kx], acc);
+                    }
+            }
+            _mm512_mask_storeu_ps(orow + (size_t)ox * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+        }
+    }
+}
+
 T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
                               void *scratch, int threads)
 {
@@ -1042,9 +1098,17 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
+    /* The row sweep wins while its three input rows stay in L1 across the
+     * channel blocks; wider layers go pixel by pixel. */
+    const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1 &&
+                   (size_t)3 * g->in_w * C * sizeof(float) <= 48 * 1024;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        if (k3) {
+            fdw3_row(p, g, in, b, oy, out + ((size_t)b * g->out_h + oy) * g->out_w * C);
+            continue;
+        }
         const float *tap[64];
         const uint8_t *rows_in[64];
         dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, rows_in);
