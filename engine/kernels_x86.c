@@ -40,11 +40,19 @@
 #define TAVX2 __attribute__((target("avx2,fma")))
 #define INL static inline __attribute__((always_inline))
 
-#define MR 6          /* rows of a GEMM tile */
+#define MR 6          /* rows of a full-width (64-column) GEMM tile */
+#define RMAX 24       /* rows of the narrowest (16-column) tile */
 #define PANEL 64      /* columns of a weight panel (4 zmm vectors) */
 #define ROWCHUNK 48   /* rows of a task (8 tiles) */
 
 static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* Tile rows for a tile of nv 16-column vectors: 24 accumulators either way,
+ * so narrow layers (16-32 output channels) still amortize each weight load. */
+static inline int rows_for(int nv)
+{
+    return nv == 1 ? 24 : nv == 2 ? 12 : nv == 3 ? 8 : 6;
+}
 
 static int thread_id(void)
 {
@@ -251,7 +259,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->out_min = l->out_min;
     p->out_max = l->out_max;
     l->packed = p;
-    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * MR * p->ldk;
+    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * RMAX * p->ldk;
     (void)max_batch;
     return 0;
 }
@@ -275,7 +283,7 @@ T512 INL int32_t row_sum_u8(const uint8_t *x, int K)
 #define DPBUSD(acc, a, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w))
 
 /* One k4 step of the tile; tail != 0 reads only the K % 4 bytes left. */
-TVNNI INL void qgemm_step(__m512i acc[MR][4], int R, int NV, const uint8_t *const *rows, int k4,
+TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *const *rows, int k4,
                           const int8_t *wk, __mmask16 tail)
 {
     __m512i w[4];
@@ -283,9 +291,9 @@ TVNNI INL void qgemm_step(__m512i acc[MR][4], int R, int NV, const uint8_t *cons
     for (int v = 0; v < 4; v++)
         if (v < NV)
             w[v] = _mm512_load_si512(wk + v * 64);
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) {
-        if (r >= R)
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++) {
+        if (r >= RM)
             break;
         __m512i a;
         if (tail) {
@@ -302,30 +310,33 @@ TVNNI INL void qgemm_step(__m512i acc[MR][4], int R, int NV, const uint8_t *cons
     }
 }
 
-/* One R x (NV*16) tile: rows[r] -> out + r*ldo, columns col0.. of panel wp. */
-TVNNI INL void qgemm_tile(const struct qgemm *p, int R, int NV, const uint8_t *const *rows,
+/* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
+ * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
+ * but not stored. */
+TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
                           const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
-    __m512i acc[MR][4];
+    __m512i acc[RMAX][4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
         __m512i b = v < NV ? _mm512_load_si512(p->rq.bias + col0 + v * 16) : _mm512_setzero_si512();
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++)
-            acc[r][v] = b;
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r++)
+            if (r < RM)
+                acc[r][v] = b;
     }
     const int K4full = p->K / 4;
     int k4 = 0;
     for (; k4 < K4full; k4++)
-        qgemm_step(acc, R, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
+        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
-        qgemm_step(acc, R, NV, rows, k4, wp + (size_t)k4 * NV * 64,
+        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
     const __m512i zp = _mm512_set1_epi32(p->out_zp);
     const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) {
-        if (r >= R)
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++) {
+        if (r >= RM || r >= R)
             break;
         __m512i corr = _mm512_setzero_si512();
         if (p->w_zp) /* - w_zp * sum(x) over the row: uint8 models */
@@ -344,16 +355,14 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int R, int NV, const uint8_t *c
     }
 }
 
-TVNNI static void qgemm_tile_any(const struct qgemm *p, int R, int NV, const uint8_t *const *rows,
+TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
-    switch (NV * 8 + R) {
-#define CASE(nv, r) case nv * 8 + r: qgemm_tile(p, r, nv, rows, wp, out, ldo, col0); break;
-    CASE(4, 6) CASE(4, 5) CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
-    CASE(3, 6) CASE(3, 5) CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
-    CASE(2, 6) CASE(2, 5) CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
-    CASE(1, 6) CASE(1, 5) CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
-#undef CASE
+    switch (NV) {
+    case 4: qgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
+    case 3: qgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
+    case 2: qgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
+    default: qgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
     }
 }
 
@@ -437,32 +446,29 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
                 const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
-                for (size_t m = m0; m < m1; m += MR) {
-                    int R = m1 - m < MR ? (int)(m1 - m) : MR;
-                    const uint8_t *rows[MR];
-                    for (int r = 0; r < MR; r++)
+                const int rm = rows_for(nv);
+                for (size_t m = m0; m < m1; m += rm) {
+                    int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
+                    const uint8_t *rows[RMAX];
+                    for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    qgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    qgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
                 }
             }
         } else {
-            uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * MR * p->ldk;
+            uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * RMAX * p->ldk;
             /* (b, oy, ox) of row m0, stepped along without divisions */
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
-            for (size_t m = m0; m < m1; m += MR) {
-                int R = m1 - m < MR ? (int)(m1 - m) : MR;
-                const uint8_t *rows[MR];
-                for (int r = 0; r < MR; r++) {
-                    rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
-                    if (r < R) {
-                        gather_patch(g, in, 1, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * p->ldk);
-                        if (++ox == g->out_w) {
-                            ox = 0;
-                            if (++oy == g->out_h) {
-                                oy = 0;
-                                b++;
-                            }
+            for (size_t m = m0; m < m1; m += RMAX) {
+                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows gathered */
+                for (int r = 0; r < RG; r++) {
+                    gather_patch(g, in, 1, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * p->ldk);
+                    if (++ox == g->out_w) {
+                        ox = 0;
+                        if (++oy == g->out_h) {
+                            oy = 0;
+                            b++;
                         }
                     }
                 }
@@ -470,7 +476,15 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     int nv = (p->N - pan * PANEL + 15) / 16;
                     nv = nv > 4 ? 4 : nv;
                     const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
-                    qgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    const int rm = rows_for(nv);
+                    for (int sub = 0; sub < RG; sub += rm) {
+                        int R = RG - sub < rm ? RG - sub : rm;
+                        const uint8_t *rows[RMAX];
+                        for (int r = 0; r < rm; r++)
+                            rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
+                        qgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
+                                       pan * PANEL);
+                    }
                 }
             }
         }
@@ -524,21 +538,24 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->out_min = l->out_min;
     p->out_max = l->out_max;
     l->packed = p;
-    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * MR * p->ldk * sizeof(float);
+    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * RMAX * p->ldk * sizeof(float);
     (void)max_batch;
     return 0;
 }
 
-T512 INL void fgemm_tile(const struct fgemm *p, int R, int NV, const float *const *rows,
+/* One RM x (NV*16) tile (RM = rows_for(NV)); rows r >= R are computed
+ * (repeating row 0) but not stored. */
+T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
                          const float *wp, float *out, size_t ldo, int col0)
 {
-    __m512 acc[MR][4];
+    __m512 acc[RMAX][4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
         __m512 b = v < NV ? _mm512_load_ps(p->bias + col0 + v * 16) : _mm512_setzero_ps();
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++)
-            acc[r][v] = b;
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r++)
+            if (r < RM)
+                acc[r][v] = b;
     }
     const int K = p->K;
     for (int k = 0; k < K; k++) {
@@ -548,9 +565,9 @@ T512 INL void fgemm_tile(const struct fgemm *p, int R, int NV, const float *cons
         for (int v = 0; v < 4; v++)
             if (v < NV)
                 w[v] = _mm512_load_ps(wk + v * 16);
-#pragma GCC unroll 6
-        for (int r = 0; r < MR; r++) {
-            if (r >= R)
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r++) {
+            if (r >= RM)
                 break;
             const __m512 a = _mm512_set1_ps(rows[r][k]);
 #pragma GCC unroll 4
@@ -560,9 +577,9 @@ T512 INL void fgemm_tile(const struct fgemm *p, int R, int NV, const float *cons
         }
     }
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
-#pragma GCC unroll 6
-    for (int r = 0; r < MR; r++) {
-        if (r >= R)
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++) {
+        if (r >= RM || r >= R)
             break;
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
@@ -577,16 +594,14 @@ T512 INL void fgemm_tile(const struct fgemm *p, int R, int NV, const float *cons
     }
 }
 
-T512 static void fgemm_tile_any(const struct fgemm *p, int R, int NV, const float *const *rows,
+T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const float *const *rows,
                                 const float *wp, float *out, size_t ldo, int col0)
 {
-    switch (NV * 8 + R) {
-#define CASE(nv, r) case nv * 8 + r: fgemm_tile(p, r, nv, rows, wp, out, ldo, col0); break;
-    CASE(4, 6) CASE(4, 5) CASE(4, 4) CASE(4, 3) CASE(4, 2) CASE(4, 1)
-    CASE(3, 6) CASE(3, 5) CASE(3, 4) CASE(3, 3) CASE(3, 2) CASE(3, 1)
-    CASE(2, 6) CASE(2, 5) CASE(2, 4) CASE(2, 3) CASE(2, 2) CASE(2, 1)
-    CASE(1, 6) CASE(1, 5) CASE(1, 4) CASE(1, 3) CASE(1, 2) CASE(1, 1)
-#undef CASE
+    switch (NV) {
+    case 4: fgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
+    case 3: fgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
+    case 2: fgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
+    default: fgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
     }
 }
 
@@ -619,32 +634,29 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
                 const float *wp = p->w + (size_t)pan * p->K * PANEL;
-                for (size_t m = m0; m < m1; m += MR) {
-                    int R = m1 - m < MR ? (int)(m1 - m) : MR;
-                    const float *rows[MR];
-                    for (int r = 0; r < MR; r++)
+                const int rm = rows_for(nv);
+                for (size_t m = m0; m < m1; m += rm) {
+                    int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
+                    const float *rows[RMAX];
+                    for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    fgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    fgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
                 }
             }
         } else {
-            float *buf = (float *)scratch + (size_t)thread_id() * MR * p->ldk;
+            float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
-            for (size_t m = m0; m < m1; m += MR) {
-                int R = m1 - m < MR ? (int)(m1 - m) : MR;
-                const float *rows[MR];
-                for (int r = 0; r < MR; r++) {
-                    rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
-                    if (r < R) {
-                        gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
-                                     (uint8_t *)(buf + (size_t)r * p->ldk));
-                        if (++ox == g->out_w) {
-                            ox = 0;
-                            if (++oy == g->out_h) {
-                                oy = 0;
-                                b++;
-                            }
+            for (size_t m = m0; m < m1; m += RMAX) {
+                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows gathered */
+                for (int r = 0; r < RG; r++) {
+                    gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
+                                 (uint8_t *)(buf + (size_t)r * p->ldk));
+                    if (++ox == g->out_w) {
+                        ox = 0;
+                        if (++oy == g->out_h) {
+                            oy = 0;
+                            b++;
                         }
                     }
                 }
@@ -652,7 +664,15 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                     int nv = (p->N - pan * PANEL + 15) / 16;
                     nv = nv > 4 ? 4 : nv;
                     const float *wp = p->w + (size_t)pan * p->K * PANEL;
-                    fgemm_tile_any(p, R, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    const int rm = rows_for(nv);
+                    for (int sub = 0; sub < RG; sub += rm) {
+                        int R = RG - sub < rm ? RG - sub : rm;
+                        const float *rows[RMAX];
+                        for (int r = 0; r < rm; r++)
+                            rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
+                        fgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
+                                       pan * PANEL);
+                    }
                 }
             }
         }
