@@ -220,11 +220,14 @@ void mnet_ref_qavgpool(const struct mnet_conv_geom *g, int n, enum mnet_dtype t,
 void mnet_ref_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float out_max,
                        const float *in, float *out);
 
-/* MEAN over H and W: (n, h, w, c) -> (n, c). */
+/* MEAN over H and W: (n, h, w, c) -> (n, c).  uint8_algo selects TFLite's
+ * uint8 reference Mean (float bias, one multiplier for scale/count); else
+ * the int8 one (rescale the zero-point-free sum, then divide with rounding). */
 struct mnet_qmean_params {
     enum mnet_dtype t;
     int32_t in_zp, out_zp;
     float in_scale, out_scale;
+    int uint8_algo;
 };
 void mnet_ref_qmean(const struct mnet_qmean_params *p, int n, int hw, int c, const void *in,
                     void *out);

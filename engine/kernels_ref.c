@@ -272,6 +272,23 @@ void mnet_ref_qmean(const struct mnet_qmean_params *p, int n, int hw, int c, con
 {
     int32_t mult;
     int shift;
+    if (p->uint8_algo) {
+        /* float arithmetic on purpose, as TFLite's uint8 kernel */
+        float temp = (float)p->in_zp * p->in_scale / p->out_scale;
+        temp = temp > 0 ? temp + 0.5f : temp - 0.5f;
+        int32_t bias = p->out_zp - (int32_t)temp;
+        float real = p->in_scale / ((float)hw * p->out_scale);
+        mnet_quantize_multiplier((double)real, &mult, &shift);
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < c; ch++) {
+                int32_t acc = 0;
+                for (int i = 0; i < hw; i++)
+                    acc += ld(in, ((size_t)b * hw + i) * c + ch, p->t);
+                acc = mnet_mbqm(acc, mult, shift) + bias;
+                st(out, (size_t)b * c + ch, p->t, clampi(acc, qmin_of(p->t), qmax_of(p->t)));
+            }
+        return;
+    }
     mnet_quantize_multiplier((double)p->in_scale / (double)p->out_scale, &mult, &shift);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < c; ch++) {

@@ -901,6 +901,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             s->u.mean.q.out_zp = u8zp(out);
             s->u.mean.q.in_scale = in->q.scale[0];
             s->u.mean.q.out_scale = out->q.scale[0];
+            s->u.mean.q.uint8_algo = in->dtype == MNET_U8;
         }
         return 0;
     }

@@ -209,6 +209,27 @@ static void test_primitives(void)
         }
     }
 
+    /* MEAN, both TFLite algorithms, against the exact mean: within 1 unit */
+    for (int it = 0; it < 300; it++) {
+        int hw = rint_in(1, 60), algo = it & 1;
+        enum mnet_dtype t = algo ? MNET_U8 : (rint_in(0, 1) ? MNET_I8 : MNET_U8);
+        struct mnet_qmean_params mp = {.t = t, .in_scale = (float)runif(0.01, 0.2),
+                                       .out_scale = (float)runif(0.01, 0.2), .uint8_algo = algo};
+        mp.in_zp = t == MNET_I8 ? rint_in(-128, 127) : rint_in(0, 255);
+        mp.out_zp = t == MNET_I8 ? rint_in(-128, 127) : rint_in(0, 255);
+        uint8_t x[60], y;
+        double sum = 0;
+        for (int i = 0; i < hw; i++) {
+            x[i] = (uint8_t)rnd();
+            sum += (t == MNET_I8 ? (int8_t)x[i] : x[i]) - mp.in_zp;
+        }
+        mnet_ref_qmean(&mp, 1, hw, 1, x, &y);
+        double want = sum / hw * mp.in_scale / mp.out_scale + mp.out_zp;
+        want = t == MNET_I8 ? fmin(127, fmax(-128, want)) : fmin(255, fmax(0, want));
+        int32_t got = t == MNET_I8 ? (int8_t)y : y;
+        CHECK(fabs(got - want) <= 1.0, "mean algo %d: %d vs %.3f", algo, got, want);
+    }
+
     /* avg rounding: uint8 rounds half up, int8 half away from zero */
     CHECK(mnet_quant_avg(5, 2, 0) == 3 && mnet_quant_avg(-5, 2, 1) == -3 && mnet_quant_avg(-1, 2, 1) == -1,
           "avg rounding");

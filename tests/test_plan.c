@@ -256,7 +256,8 @@ static void ref_run(const struct mnet_graph *g, int n, const void *input, void *
         }
         case MNET_OP_MEAN: {
             struct mnet_qmean_params p = {.t = in->dtype, .in_zp = zp_of(in), .out_zp = zp_of(out),
-                                          .in_scale = in->q.scale[0], .out_scale = out->q.scale[0]};
+                                          .in_scale = in->q.scale[0], .out_scale = out->q.scale[0],
+                                          .uint8_algo = in->dtype == MNET_U8};
             mnet_ref_qmean(&p, n, in->shape[1] * in->shape[2], in->shape[3], x, y);
             break;
         }
