@@ -21,6 +21,7 @@ struct batcher {
     int running;           /* images in the engine run now */
     bool closed;           /* no new submissions */
     bool stop;             /* thread should exit once the queue is empty */
+    int64_t progress_ns;   /* last time the engine thread finished a batch or went idle */
 
     uint8_t *in;           /* (max_batch, H, W, 3) */
     float *out;            /* (max_batch, classes) */
@@ -137,6 +138,7 @@ static void *engine_main(void *arg)
         }
         pthread_mutex_lock(&b->lock);
         b->running = 0;
+        b->progress_ns = batcher_now_ns();
     }
     pthread_mutex_unlock(&b->lock);
     free(take);
@@ -158,6 +160,7 @@ int batcher_new(mnet_model *m, const struct batcher_options *opt, struct batcher
     b->w = info->width;
     b->classes = info->classes;
     b->image_bytes = (size_t)b->h * (size_t)b->w * 3;
+    b->progress_ns = batcher_now_ns();
     b->ring = calloc((size_t)opt->capacity, sizeof(*b->ring));
     b->in = malloc((size_t)opt->max_batch * b->image_bytes);                   /* (N, H, W, 3) */
     b->out = malloc((size_t)opt->max_batch * (size_t)b->classes * sizeof(float)); /* (N, classes) */
@@ -232,6 +235,15 @@ int batcher_pending(struct batcher *b)
     int n = b->count + b->running;
     pthread_mutex_unlock(&b->lock);
     return n;
+}
+
+bool batcher_progressing(struct batcher *b, int64_t max_stall_ns)
+{
+    pthread_mutex_lock(&b->lock);
+    bool waiting = b->count + b->running > 0;
+    int64_t last = b->progress_ns;
+    pthread_mutex_unlock(&b->lock);
+    return !waiting || batcher_now_ns() - last < max_stall_ns;
 }
 
 int batcher_capacity(const struct batcher *b)

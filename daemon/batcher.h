@@ -23,6 +23,7 @@
 #ifndef MNETD_BATCHER_H
 #define MNETD_BATCHER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mnet.h"
@@ -64,6 +65,9 @@ int batcher_submit(struct batcher *b, struct batch_job **jobs, int n);
 int batcher_depth(struct batcher *b);
 int batcher_pending(struct batcher *b);
 int batcher_capacity(const struct batcher *b);
+/* False when images have been waiting and the engine thread has finished no
+ * batch for max_stall_ns: a wedged engine (the watchdog stops pinging). */
+bool batcher_progressing(struct batcher *b, int64_t max_stall_ns);
 
 /* Refuse new jobs from now on (-ESHUTDOWN); queued jobs still run. */
 void batcher_close(struct batcher *b);

@@ -68,10 +68,13 @@ static void log_models(const struct registry *r)
     }
 }
 
+/* The watchdog pings only while every engine thread with queued images has
+ * finished a batch within the last minute (no real batch takes that long),
+ * so a wedged engine gets the service restarted. */
 static bool watchdog_healthy(void *arg)
 {
     (void)arg;
-    return true; /* the ping thread runs only while the process is not wedged in a lock */
+    return registry_engines_healthy(60LL * 1000000000LL);
 }
 
 static void drain_and_stop(const struct config *cfg)

@@ -340,6 +340,19 @@ int registry_pending(void)
     return sum;
 }
 
+bool registry_engines_healthy(int64_t max_stall_ns)
+{
+    bool ok = true;
+    pthread_mutex_lock(&g_lock);
+    if (g_current)
+        for (int i = 0; i < g_current->n; i++)
+            if (g_current->slots[i].batcher &&
+                !batcher_progressing(g_current->slots[i].batcher, max_stall_ns))
+                ok = false;
+    pthread_mutex_unlock(&g_lock);
+    return ok;
+}
+
 void registry_fail_queued(int status)
 {
     /* done() callbacks only take the request's own lock, never g_lock. */

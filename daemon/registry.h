@@ -17,6 +17,7 @@
 #define MNETD_REGISTRY_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "batcher.h"
@@ -67,6 +68,9 @@ int registry_reap(void);
 void registry_close_all(void);
 /* Images queued or running over all registries (drain progress). */
 int registry_pending(void);
+/* Every engine thread of the current registry made progress within max_stall_ns
+ * (or has nothing to do): the watchdog's health test. */
+bool registry_engines_healthy(int64_t max_stall_ns);
 /* Fail every queued job with status (drain deadline passed). */
 void registry_fail_queued(int status);
 /* Free everything (after the HTTP server has stopped). */

@@ -269,6 +269,14 @@ static struct http_req *req_new(struct MHD_Connection *c, const char *url, const
     r->t_start_ns = batcher_now_ns();
     snprintf(r->method, sizeof(r->method), "%s", method);
     snprintf(r->path, sizeof(r->path), "%s", url);
+    /* MHD has percent-decoded the path: keep control bytes out of the log
+     * line and the error messages (they can never match a route anyway) */
+    for (char *p = r->path; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == ' ')
+            *p = '?';
+    for (char *p = r->method; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            *p = '?';
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (rid && valid_request_id(rid)) {
         snprintf(r->id, sizeof(r->id), "%s", rid);

@@ -200,6 +200,11 @@ try:
     check(len(line) == 1 and "status=200" in line[0] and "images=1" in line[0]
           and "method=POST" in line[0] and "batch=" in line[0] and "ms=" in line[0],
           "access log line: %s" % (line and line[0]))
+    st, _, j = curl_json(base + "/x%0Aaccess%20id=forged")
+    err(st, j, 404, "path with an encoded newline")
+    check(wait_for(lambda: "path=/x?access?id=forged" in d.stderr()) and
+          not any(l.startswith("access id=forged") for l in d.stderr().splitlines()),
+          "control bytes in the path cannot forge access-log lines")
     st, h, body = curl(base + "/metrics")
     check(st == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4")
           and b"mobilenetd_requests_total" in body, "GET /metrics (Prometheus text 0.0.4)")
