@@ -317,8 +317,10 @@ static int prepare_const(struct ctx *c, int ti, int want_f32)
     struct mnet_plan *p = c->p;
     const struct mnet_tensor *t = &c->g->tensors[ti];
     struct pval *v = &p->v[ti];
-    if (v->used)
-        return 0;
+    if (v->used) /* prepared for an earlier op: must be the same representation */
+        return (v->rt == MNET_F32) == (want_f32 || t->dtype == MNET_F32)
+                   ? 0
+                   : UNSUP("constant tensor %d used by float and integer ops", ti);
     size_t n = t_elems(t);
     if (t->nbytes != n * mnet_dtype_size(t->dtype))
         return BAD("corrupt model: constant tensor %d size", ti);
