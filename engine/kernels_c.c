@@ -140,7 +140,8 @@ static void qgemm_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, i
             for (int j = 0; j < ocn; j++) {
                 int oc = oc0 + j;
                 int32_t a = acc[r][j] + l->bias_folded[oc] - l->w_zp * rsum[r];
-                int32_t v = l->out_zp + mnet_mbqm(a, l->mult[oc], l->shift[oc]);
+                int sh = l->shift[oc];
+                int32_t v = l->out_zp + mnet_mbqm_fast(a, l->mult[oc], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
                 o[j] = (uint8_t)clampi(v, l->out_min, l->out_max);
             }
         }
@@ -253,8 +254,37 @@ static void c_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long r = 0; r < rows; r++) {
         int b = (int)(r / g->out_h), oy = (int)(r % g->out_h);
+        const int iy0 = oy * g->stride_h - g->pad_top;
+        const int row_inside = iy0 >= 0 && iy0 + (g->k_h - 1) * g->dil_h < g->in_h;
         for (int ox = 0; ox < g->out_w; ox++) {
             uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->out_c;
+            const int ix0 = ox * g->stride_w - g->pad_left;
+            if (dm == 1 && row_inside && ix0 >= 0 && ix0 + (g->k_w - 1) * g->dil_w < g->in_w) {
+                /* every tap inside the image: no bounds checks */
+                const int taps = g->k_h * g->k_w;
+                const size_t C = (size_t)g->in_c;
+                const uint8_t *x0 = in + (((size_t)b * g->in_h + iy0) * g->in_w + ix0) * C;
+                for (int c0 = 0; c0 < g->out_c; c0 += DW_CHUNK) {
+                    int cn = g->out_c - c0 < DW_CHUNK ? g->out_c - c0 : DW_CHUNK;
+                    int32_t acc[DW_CHUNK];
+                    for (int j = 0; j < cn; j++)
+                        acc[j] = l->bias[c0 + j];
+                    for (int t = 0; t < taps; t++) {
+                        int ky = t / g->k_w, kx = t % g->k_w;
+                        const uint8_t *x = x0 + ((size_t)ky * g->dil_h * g->in_w + (size_t)kx * g->dil_w) * C + c0;
+                        const int16_t *w = p->w + (size_t)t * g->out_c + c0;
+                        const int32_t zp = l->in_zp;
+                        for (int j = 0; j < cn; j++)
+                            acc[j] += ((int32_t)x[j] - zp) * w[j];
+                    }
+                    for (int j = 0; j < cn; j++) {
+                        int oc = c0 + j, sh = l->shift[oc];
+                        int32_t v = l->out_zp + mnet_mbqm_fast(acc[j], l->mult[oc], sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
+                        o[oc] = (uint8_t)clampi(v, l->out_min, l->out_max);
+                    }
+                }
+                continue;
+            }
             for (int c0 = 0; c0 < g->out_c; c0 += DW_CHUNK) {
                 int cn = g->out_c - c0 < DW_CHUNK ? g->out_c - c0 : DW_CHUNK;
                 int32_t acc[DW_CHUNK];

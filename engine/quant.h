@@ -42,6 +42,18 @@ static inline int32_t mnet_mbqm(int32_t x, int32_t mult, int shift)
     return mnet_rdivpot(mnet_srdhm((int32_t)((uint32_t)x << left), mult), right);
 }
 
+/* The same integers as mnet_mbqm, branch-free, for kernel epilogues: with
+ * mult > 0 (every requantization multiplier), SaturatingRoundingDoublingHighMul
+ * is floor((a*b + 2^30) / 2^31) (never saturates), and RoundingDivideByPOT is
+ * floor((x + 2^(e-1) - (x < 0)) / 2^e).  Tested against mnet_mbqm. */
+static inline int32_t mnet_mbqm_fast(int32_t x, int32_t mult, int left, int right)
+{
+    int64_t ab = (int64_t)(int32_t)((uint32_t)x << left) * mult;
+    int32_t h = (int32_t)((ab + ((int64_t)1 << 30)) >> 31);
+    int32_t round = right > 0 ? (int32_t)((1u << right) >> 1) - (h < 0) : 0;
+    return (int32_t)(((int64_t)h + round) >> right);
+}
+
 /* TFLite QuantizeMultiplier: double -> Q31 multiplier and exponent, with
  * round-half-away-from-zero of the mantissa and the 2^31 carry case.
  * m == 0 (or underflow below 2^-31) gives mult 0, shift 0. */

@@ -85,6 +85,22 @@ static void test_primitives(void)
             break;
     }
 
+    /* the branch-free epilogue form gives the same integers */
+    for (int i = 0; i < 2000000; i++) {
+        int32_t x = (int32_t)(((uint64_t)rnd() << 11) ^ rnd());
+        if (i % 4 == 0)
+            x >>= rint_in(0, 30);
+        int32_t mm = (1 << 30) + (int32_t)(rnd() % (1u << 30));
+        if (i % 97 == 0)
+            mm = i % 2 ? (1 << 30) : INT32_MAX;
+        int sh = rint_in(-31, 6);
+        int32_t a = mnet_mbqm(x, mm, sh), b = mnet_mbqm_fast(x, mm, sh > 0 ? sh : 0, sh > 0 ? 0 : -sh);
+        if (a != b) {
+            CHECK(0, "mbqm_fast x=%d m=%d s=%d: %d vs %d", x, mm, sh, b, a);
+            break;
+        }
+    }
+
     /* fused activation ranges */
     int32_t lo, hi;
     mnet_activation_range_q(MNET_ACT_RELU6, 6.0f / 255.0f, 0, MNET_U8, &lo, &hi);
