@@ -1223,6 +1223,167 @@ T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const
     }
 }
 
+/* ======================= float GEMM and depthwise (AVX2) ======================= */
+
+/* For CPUs without AVX-512: the same packs, 8 lanes a vector. */
+
+TAVX2 INL __m256 tail_mask8(int left)
+{
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(left), idx));
+}
+
+TAVX2 INL void store8(float *o, __m256 y, int left)
+{
+    if (left >= 8)
+        _mm256_storeu_ps(o, y);
+    else if (left > 0)
+        _mm256_maskstore_ps(o, _mm256_castps_si256(tail_mask8(left)), y);
+}
+
+/* 6 rows x 16 columns (sub-block j of a 64-column panel). */
+TAVX2 static void fgemm2_tile(const struct fgemm *p, int NV, int j, int R, const float *const *rows,
+                              const float *wp, float *out, size_t ldo, int col0)
+{
+    const int c = col0 + j * 16;
+    __m256 acc[6][2];
+    const __m256 b0 = _mm256_loadu_ps(p->bias + c), b1 = _mm256_loadu_ps(p->bias + c + 8);
+    for (int r = 0; r < 6; r++) {
+        acc[r][0] = b0;
+        acc[r][1] = b1;
+    }
+    const size_t ld = (size_t)NV * 16;
+    const float *w = wp + j * 16;
+    for (int k = 0; k < p->K; k++, w += ld) {
+        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; r++) {
+            const __m256 a = _mm256_broadcast_ss(rows[r] + k);
+            acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
+        }
+    }
+    const __m256 lo = _mm256_set1_ps(p->out_min), hi = _mm256_set1_ps(p->out_max);
+    for (int r = 0; r < R; r++) {
+        float *o = out + (size_t)r * ldo + c;
+        store8(o, _mm256_min_ps(_mm256_max_ps(acc[r][0], lo), hi), p->N - c);
+        store8(o + 8, _mm256_min_ps(_mm256_max_ps(acc[r][1], lo), hi), p->N - c - 8);
+    }
+}
+
+/* Plain im2col gather (no AVX-512 byte masks here). */
+static void gather_plain_f32(const struct mnet_conv_geom *g, const float *in, size_t b, int oy, int ox,
+                             float *dst)
+{
+    for (int ky = 0; ky < g->k_h; ky++) {
+        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
+        for (int kx = 0; kx < g->k_w; kx++) {
+            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
+            float *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
+            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
+                memset(d, 0, (size_t)g->in_c * sizeof *d);
+            else
+                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c,
+                       (size_t)g->in_c * sizeof *d);
+        }
+    }
+}
+
+TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
+                               void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_fconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.fconv_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct fgemm *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t M = (size_t)n * g->out_h * g->out_w;
+    long chunks;
+    int groups;
+    size_t rows_per;
+    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
+    const long tasks = chunks * groups;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long t = 0; t < tasks; t++) {
+        long ch = t / groups;
+        int gi = (int)(t % groups);
+        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
+        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+        for (size_t m = m0; m < m1; m += 6) {
+            int R = m1 - m < 6 ? (int)(m1 - m) : 6;
+            const float *rows[6];
+            for (int r = 0; r < 6; r++) {
+                size_t mr = m + (r < R ? r : 0);
+                if (p->pw) {
+                    rows[r] = in + mr * (size_t)p->K;
+                } else {
+                    rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
+                    if (r < R) {
+                        size_t b = mr / ((size_t)g->out_w * g->out_h);
+                        int oy = (int)((mr / g->out_w) % g->out_h), ox = (int)(mr % g->out_w);
+                        gather_plain_f32(g, in, b, oy, ox, buf + (size_t)r * p->ldk);
+                    }
+                }
+            }
+            for (int pan = p0; pan < p1; pan++) {
+                int nv = (p->N - pan * PANEL + 15) / 16;
+                nv = nv > 4 ? 4 : nv;
+                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                for (int j = 0; j < nv; j++)
+                    fgemm2_tile(p, nv, j, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+            }
+        }
+    }
+}
+
+TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
+                             void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_fconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.fdw_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct fdw *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const long rows = (long)n * g->out_h;
+    const int C = p->C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        const float *tap[64];
+        const uint8_t *rows_in[64];
+        dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, rows_in);
+        const __m256 lo = _mm256_set1_ps(p->out_min), hi = _mm256_set1_ps(p->out_max);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            dw_taps(g, rows_in, sizeof(float), ox, (const uint8_t *)p->zrow, (const uint8_t **)tap);
+            float *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
+            for (int c0 = 0; c0 < C; c0 += 8) {
+                int left = C - c0;
+                __m256 acc = _mm256_load_ps(p->bias + c0);
+                if (left >= 8) {
+                    for (int t = 0; t < p->taps; t++)
+                        acc = _mm256_fmadd_ps(_mm256_loadu_ps(tap[t] + c0),
+                                              _mm256_load_ps(p->w + (size_t)t * p->CP + c0), acc);
+                } else {
+                    const __m256i mk = _mm256_castps_si256(tail_mask8(left));
+                    for (int t = 0; t < p->taps; t++)
+                        acc = _mm256_fmadd_ps(_mm256_maskload_ps(tap[t] + c0, mk),
+                                              _mm256_load_ps(p->w + (size_t)t * p->CP + c0), acc);
+                }
+                store8(o + c0, _mm256_min_ps(_mm256_max_ps(acc, lo), hi), left);
+            }
+        }
+    }
+}
+
 /* ======================= tables ======================= */
 
 static void x_free_pack(void *packed)
@@ -1264,16 +1425,6 @@ static int c_qdw_prepare_w(struct mnet_qconv *l, int max_batch, int threads)
     return q_fallback(l, max_batch, threads, 1);
 }
 
-static int c_fconv_prepare_w(struct mnet_fconv *l, int max_batch, int threads)
-{
-    return f_fallback(l, max_batch, threads, 0);
-}
-
-static int c_fdw_prepare_w(struct mnet_fconv *l, int max_batch, int threads)
-{
-    return f_fallback(l, max_batch, threads, 1);
-}
-
 static void c_qconv_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                           void *scratch, int threads)
 {
@@ -1288,22 +1439,6 @@ static void c_qdw_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, ui
     struct mnet_qconv tmp = *l;
     tmp.packed = ((const struct xpack *)l->packed)->c_packed;
     mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
-}
-
-static void c_fconv_run_w(const struct mnet_fconv *l, int n, const float *in, float *out,
-                          void *scratch, int threads)
-{
-    struct mnet_fconv tmp = *l;
-    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
-    mnet_kernels_c.fconv_run(&tmp, n, in, out, scratch, threads);
-}
-
-static void c_fdw_run_w(const struct mnet_fconv *l, int n, const float *in, float *out,
-                        void *scratch, int threads)
-{
-    struct mnet_fconv tmp = *l;
-    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
-    mnet_kernels_c.fdw_run(&tmp, n, in, out, scratch, threads);
 }
 
 static int x512_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
@@ -1340,16 +1475,16 @@ const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .release = x_free_pack,
 };
 
-/* AVX2 kernels: not written yet; the portable table does the work. */
+/* AVX2 + FMA: the float families; int8 stays portable for now. */
 const struct mnet_kernel_ops mnet_kernels_avx2 = {
     .name = "avx2",
     .qconv_prepare = c_qconv_prepare_w,
     .qconv_run = c_qconv_run_w,
     .qdw_prepare = c_qdw_prepare_w,
     .qdw_run = c_qdw_run_w,
-    .fconv_prepare = c_fconv_prepare_w,
-    .fconv_run = c_fconv_run_w,
-    .fdw_prepare = c_fdw_prepare_w,
-    .fdw_run = c_fdw_run_w,
+    .fconv_prepare = x512_fconv_prepare,
+    .fconv_run = x2_fconv_run,
+    .fdw_prepare = x512_fdw_prepare,
+    .fdw_run = x2_fdw_run,
     .release = x_free_pack,
 };
