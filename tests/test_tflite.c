@@ -420,6 +420,7 @@ static void test_patched_opcode(void)
 struct fbw {
     uint8_t b[16384];
     size_t n;
+    size_t root, tensors_vec, name0; /* where mini_build put these, for targeted corruption */
 };
 
 static void w_pad(struct fbw *w, size_t a)
@@ -558,6 +559,7 @@ static size_t mini_build(const struct mini *m, struct fbw *w)
     struct fld model[] = {{0, 4, m->version}, {1, 4, 0}, {2, 4, 0}, {4, 4, 0}};
     size_t root = w_table(w, 4, model, p);
     w_ref(w, 0, root);
+    w->root = root;
     size_t model_codes = p[1], model_subgraphs = p[2], model_buffers = p[3];
 
     /* operator_codes: one OperatorCode */
@@ -580,6 +582,7 @@ static size_t mini_build(const struct mini *m, struct fbw *w)
 
     size_t tv = w_vec(w, 4, 4, NULL);
     w_ref(w, sg_tensors, tv);
+    w->tensors_vec = tv;
     for (int i = 0; i < 4; i++) {
         static const int32_t out_shape[] = {1, 4, 4, 3}, w_shape[] = {2, 1, 1, 3}, b_shape[] = {2};
         const int32_t *shape = i == 0 ? m->in_shape : i == 1 ? out_shape : i == 2 ? w_shape : b_shape;
@@ -594,7 +597,10 @@ static size_t mini_build(const struct mini *m, struct fbw *w)
         w_ref(w, t_shape, w_vec(w, 4, (uint32_t)rank, shape));
         char name[16];
         snprintf(name, sizeof(name), "t%d", i);
-        w_ref(w, t_name, w_string(w, name));
+        size_t name_pos = w_string(w, name);
+        w_ref(w, t_name, name_pos);
+        if (i == 0)
+            w->name0 = name_pos;
         if (quant) {
             struct fld q[] = {{2, 4, 0}, {3, 4, 0}, {6, 4, (uint64_t)(uint32_t)m->qdim}};
             size_t qt = w_table(w, 3, q, p);
@@ -895,6 +901,76 @@ static void test_handmade(void)
     CHECK(tiny[0] == '\0', "errlen 1");
 }
 
+/* The flatbuffer layer itself: each check of the cursor helpers, hit by
+ * corrupting one thing in an otherwise valid hand-made model. */
+static void corrupt_one(const char *what, void (*edit)(struct fbw *), const char *want_msg)
+{
+    static struct fbw w;
+    struct mini m = mini_default();
+    size_t n = mini_build(&m, &w);
+    edit(&w);
+    struct mnet_graph g = {0};
+    char err[256] = "";
+    int r = mnet_tflite_parse(w.b, n, &g, err, sizeof(err));
+    CHECK(r == -EBADMSG, "%s: returned %d (%s)", what, r, err);
+    CHECK(strstr(err, want_msg) != NULL, "%s: message '%s' lacks '%s'", what, err, want_msg);
+    mnet_graph_free(&g);
+}
+
+static size_t model_vt(const struct fbw *w)
+{
+    uint32_t so = (uint32_t)w->b[w->root] | (uint32_t)w->b[w->root + 1] << 8 |
+                  (uint32_t)w->b[w->root + 2] << 16 | (uint32_t)w->b[w->root + 3] << 24;
+    return w->root - (size_t)(int32_t)so;
+}
+
+static void e_root_past_end(struct fbw *w) { put(w->b, w->n + 4, 4); }
+static void e_root_at_end(struct fbw *w) { put(w->b, w->n, 4); }
+static void e_root_misaligned(struct fbw *w) { put(w->b, w->root + 2, 4); }
+static void e_soffset_before_start(struct fbw *w) { put(w->b + w->root, w->root + 2, 4); }
+static void e_soffset_past_end(struct fbw *w) { put(w->b + w->root, (uint32_t)-(int32_t)w->n, 4); }
+static void e_vtable_size_odd(struct fbw *w) { put(w->b + model_vt(w), 5, 2); }
+static void e_vtable_size_huge(struct fbw *w) { put(w->b + model_vt(w), 0xfffe, 2); }
+static void e_table_size_huge(struct fbw *w) { put(w->b + model_vt(w) + 2, 0xffff, 2); }
+static void e_field_outside(struct fbw *w)
+{
+    size_t vt = model_vt(w);
+    uint32_t obj = (uint32_t)w->b[vt + 2] | (uint32_t)w->b[vt + 3] << 8;
+    put(w->b + vt + 4, obj - 2, 2); /* version (4 bytes) would straddle the table's end */
+}
+static void e_field_misaligned(struct fbw *w)
+{
+    size_t vt = model_vt(w);
+    put(w->b + vt + 4, 5, 2); /* version at an odd offset */
+}
+static void e_vector_huge(struct fbw *w) { put(w->b + w->tensors_vec, 0x40000001u, 4); }
+static void e_vector_past_end(struct fbw *w)
+{
+    put(w->b + w->tensors_vec, (uint32_t)((w->n - w->tensors_vec) / 4), 4);
+}
+static void e_string_unterminated(struct fbw *w) { w->b[w->name0 + 4 + 2] = 'x'; }
+static void e_string_past_end(struct fbw *w) { put(w->b + w->name0, (uint32_t)(w->n - w->name0), 4); }
+static void e_element_offset(struct fbw *w) { put(w->b + w->tensors_vec + 4, 0xfffffff0u, 4); }
+
+static void test_flatbuffer_checks(void)
+{
+    corrupt_one("root past end", e_root_past_end, "offset out of bounds");
+    corrupt_one("root at the end", e_root_at_end, "table out of bounds");
+    corrupt_one("root misaligned", e_root_misaligned, "misaligned");
+    corrupt_one("vtable before the file", e_soffset_before_start, "vtable out of bounds");
+    corrupt_one("vtable past the end", e_soffset_past_end, "vtable out of bounds");
+    corrupt_one("odd vtable size", e_vtable_size_odd, "bad vtable size");
+    corrupt_one("huge vtable", e_vtable_size_huge, "bad vtable size");
+    corrupt_one("huge table", e_table_size_huge, "bad table size");
+    corrupt_one("field outside the table", e_field_outside, "field outside its table");
+    corrupt_one("misaligned field", e_field_misaligned, "misaligned field");
+    corrupt_one("vector length overflow", e_vector_huge, "vector length out of bounds");
+    corrupt_one("vector past the end", e_vector_past_end, "vector length out of bounds");
+    corrupt_one("unterminated string", e_string_unterminated, "unterminated string");
+    corrupt_one("string past the end", e_string_past_end, "out of bounds");
+    corrupt_one("table offset in a vector", e_element_offset, "offset out of bounds");
+}
+
 static void test_graph_memory(void)
 {
     struct mnet_graph g = {0};
@@ -932,6 +1008,7 @@ int main(void)
         test_model(&facts[i]);
     test_patched_opcode();
     test_handmade();
+    test_flatbuffer_checks();
     if (failures) {
         fprintf(stderr, "test_tflite: %d failures\n", failures);
         return 1;
