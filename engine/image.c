@@ -36,6 +36,7 @@
 const struct mnet_image_tuning mnet_image_default_tuning = {
     .resize = MNET_RESIZE_BILINEAR_HALF_PIXEL,
     .dct_scaling = 1,
+    .square_crop = 0,
 };
 
 static int img_error(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -85,6 +86,24 @@ static void central_crop(int size, float fraction, int *start, int *len)
 
     *start = st;
     *len = size - 2 * st;
+}
+
+/* The crop box: TF's per-axis central crop, or (square) a centred square of
+ * fraction * the shorter side, as MLTS's "Inception" preprocessor and the
+ * usual "resize 256, crop 224" ImageNet evaluation do. */
+static void crop_box(int w, int h, float fraction, int square, int *x, int *cw, int *y, int *ch)
+{
+    if (square) {
+        int side = (int)(fraction * (float)(w < h ? w : h));
+        if (side < 1)
+            side = 1;
+        *cw = *ch = side;
+        *x = w / 2 - side / 2;
+        *y = h / 2 - side / 2;
+        return;
+    }
+    central_crop(w, fraction, x, cw);
+    central_crop(h, fraction, y, ch);
 }
 
 /* ---- JPEG ---- */
@@ -148,7 +167,7 @@ static void cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t npix)
 }
 
 static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, float fraction,
-                       int out_h, int out_w, int dct_scaling, struct decoded *d,
+                       int square, int out_h, int out_w, int dct_scaling, struct decoded *d,
                        char *err, size_t errlen)
 {
     int rc = jpeg_check_frame(data, size, err, errlen);
@@ -184,8 +203,7 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
     /* Smallest DCT scale (<= 1) at which the central crop still covers the
      * output, so that the resize only ever shrinks or barely enlarges. */
     int crop_x, crop_w, crop_y, crop_h;
-    central_crop(w, fraction, &crop_x, &crop_w);
-    central_crop(h, fraction, &crop_y, &crop_h);
+    crop_box(w, h, fraction, square, &crop_x, &crop_w, &crop_y, &crop_h);
     tjscalingfactor best = { 1, 1 };
     if (dct_scaling) {
         int nsf = 0;
@@ -409,12 +427,11 @@ static int make_taps(enum mnet_resize mode, int out, double x0, double len, int 
     return 0;
 }
 
-static int crop_resize(const struct decoded *d, float fraction, enum mnet_resize mode, int out_h,
-                       int out_w, uint8_t *rgb)
+static int crop_resize(const struct decoded *d, float fraction, int square, enum mnet_resize mode,
+                       int out_h, int out_w, uint8_t *rgb)
 {
     int cx, cw, cy, ch;
-    central_crop(d->src_w, fraction, &cx, &cw);
-    central_crop(d->src_h, fraction, &cy, &ch);
+    crop_box(d->src_w, d->src_h, fraction, square, &cx, &cw, &cy, &ch);
 
     /* The window in decoded coordinates, and the decoded pixels it touches. */
     double x0 = cx * d->scale, xl = cw * d->scale;
@@ -494,7 +511,8 @@ int mnet_image_prepare_tuned(const void *data, size_t size, const struct mnet_im
     struct decoded d = { 0 };
     int rc;
     if (fmt[0] == 'j')
-        rc = decode_jpeg(data, size, max_pixels, fraction, out_h, out_w, tuning->dct_scaling, &d,
+        rc = decode_jpeg(data, size, max_pixels, fraction, tuning->square_crop, out_h, out_w,
+                         tuning->dct_scaling, &d,
                          err, errlen);
     else
         rc = decode_png(data, size, max_pixels, &d, err, errlen);
@@ -508,7 +526,7 @@ int mnet_image_prepare_tuned(const void *data, size_t size, const struct mnet_im
         free(d.px);
         return img_error(err, errlen, -ENOMEM, "out of memory resizing");
     }
-    rc = crop_resize(&d, fraction, tuning->resize, out_h, out_w, tmp);
+    rc = crop_resize(&d, fraction, tuning->square_crop, tuning->resize, out_h, out_w, tmp);
     free(d.px);
     if (rc < 0) {
         free(tmp);

@@ -34,6 +34,9 @@ enum mnet_resize {
 struct mnet_image_tuning {
     enum mnet_resize resize;
     int dct_scaling;  /* 1: decode big JPEGs at a reduced DCT scale; 0: full size */
+    int square_crop;  /* 0: tf.image.central_crop (fraction of each side);
+                       * 1: centred square of fraction * the shorter side
+                       *    (aspect kept; MLTS's "Inception" preprocessor) */
 };
 
 /* The defaults mnet_image_prepare uses. */

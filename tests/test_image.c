@@ -106,12 +106,18 @@ static void ref_crop(int n, double f, int *start, int *size)
 }
 
 /* Resize the (cw, ch) crop at (cx, cy) to (ow, oh), one pixel at a time. */
-static void ref_resize(const struct img *im, double frac, enum mnet_resize mode, int ow, int oh,
-                       double *out)
+static void ref_resize(const struct img *im, double frac, int square, enum mnet_resize mode, int ow,
+                       int oh, double *out)
 {
     int cx, cw, cy, ch;
     ref_crop(im->w, frac, &cx, &cw);
     ref_crop(im->h, frac, &cy, &ch);
+    if (square) { /* MLTS: side = (int)(0.875f * min(w, h)), x = w / 2 - side / 2 */
+        int side = (int)((float)frac * (float)(im->w < im->h ? im->w : im->h));
+        cw = ch = side;
+        cx = im->w / 2 - side / 2;
+        cy = im->h / 2 - side / 2;
+    }
     for (int y = 0; y < oh; y++)
         for (int x = 0; x < ow; x++)
             for (int c = 0; c < 3; c++) {
@@ -192,10 +198,10 @@ static int decode_jpeg_ref(const uint8_t *data, size_t len, struct img *im)
 
 /* Compare prepare_tuned against the reference; returns max abs difference. */
 static double compare_ref(const uint8_t *data, size_t len, const struct img *im, float frac,
-                          enum mnet_resize mode, int dct, int ow, int oh, double *mean)
+                          int square, enum mnet_resize mode, int dct, int ow, int oh, double *mean)
 {
     struct mnet_image_options o = { .central_fraction = frac };
-    struct mnet_image_tuning t = { .resize = mode, .dct_scaling = dct };
+    struct mnet_image_tuning t = { .resize = mode, .dct_scaling = dct, .square_crop = square };
     uint8_t *got = malloc((size_t)ow * oh * 3);
     double *want = malloc(sizeof(double) * ow * oh * 3);
     char err[256] = "";
@@ -203,7 +209,7 @@ static double compare_ref(const uint8_t *data, size_t len, const struct img *im,
     CHECK(rc == 0, "prepare: %d %s", rc, err);
     double maxd = 0, sum = 0;
     if (rc == 0) {
-        ref_resize(im, frac, mode, ow, oh, want);
+        ref_resize(im, frac, square, mode, ow, oh, want);
         for (size_t i = 0; i < (size_t)ow * oh * 3; i++) {
             double d = fabs(got[i] - want[i]);
             sum += d;
@@ -228,16 +234,17 @@ static void test_reference_png(void)
     CHECK(decode_png_ref(png, len, &im) == 0, "libspng cannot decode grace_hopper.png");
     static const float fracs[] = { 0.875f, 1.0f, 0.5f, 0.33f };
     static const int sizes[][2] = { { 224, 224 }, { 128, 128 }, { 7, 13 }, { 1, 1 }, { 600, 333 } };
-    for (int m = 0; m <= MNET_RESIZE_AREA; m++)
-        for (size_t f = 0; f < sizeof fracs / sizeof *fracs; f++)
-            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
-                double mean;
-                double d = compare_ref(png, len, &im, fracs[f], (enum mnet_resize)m, 1,
-                                       sizes[s][0], sizes[s][1], &mean);
-                /* float32 accumulation, then round: at most one unit off */
-                CHECK(d <= 0.5001 + 0.5, "mode %d frac %g %dx%d: max diff %g", m,
-                      (double)fracs[f], sizes[s][0], sizes[s][1], d);
-            }
+    for (int sq = 0; sq < 2; sq++)
+        for (int m = 0; m <= MNET_RESIZE_AREA; m++)
+            for (size_t f = 0; f < sizeof fracs / sizeof *fracs; f++)
+                for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+                    double mean;
+                    double d = compare_ref(png, len, &im, fracs[f], sq, (enum mnet_resize)m, 1,
+                                           sizes[s][0], sizes[s][1], &mean);
+                    /* float32 accumulation, then round: at most one unit off */
+                    CHECK(d <= 0.5001 + 0.5, "square %d mode %d frac %g %dx%d: max diff %g", sq, m,
+                          (double)fracs[f], sizes[s][0], sizes[s][1], d);
+                }
     free(im.px);
     free(png);
 }
@@ -658,9 +665,11 @@ static void test_reference_jpeg(void)
     CHECK(decode_jpeg_ref(j, len, &im) == 0, "TurboJPEG cannot decode cat_720p.jpg");
     for (int m = 0; m <= MNET_RESIZE_AREA; m++) {
         double mean;
-        double d = compare_ref(j, len, &im, 0.875f, (enum mnet_resize)m, 0, 224, 224, &mean);
+        double d = compare_ref(j, len, &im, 0.875f, 0, (enum mnet_resize)m, 0, 224, 224, &mean);
         CHECK(d <= 1.0001, "cat_720p mode %d, full decode: max diff %g", m, d);
-        d = compare_ref(j, len, &im, 0.875f, (enum mnet_resize)m, 1, 224, 224, &mean);
+        d = compare_ref(j, len, &im, 0.875f, 1, (enum mnet_resize)m, 0, 224, 224, &mean);
+        CHECK(d <= 1.0001, "cat_720p mode %d square, full decode: max diff %g", m, d);
+        d = compare_ref(j, len, &im, 0.875f, 0, (enum mnet_resize)m, 1, 224, 224, &mean);
         printf("# cat_720p %dx%d mode %d: DCT-scaled vs reference mean abs diff %.3f (max %g)\n",
                im.w, im.h, m, mean, d);
         CHECK(mean < 4.0, "cat_720p mode %d, DCT-scaled: mean diff %g", m, mean);

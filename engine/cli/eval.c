@@ -2,7 +2,8 @@
  *
  *   mnet-eval --model M [--dir D] [--labels L] [--limit N] [--crop F]
  *             [--precision native|float32] [--threads T] [--batch B] [--json]
- *             [--resize half|tf1|align|area] [--no-dct-scaling] [--model-dir D]
+ *             [--resize half|tf1|align|area] [--no-dct-scaling] [--square-crop]
+ *             [--mlts-input] [--model-dir D]
  *
  * D holds image-N.jpeg and ground_truth_labels.txt (line N = class name of
  * image-N.jpeg), e.g. ../shared/testdata/openimages (the default).  Class
@@ -12,6 +13,13 @@
  * synonym does, ignoring case.  A name that appears twice in the labels
  * (ImageNet has two "crane"s) accepts either index, as MLTS's string compare
  * does.  An image that fails to decode counts as wrong.
+ *
+ * --square-crop and --mlts-input reproduce MLTS's Android "Inception"
+ * preprocessor (Inception.java in platform/test/mlts/benchmark), to explain
+ * the gap to its expected numbers: a centred square of 0.875 * the shorter
+ * side, and for uint8 models the bytes requantized as
+ * (int)((x * 2 / 255 - 1) / 0.007812 + 128) & 0xff in float32, which maps
+ * 255 (white) to 0.
  *
  * One thread decodes into a double buffer of batches while the main thread
  * runs the engine on the other.
@@ -55,6 +63,8 @@ struct eval {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;      /* main thread gave up: decoder exits */
+    int mlts_input; /* apply lut to every byte (see --mlts-input) */
+    uint8_t lut[256];
 };
 
 static int read_file(const char *path, uint8_t **out, size_t *len)
@@ -125,6 +135,11 @@ static void *decoder(void *arg)
                 rc = mnet_image_prepare_tuned(data, len, &ev->iopt, &ev->tuning, ev->h, ev->w,
                                               b->rgb + (size_t)b->n * img_bytes, err, sizeof err);
             free(data);
+            if (!rc && ev->mlts_input) {
+                uint8_t *px = b->rgb + (size_t)b->n * img_bytes;
+                for (size_t k = 0; k < img_bytes; k++)
+                    px[k] = ev->lut[px[k]];
+            }
             if (rc) {
                 fprintf(stderr, "mnet-eval: %s: %s\n", path, err[0] ? err : strerror(-rc));
                 b->failed[b->nfailed++] = i;
@@ -166,7 +181,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mnet-eval --model M [--dir D] [--labels L] [--limit N] [--crop F]\n"
                "                 [--precision native|float32] [--threads T] [--batch B] [--json]\n"
-               "                 [--resize half|tf1|align|area] [--no-dct-scaling] [--model-dir D]\n");
+               "                 [--resize half|tf1|align|area] [--no-dct-scaling] [--square-crop]\n"
+               "                 [--mlts-input] [--model-dir D]\n");
 }
 
 int main(int argc, char **argv)
@@ -190,12 +206,14 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "resize", required_argument, NULL, 'r' },
         { "no-dct-scaling", no_argument, NULL, 'S' },
+        { "square-crop", no_argument, NULL, 'Q' },
+        { "mlts-input", no_argument, NULL, 'M' },
         { "model-dir", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:l:D:n:c:p:t:b:jr:Sd:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:l:D:n:c:p:t:b:jr:SQMd:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model_name = optarg; break;
         case 'l': labels_name = optarg; break;
@@ -203,6 +221,8 @@ int main(int argc, char **argv)
         case 'd': model_dir = optarg; break;
         case 'j': json = 1; break;
         case 'S': ev.tuning.dct_scaling = 0; break;
+        case 'Q': ev.tuning.square_crop = 1; break;
+        case 'M': ev.mlts_input = 1; break;
         case 'n':
             if (parse_int(optarg, 0, 100000000, &limit))
                 goto bad;
@@ -299,6 +319,12 @@ int main(int argc, char **argv)
     ev.h = info->height;
     ev.w = info->width;
     ev.bsize = bsize;
+    if (ev.mlts_input && info->input_type != MNET_U8)
+        ev.mlts_input = 0; /* float models: MLTS's (x * 2 / 255 - 1) is ours */
+    for (int x = 0; x < 256; x++) {
+        volatile float f = (float)x * 2.0f / 255.0f - 1.0f; /* float32 like Java */
+        ev.lut[x] = (uint8_t)((int)(f / 0.007812f + 128.0f) & 0xff);
+    }
 
     /* class names: --labels, else the dataset's labels.txt if it fits, else the model's */
     if (labels_name) {
@@ -416,18 +442,21 @@ int main(int argc, char **argv)
     if (json) {
         printf("{\"model\":\"%s\",\"images\":%d,\"top1\":%.4f,\"top5\":%.4f,\"correct_top1\":%d,"
                "\"correct_top5\":%d,\"decode_errors\":%d,\"precision\":\"%s\",\"crop\":%g,"
-               "\"resize\":\"%s\",\"dct_scaling\":%s,\"batch\":%d,\"threads\":%d,"
+               "\"resize\":\"%s\",\"dct_scaling\":%s,\"square_crop\":%s,\"mlts_input\":%s,"
+               "\"batch\":%d,\"threads\":%d,"
                "\"seconds\":%.2f}\n",
                base, done, top1 / n, top5 / n, top1, top5, failed,
                precision == MNET_PRECISION_FLOAT32 ? "float32" : "native",
                (double)ev.iopt.central_fraction, resize_names[ev.tuning.resize],
-               ev.tuning.dct_scaling ? "true" : "false", bsize, info->threads, secs);
+               ev.tuning.dct_scaling ? "true" : "false", ev.tuning.square_crop ? "true" : "false",
+               ev.mlts_input ? "true" : "false", bsize, info->threads, secs);
     } else {
         printf("model %s (%s)  images %d  top-1 %.4f (%d)  top-5 %.4f (%d)  decode errors %d  "
-               "crop %g resize %s dct-scaling %s  %.1f s\n",
+               "crop %g%s resize %s dct-scaling %s%s  %.1f s\n",
                base, precision == MNET_PRECISION_FLOAT32 ? "float32" : "native", done, top1 / n,
                top1, top5 / n, top5, failed, (double)ev.iopt.central_fraction,
-               resize_names[ev.tuning.resize], ev.tuning.dct_scaling ? "on" : "off", secs);
+               ev.tuning.square_crop ? " (square)" : "", resize_names[ev.tuning.resize],
+               ev.tuning.dct_scaling ? "on" : "off", ev.mlts_input ? " mlts-input" : "", secs);
     }
     for (int s = 0; s < 2; s++) {
         free(ev.buf[s].rgb);
