@@ -163,6 +163,12 @@ struct fb {
     char *err;
     size_t errlen;
     char where[64]; /* what is being read, for error messages ("tensor 12") */
+    /* Quantization entries the reader may still copy out.  Tensors can share
+     * one QuantizationParameters table, so without a budget a small file
+     * could make the reader allocate and scan count * tensors entries.  An
+     * unshared entry takes at least 12 bytes of file (4 scale + 8 zero point),
+     * so len / 8 accepts every honest file. */
+    size_t quant_budget;
 };
 
 /* A table: its position, and its vtable's position and sizes.  present is
@@ -466,6 +472,9 @@ static int tfl_quant(struct fb *fb, struct mnet_graph *g, const struct fb_table 
         return 0; /* min/max only, or empty: not quantized */
     if (scale.n != zp.n)
         return fb_corrupt(fb, "scale and zero_point counts differ");
+    if (scale.n > fb->quant_budget)
+        return fb_corrupt(fb, "more quantization parameters than the file can hold");
+    fb->quant_budget -= scale.n;
     if (axis < 0 || axis >= (t->rank > 0 ? t->rank : 1))
         return fb_corrupt(fb, "quantized_dimension out of range");
     if (scale.n != 1 && (t->rank == 0 || (uint32_t)t->shape[axis] != scale.n))
@@ -935,7 +944,7 @@ int mnet_tflite_parse(const uint8_t *buf, size_t len, struct mnet_graph *g, char
 {
     if (!buf || !g)
         return mnet_error(err, errlen, -EINVAL, "mnet_tflite_parse: NULL argument");
-    struct fb fb = {.buf = buf, .len = len, .err = err, .errlen = errlen};
+    struct fb fb = {.buf = buf, .len = len, .err = err, .errlen = errlen, .quant_budget = len / 8};
     struct mnet_graph tmp = {0};
     int r = tfl_parse(&fb, &tmp);
     if (r < 0) {
