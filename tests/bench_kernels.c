@@ -1,0 +1,170 @@
+/* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
+ *
+ *   bench_kernels [TABLE]        TABLE: a kernel table name (default: the one
+ *                                mnet_kernels_select picks, MNET_KERNELS works)
+ *
+ * One thread, batch 1; each line is the best of 15 runs timed with the
+ * thread's CPU clock, so a machine shared with other work inflates it less
+ * than wall time would.  Not a test: numbers for docs/BENCHMARKS.md.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "kernels.h"
+#include "quant.h"
+
+static const struct mnet_kernel_ops *T;
+
+static double cpu_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void *xalloc(size_t n)
+{
+    size_t sz = (n + 127) / 64 * 64;
+    void *p = aligned_alloc(64, sz);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    memset(p, 1, sz);
+    return p;
+}
+
+/* TFLite SAME geometry, square. */
+static void geom(struct mnet_conv_geom *g, int h, int ic, int oc, int k, int s)
+{
+    memset(g, 0, sizeof *g);
+    g->in_h = g->in_w = h;
+    g->in_c = ic;
+    g->out_c = oc;
+    g->k_h = g->k_w = k;
+    g->stride_h = g->stride_w = s;
+    g->dil_h = g->dil_w = 1;
+    g->depth_multiplier = 1;
+    g->out_h = g->out_w = (h + s - 1) / s;
+    int pad = (g->out_h - 1) * s + k - h;
+    g->pad_top = g->pad_left = pad > 0 ? pad / 2 : 0;
+}
+
+static void report(const char *what, const struct mnet_conv_geom *g, double ms, double macs)
+{
+    printf("%-10s %-5s %3dx%3dx%4d -> %4d k%d s%d: %8.3f ms %7.1f GMAC/s\n", T->name, what, g->in_h,
+           g->in_w, g->in_c, g->out_c, g->k_h, g->stride_h, ms, macs / ms / 1e6);
+}
+
+static void bench_q(int dw, int h, int ic, int oc, int k, int s)
+{
+    struct mnet_conv_geom g;
+    geom(&g, h, ic, dw ? ic : oc, k, s);
+    int K = dw ? k * k : k * k * ic;
+    size_t nw = dw ? (size_t)k * k * g.out_c : (size_t)g.out_c * K;
+    int8_t *w = xalloc(nw);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (int8_t)(rand() % 255 - 127);
+    int32_t *bias = xalloc(4 * g.out_c), *mult = xalloc(4 * g.out_c), *shift = xalloc(4 * g.out_c);
+    for (int c = 0; c < g.out_c; c++) {
+        int sh;
+        bias[c] = 100;
+        mnet_quantize_multiplier(0.0003, &mult[c], &sh);
+        shift[c] = sh;
+    }
+    struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias, .w_sum = bias,
+                            .in_zp = 3, .out_zp = 5, .out_min = 0, .out_max = 255,
+                            .mult = mult, .shift = shift };
+    if (dw ? T->qdw_prepare(&l, 1, 1) : T->qconv_prepare(&l, 1, 1))
+        return;
+    size_t ni = (size_t)h * h * ic, no = (size_t)g.out_h * g.out_w * g.out_c;
+    uint8_t *in = xalloc(ni), *out = xalloc(no);
+    for (size_t i = 0; i < ni; i++)
+        in[i] = (uint8_t)rand();
+    void *scratch = xalloc(l.scratch_bytes + 64);
+    double best = 1e9;
+    for (int it = 0; it < 15; it++) {
+        double t = cpu_ms();
+        if (dw)
+            T->qdw_run(&l, 1, in, out, scratch, 1);
+        else
+            T->qconv_run(&l, 1, in, out, scratch, 1);
+        t = cpu_ms() - t;
+        best = t < best ? t : best;
+    }
+    report(dw ? "qdw" : "qconv", &g, best, (double)no * K);
+    T->release(l.packed);
+    free(w); free(bias); free(mult); free(shift); free(in); free(out); free(scratch);
+}
+
+static void bench_f(int dw, int h, int ic, int oc, int k, int s)
+{
+    struct mnet_conv_geom g;
+    geom(&g, h, ic, dw ? ic : oc, k, s);
+    int K = dw ? k * k : k * k * ic;
+    size_t nw = dw ? (size_t)k * k * g.out_c : (size_t)g.out_c * K;
+    float *w = xalloc(nw * 4), *bias = xalloc(4 * g.out_c);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = 0.01f;
+    struct mnet_fconv l = { .g = g, .w = w, .bias = bias, .out_min = 0, .out_max = 6 };
+    if (dw ? T->fdw_prepare(&l, 1, 1) : T->fconv_prepare(&l, 1, 1))
+        return;
+    size_t ni = (size_t)h * h * ic, no = (size_t)g.out_h * g.out_w * g.out_c;
+    float *in = xalloc(ni * 4), *out = xalloc(no * 4);
+    for (size_t i = 0; i < ni; i++)
+        in[i] = 0.5f;
+    void *scratch = xalloc(l.scratch_bytes + 64);
+    double best = 1e9;
+    for (int it = 0; it < 15; it++) {
+        double t = cpu_ms();
+        if (dw)
+            T->fdw_run(&l, 1, in, out, scratch, 1);
+        else
+            T->fconv_run(&l, 1, in, out, scratch, 1);
+        t = cpu_ms() - t;
+        best = t < best ? t : best;
+    }
+    report(dw ? "fdw" : "fconv", &g, best, (double)no * K);
+    T->release(l.packed);
+    free(w); free(bias); free(in); free(out); free(scratch);
+}
+
+int main(int argc, char **argv)
+{
+    T = mnet_kernels_select();
+    if (argc > 1) {
+        const struct mnet_kernel_ops *t[8];
+        int n = 0;
+        t[n++] = &mnet_kernels_c;
+        n += mnet_cpu_kernel_tables(t + n, 7);
+        T = NULL;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(t[i]->name, argv[1]))
+                T = t[i];
+        if (!T) {
+            fprintf(stderr, "bench_kernels: no table %s on this CPU\n", argv[1]);
+            return 2;
+        }
+    }
+    /* (dw, map, in_c, out_c, k, stride): MobileNetV2 1.0-224 layers */
+    static const int shapes[][6] = {
+        { 0, 224, 3, 32, 3, 2 },   { 1, 112, 32, 32, 3, 1 },  { 0, 112, 32, 16, 1, 1 },
+        { 0, 112, 16, 96, 1, 1 },  { 1, 112, 96, 96, 3, 2 },  { 0, 56, 96, 24, 1, 1 },
+        { 0, 56, 24, 144, 1, 1 },  { 1, 56, 144, 144, 3, 1 }, { 0, 56, 144, 24, 1, 1 },
+        { 0, 14, 384, 64, 1, 1 },  { 0, 14, 96, 576, 1, 1 },  { 1, 14, 576, 576, 3, 1 },
+        { 0, 7, 960, 320, 1, 1 },  { 0, 7, 320, 1280, 1, 1 }, { 0, 1, 1280, 1001, 1, 1 },
+    };
+    for (int q = 1; q >= 0; q--)
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            const int *s = shapes[i];
+            if (q)
+                bench_q(s[0], s[1], s[2], s[3], s[4], s[5]);
+            else
+                bench_f(s[0], s[1], s[2], s[3], s[4], s[5]);
+        }
+    return 0;
+}
