@@ -33,7 +33,8 @@ enum mnet_resize {
 
 struct mnet_image_tuning {
     enum mnet_resize resize;
-    int dct_scaling;  /* 1: decode big JPEGs at a reduced DCT scale; 0: full size */
+    int dct_scaling;  /* 0: decode JPEGs at full size; N >= 1: at the smallest DCT
+                       * scale (1/8 .. 1) leaving the crop >= N x the output */
     int square_crop;  /* 0: tf.image.central_crop (fraction of each side);
                        * 1: centred square of fraction * the shorter side
                        *    (aspect kept; MLTS's "Inception" preprocessor) */

@@ -2,7 +2,7 @@
  *
  *   mnet-eval --model M [--dir D] [--labels L] [--limit N] [--crop F]
  *             [--precision native|float32] [--threads T] [--batch B] [--json]
- *             [--resize half|tf1|align|area] [--no-dct-scaling] [--square-crop]
+ *             [--resize half|tf1|align|area] [--no-dct-scaling | --dct-ratio N] [--square-crop]
  *             [--mlts-input] [--model-dir D]
  *
  * D holds image-N.jpeg and ground_truth_labels.txt (line N = class name of
@@ -181,7 +181,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mnet-eval --model M [--dir D] [--labels L] [--limit N] [--crop F]\n"
                "                 [--precision native|float32] [--threads T] [--batch B] [--json]\n"
-               "                 [--resize half|tf1|align|area] [--no-dct-scaling] [--square-crop]\n"
+               "                 [--resize half|tf1|align|area] [--no-dct-scaling | --dct-ratio N]\n"
+               "                 [--square-crop]\n"
                "                 [--mlts-input] [--model-dir D]\n");
 }
 
@@ -207,13 +208,14 @@ int main(int argc, char **argv)
         { "resize", required_argument, NULL, 'r' },
         { "no-dct-scaling", no_argument, NULL, 'S' },
         { "square-crop", no_argument, NULL, 'Q' },
+        { "dct-ratio", required_argument, NULL, 'R' },
         { "mlts-input", no_argument, NULL, 'M' },
         { "model-dir", required_argument, NULL, 'd' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:l:D:n:c:p:t:b:jr:SQMd:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:l:D:n:c:p:t:b:jr:SQMR:d:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': model_name = optarg; break;
         case 'l': labels_name = optarg; break;
@@ -222,6 +224,10 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'S': ev.tuning.dct_scaling = 0; break;
         case 'Q': ev.tuning.square_crop = 1; break;
+        case 'R':
+            if (parse_int(optarg, 0, 8, &ev.tuning.dct_scaling))
+                goto bad;
+            break;
         case 'M': ev.mlts_input = 1; break;
         case 'n':
             if (parse_int(optarg, 0, 100000000, &limit))
@@ -442,21 +448,21 @@ int main(int argc, char **argv)
     if (json) {
         printf("{\"model\":\"%s\",\"images\":%d,\"top1\":%.4f,\"top5\":%.4f,\"correct_top1\":%d,"
                "\"correct_top5\":%d,\"decode_errors\":%d,\"precision\":\"%s\",\"crop\":%g,"
-               "\"resize\":\"%s\",\"dct_scaling\":%s,\"square_crop\":%s,\"mlts_input\":%s,"
+               "\"resize\":\"%s\",\"dct_scaling\":%d,\"square_crop\":%s,\"mlts_input\":%s,"
                "\"batch\":%d,\"threads\":%d,"
                "\"seconds\":%.2f}\n",
                base, done, top1 / n, top5 / n, top1, top5, failed,
                precision == MNET_PRECISION_FLOAT32 ? "float32" : "native",
                (double)ev.iopt.central_fraction, resize_names[ev.tuning.resize],
-               ev.tuning.dct_scaling ? "true" : "false", ev.tuning.square_crop ? "true" : "false",
+               ev.tuning.dct_scaling, ev.tuning.square_crop ? "true" : "false",
                ev.mlts_input ? "true" : "false", bsize, info->threads, secs);
     } else {
         printf("model %s (%s)  images %d  top-1 %.4f (%d)  top-5 %.4f (%d)  decode errors %d  "
-               "crop %g%s resize %s dct-scaling %s%s  %.1f s\n",
+               "crop %g%s resize %s dct-ratio %d%s  %.1f s\n",
                base, precision == MNET_PRECISION_FLOAT32 ? "float32" : "native", done, top1 / n,
                top1, top5 / n, top5, failed, (double)ev.iopt.central_fraction,
                ev.tuning.square_crop ? " (square)" : "", resize_names[ev.tuning.resize],
-               ev.tuning.dct_scaling ? "on" : "off", ev.mlts_input ? " mlts-input" : "", secs);
+               ev.tuning.dct_scaling, ev.mlts_input ? " mlts-input" : "", secs);
     }
     for (int s = 0; s < 2; s++) {
         free(ev.buf[s].rgb);
