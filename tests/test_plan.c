@@ -497,6 +497,142 @@ static void test_rejects(void)
     }
 }
 
+/* Random changes within what the reader guarantees (indices in range,
+ * constant data consistent with its shape): the plan must refuse or run,
+ * never crash or overrun the arena (run this under ASan). */
+static void mutate(struct gb *b)
+{
+    struct mnet_graph *g = &b->g;
+    int kinds = 1 + (int)(rnd() % 3);
+    for (int k = 0; k < kinds; k++) {
+        struct mnet_op *o = &g->ops[rnd() % (uint32_t)g->n_ops];
+        struct mnet_tensor *t = &g->tensors[rnd() % (uint32_t)g->n_tensors];
+        switch (rnd() % 12) {
+        case 0: o->stride_h = (int)(rnd() % 4); break;
+        case 1: o->dilation_w = (int)(rnd() % 3); break;
+        case 2: o->padding = (enum mnet_padding)(rnd() % 2); break;
+        case 3: o->activation = (enum mnet_activation)(rnd() % 4); break;
+        case 4: o->filter_h = (int)(rnd() % 9); break;
+        case 5: o->inputs[rnd() % (uint32_t)o->n_inputs] = (int)(rnd() % (uint32_t)g->n_tensors) - (rnd() % 8 == 0); break;
+        case 6: o->output = (int)(rnd() % (uint32_t)g->n_tensors); break;
+        case 7: o->kind = (enum mnet_op_kind)(rnd() % MNET_OP_COUNT); break;
+        case 8:
+            if (!t->data && t->rank > 0)
+                t->shape[rnd() % (uint32_t)t->rank] = (int)(rnd() % 40);
+            break;
+        case 9:
+            if (!t->data) {
+                t->rank = (int)(rnd() % 5);
+                for (int i = 0; i < t->rank; i++)
+                    if (t->shape[i] < 1)
+                        t->shape[i] = 1;
+            }
+            break;
+        case 10:
+            if (!t->data && t->q.count == 1)
+                t->dtype = (enum mnet_dtype)(rnd() % 4);
+            break;
+        case 11:
+            if (rnd() % 2)
+                g->input = (int)(rnd() % (uint32_t)g->n_tensors);
+            else
+                g->output = (int)(rnd() % (uint32_t)g->n_tensors);
+            break;
+        }
+    }
+}
+
+static void test_mutations(void)
+{
+    int built = 0, refused = 0;
+    for (int it = 0; it < 3000; it++) {
+        struct gb b;
+        if (it % 2)
+            build_int8(&b);
+        else
+            build_uint8(&b);
+        mutate(&b);
+        struct mnet_options o = {.threads = 1 + it % 2, .max_batch = 1 + it % 3,
+                                 .precision = it % 5 == 0 ? MNET_PRECISION_FLOAT32 : MNET_PRECISION_NATIVE};
+        struct mnet_plan *p = NULL;
+        char err[256] = "";
+        int r = mnet_plan_build(&b.g, &o, &p, err, sizeof err);
+        if (r == 0) {
+            const struct mnet_plan_io *io = mnet_plan_io(p);
+            size_t in_b = (size_t)io->height * io->width * io->channels * (io->input_type == MNET_F32 ? 4 : 1);
+            size_t out_b = (size_t)io->classes * (io->output_type == MNET_F32 ? 4 : 1);
+            uint8_t *x = calloc(o.max_batch, in_b), *y = malloc(o.max_batch * out_b);
+            for (size_t i = 0; i < o.max_batch * in_b; i++)
+                x[i] = (uint8_t)rnd();
+            CHECK(mnet_plan_run(p, x, o.max_batch, y) == 0, "mutated graph %d: run failed", it);
+            free(x), free(y);
+            built++;
+        } else {
+            CHECK((r == -EBADMSG || r == -ENOTSUP) && err[0], "mutated graph %d: code %d (%s)", it, r, err);
+            refused++;
+        }
+        mnet_plan_free(p);
+        mnet_graph_free(&b.g);
+    }
+    printf("ok   3000 mutated graphs: %d planned and ran, %d refused with a message\n", built, refused);
+}
+
+static void test_real_mutations(void)
+{
+    const char *shared = getenv("MNET_SHARED");
+    const char *models[3] = {"models/mobilenet_v2_1.0_224_quant.tflite",
+                             "models/tf2_mobilenet_v2_1.0_224_ptq.tflite",
+                             "models/mobilenet_v3-small_224_1.0_uint8.tflite"};
+    CHECK(shared != NULL, "MNET_SHARED is not set");
+    if (!shared)
+        return;
+    int built = 0, refused = 0;
+    for (int m = 0; m < 3; m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", shared, models[m]);
+        FILE *f = fopen(path, "rb");
+        CHECK(f != NULL, "%s missing", path);
+        if (!f)
+            continue;
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        uint8_t *buf = malloc((size_t)n);
+        size_t got = fread(buf, 1, (size_t)n, f);
+        fclose(f);
+        for (int it = 0; it < 25 && got == (size_t)n; it++) {
+            struct gb b;
+            memset(&b, 0, sizeof b);
+            char err[256] = "";
+            if (mnet_tflite_parse(buf, got, &b.g, err, sizeof err) != 0) {
+                CHECK(0, "%s: %s", path, err);
+                break;
+            }
+            mutate(&b);
+            struct mnet_options o = {.threads = 2, .max_batch = 1,
+                                     .precision = it % 4 == 0 ? MNET_PRECISION_FLOAT32 : MNET_PRECISION_NATIVE};
+            struct mnet_plan *p = NULL;
+            int r = mnet_plan_build(&b.g, &o, &p, err, sizeof err);
+            if (r == 0) {
+                const struct mnet_plan_io *io = mnet_plan_io(p);
+                size_t in_b = (size_t)io->height * io->width * io->channels * (io->input_type == MNET_F32 ? 4 : 1);
+                size_t out_b = (size_t)io->classes * (io->output_type == MNET_F32 ? 4 : 1);
+                uint8_t *x = calloc(1, in_b), *y = malloc(out_b);
+                CHECK(mnet_plan_run(p, x, 1, y) == 0, "%s mutation %d: run", models[m], it);
+                free(x), free(y);
+                built++;
+            } else {
+                CHECK((r == -EBADMSG || r == -ENOTSUP) && err[0], "%s mutation %d: %d", models[m], it, r);
+                refused++;
+            }
+            mnet_plan_free(p);
+            mnet_graph_free(&b.g);
+        }
+        free(buf);
+    }
+    printf("ok   75 mutated real models: %d planned and ran, %d refused\n", built, refused);
+}
+
 int main(void)
 {
     struct gb b;
@@ -509,6 +645,8 @@ int main(void)
                 "RESHAPE, logistic)", &b);
     mnet_graph_free(&b.g);
     test_rejects();
+    test_mutations();
+    test_real_mutations();
     printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
