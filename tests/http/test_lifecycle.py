@@ -129,7 +129,7 @@ try:
     ts = [threading.Thread(target=client) for _ in range(4)]
     for t in ts:
         t.start()
-    time.sleep(0.5)
+    wait_for(lambda: len(log) >= 2, 120)  # requests flowing before the SIGHUP
     with open(d.config_path, "w") as f:
         f.write(conf % (V1_SMALL, LABELS))
     t_hup = time.time()
@@ -144,7 +144,7 @@ try:
     check(new_sha != old_sha, "SIGHUP swapped in the new model file (sha256 changed)")
     st, _, j = curl_json(d.base + "/v1/models/m")
     check(st == 200 and j["input"]["height"] == 128, "the new model (128x128) is served")
-    time.sleep(0.5)
+    wait_for(lambda: any(t > t_swapped for t, _, _ in log), 120)  # and after the swap
     # a broken config: the running model stays
     with open(d.config_path, "w") as f:
         f.write(conf % ("/nonexistent/model.tflite", LABELS))
