@@ -29,6 +29,8 @@
  * which holds for every output position whose taps are all inside the image,
  * or when padded taps are fed the value in_zp (im2col with in_zp fill).
  * The plan fills qconv.bias_folded and qconv.w_sum for convenience.
+ * mnet_mbqm_fast (quant.h) is a branch-free form of the requantization that
+ * gives the same integers, meant for vectorized epilogues.
  * int32 accumulation cannot overflow for MobileNet sizes (K <= 2^14 checked by
  * the plan: 255*128*K < 2^31).
  *
