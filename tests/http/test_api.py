@@ -210,6 +210,21 @@ try:
           and b"mobilenetd_requests_total" in body, "GET /metrics (Prometheus text 0.0.4)")
     st, _, _ = curl(base + "/healthz", ["-I"])
     check(st == 200, "HEAD /healthz")
+
+    # docs/openapi.yaml and the server agree: every documented path and method is routed
+    import yaml  # Debian's python3-yaml
+    spec_path = os.path.join(os.environ.get("MNET_SOURCE", os.path.join(os.path.dirname(__file__), "../..")),
+                             "docs", "openapi.yaml")
+    with open(require(spec_path)) as f:
+        spec = yaml.safe_load(f)
+    for path, ops in sorted(spec["paths"].items()):
+        for method in ops:
+            url = base + path.replace("{name}", name)
+            args = ["-X", method.upper()]
+            if method == "post":
+                args += ["-H", "Content-Type: image/jpeg", "--data-binary", "@" + sample("hot_dog.jpg")]
+            st, _, _ = curl(url, args)
+            check(st == 200, "openapi %s %s -> %d" % (method.upper(), path, st))
 finally:
     rc = d.stop()
 check(rc == 0, "SIGTERM exits 0 (got %s)" % rc)
