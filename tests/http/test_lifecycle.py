@@ -74,7 +74,7 @@ finally:
 tmp = tempfile.mkdtemp()
 ns, npath = notify_socket(tmp)
 d = Daemon(args=["--max-batch-size", "8", "--max-batch-delay-us", "1000000",
-                 "--drain-timeout-s", "20"], env={"NOTIFY_SOCKET": npath})
+                 "--drain-timeout-s", "20", "--http-threads", "4"], env={"NOTIFY_SOCKET": npath})
 try:
     msgs = notify_messages(ns)
     check(any("READY=1" in m for m in msgs), "READY=1 sent after the warm-up")
@@ -86,7 +86,10 @@ try:
     ts = [threading.Thread(target=one, args=(i,)) for i in range(6)]
     for t in ts:
         t.start()
-    time.sleep(0.4)  # queued: the engine waits up to 1 s to fill the batch
+    # all six queued (the engine waits up to 1 s to fill a batch of 8), then SIGTERM
+    depth = lambda: sum(v for k, v in d.metrics().items() if k.startswith("mobilenetd_queue_depth"))
+    queued = wait_for(lambda: depth() >= 6, 30)
+    check(queued, "six requests queued before SIGTERM")
     d.signal(signal.SIGTERM)
     time.sleep(0.15)
     check(raw_get(keep, "/readyz") == 503, "/readyz 503 during the drain (open connection)")
