@@ -220,9 +220,19 @@ static int add_uint8_input(struct http_req *r, json_t *in, const uint8_t *bin, s
 
 /* Parse the JSON header and the binary section; add the images.  Returns 0
  * or a negative errno with err set. */
+/* The JSON part is parsed into a tree (~40 bytes per number), so it gets its
+ * own cap below max_body_bytes: 4 MiB holds six 224x224 UINT8 images as JSON
+ * numbers; encoded images travel as binary data, outside this cap. */
+#define KSERVE_JSON_MAX (4u << 20)
+
 static int parse_infer(struct http_req *r, struct kserve_state *k, size_t hlen, char *err,
                        size_t errlen)
 {
+    if (hlen > KSERVE_JSON_MAX) {
+        snprintf(err, errlen, "inference header of %zu bytes is over %u: send tensors as "
+                              "binary data", hlen, KSERVE_JSON_MAX);
+        return -E2BIG;
+    }
     json_error_t je;
     json_t *root = json_loadb((const char *)r->body.data, hlen, JSON_REJECT_DUPLICATES, &je);
     if (!root || !json_is_object(root)) {

@@ -15,6 +15,10 @@ void http_body_init(struct http_body *b, size_t limit, size_t expected)
     /* Content-Length is a hint for the first allocation only (already checked
      * against the limit by the caller); chunked bodies grow geometrically. */
     if (expected > 0 && expected <= limit) {
+        /* a client's claim is not a reason to commit much memory before any
+         * byte arrives: preallocate at most 1 MiB, grow as data comes */
+        if (expected > (1u << 20))
+            expected = 1u << 20;
         b->data = malloc(expected + 1);
         if (b->data)
             b->cap = expected;
