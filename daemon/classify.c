@@ -37,6 +37,12 @@ static int grow_images(struct http_req *r)
 int infer_add_image(struct http_req *r, const uint8_t *data, size_t len, char *err,
                     size_t errlen)
 {
+    /* Under overload, do not spend a decode on an image the full queue will
+     * refuse anyway (the admission itself stays all-or-nothing at submit). */
+    if (r->n_images == 0 && batcher_depth(r->slot->batcher) >= batcher_capacity(r->slot->batcher)) {
+        snprintf(err, errlen, "queue full");
+        return -EAGAIN;
+    }
     if (len == 0) {
         snprintf(err, errlen, "empty image");
         return -ENODATA;
@@ -366,6 +372,8 @@ enum MHD_Result route_classify(struct http_req *r)
     if (r->kind == HTTP_BODY_MULTIPART) {
         struct part_ctx pc = { .r = r };
         rc = http_multipart_parse(r->body.data, r->body.len, r->boundary, 1024, on_part, &pc);
+        if (rc == -EAGAIN)
+            return infer_respond_failure(r, rc);
         if (rc < 0 && pc.status) {
             server_reject(pc.status == 415 ? "unsupported_type"
                           : pc.status == 413 ? "too_large" : "bad_request");
@@ -385,6 +393,8 @@ enum MHD_Result route_classify(struct http_req *r)
         }
     } else {
         rc = infer_add_image(r, r->body.data, r->body.len, err, sizeof(err));
+        if (rc == -EAGAIN)
+            return infer_respond_failure(r, rc);
         if (rc < 0) {
             int status = http_status_from_errno(rc);
             server_reject(status == 415 ? "unsupported_type"

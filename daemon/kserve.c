@@ -367,6 +367,8 @@ enum MHD_Result route_v2_infer(struct http_req *r)
     } else {
         rc = parse_infer(r, k, (size_t)hlen, err, sizeof(err));
     }
+    if (rc == -EAGAIN)
+        return infer_respond_failure(r, rc);
     if (rc < 0) {
         int status = http_status_from_errno(rc);
         server_reject(status == 415 ? "unsupported_type"
