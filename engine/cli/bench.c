@@ -13,6 +13,7 @@
  *   {"model":..., "precision":..., "batch":B, "threads":T, "ms":[...per
  *    iteration...], "median_ms":..., "median_ms_per_image":..., "peak_rss_kb":...}
  * --profile adds per-layer times (see plan.h's profiling hook).
+ * OpenMP waits passively unless OMP_WAIT_POLICY says otherwise, as in mobilenetd.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "mnet.h"
@@ -33,6 +35,22 @@ static void usage(FILE *f)
             "usage: mnet-bench --model v1|v2|FILE [--precision fp32|int8] [--batch B] [--threads T]\n"
             "                  [--iters N] [--warmup W] [--json] [--profile]\n"
             "                  [--alpha A] [--resolution R] [--seed S]\n");
+}
+
+/* Measure the engine as mobilenetd runs it: the daemon re-execs itself with
+ * OMP_WAIT_POLICY=PASSIVE unless the operator chose a policy (libgomp reads
+ * it once, when loaded).  On a 2-core machine shared with other work,
+ * spinning OpenMP threads turn every parallel region into a wait for a
+ * descheduled partner (v2 int8 batch 8, 2 threads, loaded machine: 285 ms
+ * spinning, 91 ms passive).  Set OMP_WAIT_POLICY=ACTIVE to measure spinning. */
+static void prefer_passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
+        return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: run on with libgomp's default */
 }
 
 static double now_ms(void)
@@ -100,6 +118,7 @@ static const char *dtype_name(enum mnet_dtype t)
 
 int main(int argc, char **argv)
 {
+    prefer_passive_openmp(argv);
     const char *model = NULL, *precision = "fp32";
     int batch = 1, threads = 1, iters = 10, warmup = 2, json = 0, profile = 0;
     int resolution = 224;
@@ -237,9 +256,11 @@ int main(int argc, char **argv)
         printf("{\"model\":");
         json_str(model);
         printf(",\"arch\":\"%s\",\"precision\":\"%s\",\"numerics\":\"%s\",\"kernels\":\"%s\","
-               "\"batch\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,\"ms\":[",
-               info->arch, precision, dtype_name(info->numerics), kern, batch, threads, iters,
-               warmup);
+               "\"omp_wait_policy\":\"%s\",\"batch\":%d,\"threads\":%d,\"iters\":%d,"
+               "\"warmup\":%d,\"ms\":[",
+               info->arch, precision, dtype_name(info->numerics), kern,
+               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default", batch, threads,
+               iters, warmup);
         for (int i = 0; i < iters; i++)
             printf("%s%.4f", i ? "," : "", ms[i]);
         printf("],\"median_ms\":%.4f,\"median_ms_per_image\":%.4f,\"min_ms\":%.4f,"
