@@ -157,10 +157,17 @@ static void prefer_passive_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY"))
         return;
+    /* the binary's own path (a tool that virtualizes /proc/self/exe, like
+     * valgrind, answers readlink with the client program) */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+        return; /* no /proc: run on with libgomp's default */
+    self[n] = 0;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
         return;
-    execv("/proc/self/exe", argv);
-    /* no /proc: run on with libgomp's default */
+    execv(self, argv);
+    unsetenv("OMP_WAIT_POLICY"); /* exec failed: nothing changed after all */
 }
 
 int main(int argc, char **argv)
