@@ -13,23 +13,31 @@ d = Daemon(args=["--connection-timeout-s", "2", "--max-connections-per-ip", "8",
                  "--max-batch-size", "8", "--max-batch-delay-us", "1000000",
                  "--max-header-bytes", "4096"])
 try:
-    # per-IP connection limit: 8 held open, the 9th and 10th are refused/closed
-    socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(10)]
-    time.sleep(0.3)
-    closed = 0
-    for s in socks:
-        s.settimeout(0.5)
-        try:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-            r = s.recv(100)
-            if not r:
+    # per-IP connection limit: 8 held open, the 9th and 10th are refused/closed.
+    # (A connection that just closed, such as the readiness probe's, may still
+    # be counted for a moment: try up to three times.)
+    def limit_round():
+        socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(10)]
+        time.sleep(0.3)
+        closed = 0
+        for s in socks:
+            s.settimeout(0.5)
+            try:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                if not s.recv(100):
+                    closed += 1
+            except OSError:
                 closed += 1
-        except OSError:
-            closed += 1
-    check(closed == 2, "max_connections_per_ip=8: 2 of 10 connections refused (%d)" % closed)
-    for s in socks:
-        s.close()
-    time.sleep(0.3)
+        for s in socks:
+            s.close()
+        time.sleep(0.5)
+        return closed
+    results = []
+    for _ in range(3):
+        results.append(limit_round())
+        if results[-1] == 2:
+            break
+    check(results[-1] == 2, "max_connections_per_ip=8: 2 of 10 connections refused (%s)" % results)
 
     # slow sender: headers and half a body, then silence
     s = socket.create_connection(("127.0.0.1", d.port))
