@@ -177,8 +177,11 @@ int main(int argc, char **argv)
     struct config cfg;
     int rc = config_parse_args(argc, argv, &cfg, err, sizeof(err));
     if (rc < 0) {
+        /* 1 for any configuration error, command line included: what
+         * --check-config, --help, OPERATIONS.md and the sample config promise
+         * (config_parse_args does not tell a usage slip from a bad value) */
         fprintf(stderr, "mobilenetd: %s\n", err);
-        return 2;
+        return 1;
     }
     int code = config_run_action(&cfg, stdout, MNETD_VERSION);
     if (code >= 0) {
