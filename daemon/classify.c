@@ -285,10 +285,13 @@ static int on_part(void *ctx, const struct http_part *p)
     pc->index++;
     /* plain form fields may carry the query parameters */
     if (!p->filename[0] && (strcmp(p->name, "top_k") == 0 || strcmp(p->name, "timeout_ms") == 0)) {
-        char v[32];
-        size_t n = p->len < sizeof(v) - 1 ? p->len : sizeof(v) - 1;
-        memcpy(v, p->data, n);
-        v[n] = 0;
+        /* a value that does not fit, or hides a NUL, is invalid as a whole (a
+         * truncated copy could parse): the parser gets one that fails with its message */
+        char v[32] = "?";
+        if (p->len < sizeof(v) && !memchr(p->data, 0, p->len)) {
+            memcpy(v, p->data, p->len);
+            v[p->len] = 0;
+        }
         int rc = p->name[0] == 't' && p->name[1] == 'o'
                      ? parse_top_k(r, v, pc->err, sizeof(pc->err))
                      : parse_timeout(r, v, pc->err, sizeof(pc->err));

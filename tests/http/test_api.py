@@ -181,6 +181,11 @@ try:
     for q in ("?top_k=0", "?top_k=1002", "?top_k=abc", "?timeout_ms=-5", "?timeout_ms=x"):
         st, _, j = classify_raw(base, sample("parrot.jpg"), query=q)
         err(st, j, 400, "bad parameter " + q)
+    # a form-field value longer than the parser's buffer must not be judged by
+    # its first 31 characters ("0...01" would pass as top_k=1)
+    st, _, j = curl_json(base + "/v1/classify", ["-F", "image=@" + sample("parrot.jpg"),
+                                                 "-F", "top_k=" + "0" * 30 + "1x"])
+    err(st, j, 400, "multipart top_k field with junk after 31 characters")
     st, _, j = curl_json(base + "/v1/classify", ["-H", "Content-Type: multipart/form-data; boundary=xyz",
                                                  "--data-binary", "garbage"])
     err(st, j, 400, "malformed multipart body")
