@@ -97,10 +97,17 @@ static void drain_and_stop(const struct config *cfg)
     }
     int left = registry_pending();
     if (left > 0 || server_inflight() > 0)
-        logmsg(CONFIG_LOG_WARN, "drain timeout: failing %d queued images, %d requests open",
-               left, server_inflight());
+        logmsg(CONFIG_LOG_WARN, "drain timeout: %d images queued or running (the queued "
+               "ones fail with 503), %d requests open", left, server_inflight());
     registry_close_all();
     registry_fail_queued(-ESHUTDOWN);
+    /* A batch already running still writes its requests' scores and resumes
+     * their connections: MHD must not be stopped under it (MHD_stop_daemon
+     * with a suspended connection aborts, and would free the request the
+     * engine thread is writing to).  A batch always ends, so this wait has no
+     * bound of its own; a wedged engine is TimeoutStopSec's to kill. */
+    while (registry_pending() > 0)
+        usleep(10000);
     /* let the answers just produced reach their clients (bounded) */
     for (int i = 0; i < 100 && server_inflight() > 0; i++)
         usleep(10000);
