@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int oh = sides[sel & 3], ow = sides[(sel >> 2) & 3];
     struct mnet_image_options opt = { .max_pixels = 4u << 20, .central_fraction = fracs[(sel >> 4) & 3] };
     struct mnet_image_tuning tun = { .resize = (enum mnet_resize)(sel2 & 3),
-                                     .dct_scaling = !(sel2 & 4), .square_crop = !!(sel2 & 8) };
+                                     .dct_scaling = (int[]){ 4, 0, 1, 2 }[(sel2 >> 2) & 3],
+                                     .square_crop = !!(sel2 & 16) };
     size_t n = (size_t)oh * ow * 3;
     uint8_t *out = malloc(n);
     if (!out)
