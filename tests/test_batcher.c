@@ -9,6 +9,7 @@
  * - batcher_free fails what is still queued with -ESHUTDOWN.
  * Meant to run under TSan too (the queue is the shared state). */
 #include "batcher.h"
+#include "check.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -18,17 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        checks++;                                                                            \
-        if (!(cond)) {                                                                       \
-            fails++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
 
 #define RES 64
 #define CLASSES 10
@@ -180,6 +170,5 @@ int main(void)
     free(js);
     free(g_jobs);
     mnet_free(m);
-    printf("%d passed, %d failed\n", checks - fails, fails);
-    return fails ? 1 : 0;
+    return check_summary();
 }

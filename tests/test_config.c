@@ -7,6 +7,7 @@
  * key table but the expected verdicts come from the inclusive min/max rule.
  */
 #include "config.h"
+#include "check.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -19,18 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failures++;                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
 
 static char shared[PATH_MAX], source[PATH_MAX], model_v2[PATH_MAX + 64], labels_in[PATH_MAX + 64];
 static char tmpdir[PATH_MAX];
@@ -824,6 +813,5 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
         fprintf(stderr, "note: could not remove %s\n", tmpdir);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

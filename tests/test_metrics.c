@@ -11,6 +11,7 @@
  * must sum exactly, and the DESIGN.md metric set.
  */
 #include "metrics.h"
+#include "check.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,21 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures, checks;
-static int quiet; /* checker self-test: expected failures are not printed */
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failures++;                                                                    \
-            if (quiet)                                                                     \
-                break;                                                                     \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
 
 /* ---- an independent exposition-format checker ---- */
 
@@ -430,9 +416,9 @@ static void test_basic(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int before = failures;
-        quiet = 1;
+        check_quiet = 1;
         check_exposition(bad[i]);
-        quiet = 0;
+        check_quiet = 0;
         int caught = failures > before;
         failures = before;
         CHECK(caught, "checker missed violation %zu: %s", i, bad[i]);
@@ -634,6 +620,5 @@ int main(void)
     test_basic();
     test_concurrency();
     test_daemon_set();
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -3,23 +3,13 @@
  * truncated bodies), strict integers.  Every expectation is written out here,
  * from RFC 7578 / RFC 2046 framing, not from the parser's own output. */
 #include "request.h"
+#include "check.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int fails, checks;
-#define CHECK(cond, ...)                                                                     \
-    do {                                                                                     \
-        checks++;                                                                            \
-        if (!(cond)) {                                                                       \
-            fails++;                                                                         \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                      \
-            printf(__VA_ARGS__);                                                             \
-            printf("\n");                                                                    \
-        }                                                                                    \
-    } while (0)
 
 struct parts {
     int n;
@@ -186,6 +176,5 @@ int main(void)
     CHECK(http_sniff_unsupported_image((const uint8_t *)"\xff\xd8\xff", 3) == NULL, "jpeg is not");
     CHECK(http_sniff_unsupported_image((const uint8_t *)"G", 1) == NULL, "short input");
 
-    printf("%d passed, %d failed\n", checks - fails, fails);
-    return fails ? 1 : 0;
+    return check_summary();
 }

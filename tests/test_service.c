@@ -4,6 +4,7 @@
  * LISTEN_PID pass sockets starting at fd 3.  We play systemd's side here.
  */
 #include "service.h"
+#include "check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,18 +18,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                   \
-    do {                                                                                   \
-        checks++;                                                                          \
-        if (!(cond)) {                                                                     \
-            failures++;                                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
-    } while (0)
 
 /* One datagram within timeout_ms into buf ("" on timeout). */
 static void recv_msg(int fd, char *buf, size_t n, int timeout_ms)
@@ -170,6 +159,5 @@ int main(void)
     close(ns);
     unlink(sa.sun_path);
     rmdir(dir);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -1,0 +1,37 @@
+/* check.h: the CHECK macro shared by the daemon's C unit tests.
+ *
+ * Include it once per test program: the counters are static.  A failed
+ * CHECK prints file:line, the condition and a printf-style reason to stderr
+ * and the test goes on, so one run reports every failure; main() ends with
+ * `return check_summary();`.  check_quiet != 0 counts failures without
+ * printing them (for self-tests of a checker that expect it to fail).
+ * Single-threaded use only: the counters are plain ints. */
+#ifndef MNETD_TESTS_CHECK_H
+#define MNETD_TESTS_CHECK_H
+
+#include <stdio.h>
+
+static int failures, checks;
+static int check_quiet;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        checks++;                                                                          \
+        if (!(cond)) {                                                                     \
+            failures++;                                                                    \
+            if (check_quiet)                                                               \
+                break;                                                                     \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+/* "N checks, N failures" on stdout; the process exit code. */
+static inline int check_summary(void)
+{
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
+
+#endif
