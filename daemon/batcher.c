@@ -161,30 +161,23 @@ int batcher_new(mnet_model *m, const struct batcher_options *opt, struct batcher
     b->classes = info->classes;
     b->image_bytes = (size_t)b->h * (size_t)b->w * 3;
     b->progress_ns = batcher_now_ns();
-    b->ring = calloc((size_t)opt->capacity, sizeof(*b->ring));
-    b->in = malloc((size_t)opt->max_batch * b->image_bytes);                   /* (N, H, W, 3) */
-    b->out = malloc((size_t)opt->max_batch * (size_t)b->classes * sizeof(float)); /* (N, classes) */
-    if (!b->ring || !b->in || !b->out) {
-        free(b->ring);
-        free(b->in);
-        free(b->out);
-        free(b);
-        return -ENOMEM;
-    }
+    /* lock and cond first: from here on batcher_free() undoes any partial state */
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&b->cond, &ca);
     pthread_condattr_destroy(&ca);
+    b->ring = calloc((size_t)opt->capacity, sizeof(*b->ring));
+    b->in = malloc((size_t)opt->max_batch * b->image_bytes);                   /* (N, H, W, 3) */
+    b->out = malloc((size_t)opt->max_batch * (size_t)b->classes * sizeof(float)); /* (N, classes) */
+    if (!b->ring || !b->in || !b->out) {
+        batcher_free(b);
+        return -ENOMEM;
+    }
     int rc = pthread_create(&b->thread, NULL, engine_main, b);
     if (rc) {
-        pthread_cond_destroy(&b->cond);
-        pthread_mutex_destroy(&b->lock);
-        free(b->ring);
-        free(b->in);
-        free(b->out);
-        free(b);
+        batcher_free(b); /* no thread to join: thread_started is still false */
         return -rc;
     }
     b->thread_started = true;

@@ -226,6 +226,26 @@ enum MHD_Result infer_respond_failure(struct http_req *r, int err)
     }
 }
 
+enum MHD_Result infer_reject_input(struct http_req *r, int err, const char *msg)
+{
+    if (err == -EAGAIN)
+        return infer_respond_failure(r, err);
+    int status = http_status_from_errno(err);
+    server_reject(status == 415 ? "unsupported_type" : status == 413 ? "too_large" : "bad_request");
+    return http_respond_error(r, status, "%s", msg);
+}
+
+enum MHD_Result infer_respond_done(struct http_req *r, json_t *(*build)(struct http_req *r))
+{
+    int st = infer_status(r);
+    if (st < 0)
+        return infer_respond_failure(r, st);
+    json_t *j = build(r);
+    if (!j)
+        return infer_respond_failure(r, -ENOMEM);
+    return http_respond_json(r, 200, j);
+}
+
 /* Query parameters shared by classify and infer: timeout_ms, and top_k for classify. */
 static int parse_timeout(struct http_req *r, const char *v, char *err, size_t errlen)
 {
@@ -274,7 +294,7 @@ int infer_parse_query(struct http_req *r, bool want_top_k, char *err, size_t err
 struct part_ctx {
     struct http_req *r;
     int index;
-    int status;
+    bool failed; /* the walk stopped on this part: err says why */
     char err[300];
 };
 
@@ -295,8 +315,7 @@ static int on_part(void *ctx, const struct http_part *p)
         int rc = p->name[0] == 't' && p->name[1] == 'o'
                      ? parse_top_k(r, v, pc->err, sizeof(pc->err))
                      : parse_timeout(r, v, pc->err, sizeof(pc->err));
-        if (rc < 0)
-            pc->status = 400;
+        pc->failed = rc < 0;
         return rc;
     }
     char e[256] = "";
@@ -304,13 +323,13 @@ static int on_part(void *ctx, const struct http_part *p)
     if (rc < 0) {
         snprintf(pc->err, sizeof(pc->err), "part %d (%s): %s", pc->index,
                  p->name[0] ? p->name : "unnamed", e);
-        pc->status = http_status_from_errno(rc);
+        pc->failed = true;
         return rc;
     }
     return 0;
 }
 
-static json_t *classify_json(struct http_req *r)
+static json_t *classify_json(struct http_req *r) /* NULL: out of memory */
 {
     const struct model_slot *s = r->slot;
     int classes = s->info->classes;
@@ -352,58 +371,30 @@ static json_t *classify_json(struct http_req *r)
 
 enum MHD_Result route_classify(struct http_req *r)
 {
-    if (r->submitted) { /* resumed: every image is done */
-        int st = infer_status(r);
-        if (st < 0)
-            return infer_respond_failure(r, st);
-        json_t *j = classify_json(r);
-        if (!j)
-            return infer_respond_failure(r, -ENOMEM);
-        return http_respond_json(r, 200, j);
-    }
+    if (r->submitted) /* resumed: every image is done */
+        return infer_respond_done(r, classify_json);
     char err[300] = "";
-    if (infer_parse_query(r, true, err, sizeof(err)) < 0) {
-        server_reject("bad_request");
-        return http_respond_error(r, 400, "%s", err);
-    }
-    if (r->body.len == 0) {
-        server_reject("bad_request");
-        return http_respond_error(r, 400, "empty body: send a JPEG or PNG image, or "
-                                          "multipart/form-data with image parts");
-    }
+    if (infer_parse_query(r, true, err, sizeof(err)) < 0)
+        return infer_reject_input(r, -EINVAL, err);
+    if (r->body.len == 0)
+        return infer_reject_input(r, -ENODATA, "empty body: send a JPEG or PNG image, or "
+                                               "multipart/form-data with image parts");
     int rc;
     if (r->kind == HTTP_BODY_MULTIPART) {
         struct part_ctx pc = { .r = r };
         rc = http_multipart_parse(r->body.data, r->body.len, r->boundary, 1024, on_part, &pc);
-        if (rc == -EAGAIN)
-            return infer_respond_failure(r, rc);
-        if (rc < 0 && pc.status) {
-            server_reject(pc.status == 415 ? "unsupported_type"
-                          : pc.status == 413 ? "too_large" : "bad_request");
-            return http_respond_error(r, pc.status, "%s", pc.err);
-        }
-        if (rc == -ENODATA || (rc == 0 && r->n_images == 0)) {
-            server_reject("bad_request");
-            return http_respond_error(r, 400, "multipart body has no image part");
-        }
-        if (rc == -EMSGSIZE) {
-            server_reject("too_large");
-            return http_respond_error(r, 413, "too many parts in the multipart body");
-        }
-        if (rc < 0) {
-            server_reject("bad_request");
-            return http_respond_error(r, 400, "malformed multipart/form-data body");
-        }
+        if (rc < 0 && pc.failed)
+            return infer_reject_input(r, rc, pc.err);
+        if (rc == -ENODATA || (rc == 0 && r->n_images == 0))
+            return infer_reject_input(r, -ENODATA, "multipart body has no image part");
+        if (rc == -EMSGSIZE)
+            return infer_reject_input(r, rc, "too many parts in the multipart body");
+        if (rc < 0)
+            return infer_reject_input(r, -EINVAL, "malformed multipart/form-data body");
     } else {
         rc = infer_add_image(r, r->body.data, r->body.len, err, sizeof(err));
-        if (rc == -EAGAIN)
-            return infer_respond_failure(r, rc);
-        if (rc < 0) {
-            int status = http_status_from_errno(rc);
-            server_reject(status == 415 ? "unsupported_type"
-                          : status == 413 ? "too_large" : "bad_request");
-            return http_respond_error(r, status, "%s", err);
-        }
+        if (rc < 0)
+            return infer_reject_input(r, rc, err);
     }
     http_body_free(&r->body); /* decoded: the upload is not needed any more */
     rc = infer_submit(r);

@@ -66,8 +66,9 @@ enum MHD_Result route_v2_model_ready(struct http_req *r)
                                                "ready", 1));
 }
 
-static json_t *infer_json(struct http_req *r, struct kserve_state *k)
+static json_t *infer_json(struct http_req *r) /* NULL: out of memory */
 {
+    const struct kserve_state *k = r->route_state;
     const struct model_slot *s = r->slot;
     int classes = s->info->classes;
     int n = r->n_images;
@@ -322,15 +323,8 @@ out:
 
 enum MHD_Result route_v2_infer(struct http_req *r)
 {
-    if (r->submitted) {
-        int st = infer_status(r);
-        if (st < 0)
-            return infer_respond_failure(r, st);
-        json_t *j = infer_json(r, r->route_state);
-        if (!j)
-            return infer_respond_failure(r, -ENOMEM);
-        return http_respond_json(r, 200, j);
-    }
+    if (r->submitted)
+        return infer_respond_done(r, infer_json);
     struct kserve_state *k = calloc(1, sizeof(*k));
     if (!k)
         return infer_respond_failure(r, -ENOMEM);
@@ -339,22 +333,18 @@ enum MHD_Result route_v2_infer(struct http_req *r)
     snprintf(k->out_name, sizeof(k->out_name), "scores");
 
     char err[300] = "";
-    if (infer_parse_query(r, true, err, sizeof(err)) < 0) {
-        server_reject("bad_request");
-        return http_respond_error(r, 400, "%s", err);
-    }
-    if (r->body.len == 0) {
-        server_reject("bad_request");
-        return http_respond_error(r, 400, "empty body");
-    }
+    if (infer_parse_query(r, true, err, sizeof(err)) < 0)
+        return infer_reject_input(r, -EINVAL, err);
+    if (r->body.len == 0)
+        return infer_reject_input(r, -ENODATA, "empty body");
     const char *hl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  "Inference-Header-Content-Length");
     long hlen;
     if (hl) {
         if (http_parse_int(hl, 0, (long)r->body.len, &hlen) < 0) {
-            server_reject("bad_request");
-            return http_respond_error(r, 400, "Inference-Header-Content-Length must be 0..%zu",
-                                      r->body.len);
+            snprintf(err, sizeof(err), "Inference-Header-Content-Length must be 0..%zu",
+                     r->body.len);
+            return infer_reject_input(r, -EINVAL, err);
         }
     } else {
         hlen = r->kind == HTTP_BODY_JSON ? (long)r->body.len : 0;
@@ -367,14 +357,8 @@ enum MHD_Result route_v2_infer(struct http_req *r)
     } else {
         rc = parse_infer(r, k, (size_t)hlen, err, sizeof(err));
     }
-    if (rc == -EAGAIN)
-        return infer_respond_failure(r, rc);
-    if (rc < 0) {
-        int status = http_status_from_errno(rc);
-        server_reject(status == 415 ? "unsupported_type"
-                      : status == 413 ? "too_large" : "bad_request");
-        return http_respond_error(r, status, "%s", err);
-    }
+    if (rc < 0)
+        return infer_reject_input(r, rc, err);
     http_body_free(&r->body);
     rc = infer_submit(r);
     if (rc < 0)

@@ -52,17 +52,24 @@ void server_reject(const char *reason)
 
 /* ---- routing ---- */
 
-static bool valid_name(const char *s, size_t n)
+/* 1..max bytes, each an ASCII letter, digit or one of punct: what may be
+ * echoed into logs, headers and JSON without escaping. */
+static bool token_ok(const char *s, size_t n, size_t max, const char *punct)
 {
-    if (n < 1 || n >= CONFIG_NAME_MAX)
+    if (n < 1 || n > max)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
+              (c && strchr(punct, c))))
             return false;
     }
     return true;
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+    return token_ok(s, n, CONFIG_NAME_MAX - 1, "_.-");
 }
 
 static enum route_id route_match(const char *url, char *name)
@@ -222,6 +229,21 @@ enum MHD_Result http_respond_json(struct http_req *r, int status, json_t *body)
     return queue(r, status, resp);
 }
 
+/* The JSON error body, with one optional extra header (405's Allow). */
+static enum MHD_Result respond_error(struct http_req *r, int status, const char *msg,
+                                     const char *extra_header, const char *extra_value)
+{
+    char *body = http_error_json(status, msg);
+    if (!body) /* msg was not valid UTF-8 (it quoted client data) or out of memory */
+        body = http_error_json(status, NULL);
+    if (!body)
+        return MHD_NO;
+    enum MHD_Result rc = http_respond_raw(r, status, "application/json", body, strlen(body),
+                                          extra_header, extra_value);
+    free(body);
+    return rc;
+}
+
 enum MHD_Result http_respond_error(struct http_req *r, int status, const char *fmt, ...)
 {
     char msg[512];
@@ -229,35 +251,14 @@ enum MHD_Result http_respond_error(struct http_req *r, int status, const char *f
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    char *body = http_error_json(status, msg);
-    if (!body) /* msg was not valid UTF-8 (it quoted client data) or out of memory */
-        body = http_error_json(status, NULL);
-    if (!body)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return queue(r, status, resp);
+    return respond_error(r, status, msg, NULL, NULL);
 }
 
 /* ---- per-request state ---- */
 
 static bool valid_request_id(const char *s)
 {
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':'))
-            return false;
-    }
-    return true;
+    return token_ok(s, strlen(s), 64, "-_.:");
 }
 
 static struct http_req *req_new(struct MHD_Connection *c, const char *url, const char *method)
@@ -340,21 +341,10 @@ static enum MHD_Result req_begin(struct http_req *r)
     bool post = route_is_post(r->route);
     bool ok = post ? strcmp(r->method, "POST") == 0
                    : (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0);
-    if (!ok) {
-        char *body = http_error_json(405, post ? "method not allowed: use POST"
-                                               : "method not allowed: use GET or HEAD");
-        if (!body)
-            return MHD_NO;
-        struct MHD_Response *resp =
-            MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-        if (!resp) {
-            free(body);
-            return MHD_NO;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, post ? "POST" : "GET, HEAD");
-        return queue(r, 405, resp);
-    }
+    if (!ok)
+        return respond_error(r, 405, post ? "method not allowed: use POST"
+                                          : "method not allowed: use GET or HEAD",
+                             MHD_HTTP_HEADER_ALLOW, post ? "POST" : "GET, HEAD");
     if (route_needs_model(r->route)) {
         if (!r->reg) {
             server_reject("not_ready");

@@ -146,6 +146,13 @@ int infer_parse_query(struct http_req *r, bool want_top_k, char *err, size_t err
 int infer_status(const struct http_req *r);
 /* Rejection of a failed submit/infer with the right status, message and Retry-After. */
 enum MHD_Result infer_respond_failure(struct http_req *r, int err);
+/* Rejection of the request's own input (bad parameter, body, image): err maps
+ * to the status through http_status_from_errno, msg is the message, the
+ * rejection reason is counted; -EAGAIN (queue full) goes to infer_respond_failure. */
+enum MHD_Result infer_reject_input(struct http_req *r, int err, const char *msg);
+/* After resume: 200 with build(r), or the failure infer_status reports
+ * (build returns NULL only when out of memory: 503). */
+enum MHD_Result infer_respond_done(struct http_req *r, json_t *(*build)(struct http_req *r));
 
 /* Route handlers: called once the body is complete, and again after a resume. */
 enum MHD_Result route_classify(struct http_req *r);
