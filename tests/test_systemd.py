@@ -112,7 +112,8 @@ r2 = subprocess.run([BIN, "--config", printed, "--check-config"], env=env, captu
 check(r.returncode == 0 and r2.returncode == 0, "--print-config output is a valid config")
 
 # ---- the unit files: systemd-analyze verify and the security exposure score
-units = os.path.join(SOURCE, "systemd")
+# the units as meson install writes them (configure_file filled in the paths)
+units = os.path.join(BUILD, "systemd")
 sa = shutil.which("systemd-analyze")
 check(sa is not None, "systemd-analyze is installed")
 if sa:
@@ -122,8 +123,17 @@ if sa:
     for u in ("mobilenetd.service", "mobilenetd.socket"):
         with open(os.path.join(units, u)) as f:
             text = f.read()
+        check("@" + "BINDIR@" not in text and "@" + "DOCDIR@" not in text,
+              "%s: install paths filled in" % u)
+        if u.endswith(".service"):
+            m = re.search(r"^ExecStart=(\S+)/mobilenetd --config (\S+)$", text, re.M)
+            check(m is not None and m.group(1).startswith("/") and m.group(2).startswith("/"),
+                  "ExecStart names the installed binary and config by absolute path (%s)" %
+                  (m.group(0) if m else "no ExecStart"))
+            if m:
+                text = text.replace(m.group(1) + "/mobilenetd", os.path.abspath(BIN), 1)
         with open(os.path.join(udir, u), "w") as f:
-            f.write(text.replace("/usr/local/bin/mobilenetd", os.path.abspath(BIN)))
+            f.write(text)
     r = subprocess.run([sa, "verify", "mobilenetd.service", "mobilenetd.socket"], cwd=udir,
                        capture_output=True, text=True, timeout=120)
     check(r.returncode == 0 and not r.stdout.strip() and not r.stderr.strip(),
