@@ -114,7 +114,10 @@ finally:
 
 # ---- SIGTERM while a batch runs past the drain deadline: the running batch
 # is answered (MHD used to be stopped under its suspended connection: abort)
-N = 64  # float32 on one thread: the batch takes well over the 1 s grace period
+# float32 on one thread: a batch of 64 takes ~1.7 s in a release build, well
+# over the 1 s grace period; MNET_TEST_SCALE (0.2 under the sanitizers, where
+# each image costs ~10x more) shrinks the batch and the warm-up with it.
+N = max(8, round(64 * float(os.environ.get("MNET_TEST_SCALE", "1"))))
 d = Daemon(model=V2_QUANT, args=["--precision", "float32", "--threads", "1",
                                  "--max-batch-size", str(N), "--max-queue-images", str(N),
                                  "--max-body-bytes", "64M", "--drain-timeout-s", "0"])
