@@ -49,6 +49,7 @@ static void publish_metrics(struct metrics_daemon *md, const struct registry *r)
 {
     if (!md)
         return;
+    metrics_daemon_retire_models(md);
     for (int i = 0; i < r->n; i++)
         metrics_daemon_model(md, MNETD_VERSION, r->slots[i].cfg.name, r->slots[i].info->sha256,
                              r->slots[i].cfg.max_queue_images, r->slots[i].load_seconds);

@@ -674,6 +674,16 @@ void metrics_daemon_free(struct metrics_daemon *m)
     memset(m, 0, sizeof *m);
 }
 
+void metrics_daemon_retire_models(struct metrics_daemon *m)
+{
+    if (!m || !m->reg || !m->build_info)
+        return;
+    pthread_mutex_lock(&m->reg->lock);
+    for (metrics_series *s = m->build_info->head; s; s = s->next)
+        atomic_store(&s->bits, double_to_bits(0.0));
+    pthread_mutex_unlock(&m->reg->lock);
+}
+
 void metrics_daemon_model(struct metrics_daemon *m, const char *version, const char *model,
                           const char *weights_sha256, int queue_capacity, double load_seconds)
 {

@@ -115,5 +115,10 @@ void metrics_daemon_free(struct metrics_daemon *m); /* NULL-safe; zeroes *m */
  * Call again after a SIGHUP swap (values are overwritten). */
 void metrics_daemon_model(struct metrics_daemon *m, const char *version, const char *model,
                           const char *weights_sha256, int queue_capacity, double load_seconds);
+/* Every build_info series = 0: call before metrics_daemon_model() for each
+ * model of a newly published set, so weights swapped out and models dropped
+ * by a reload read 0 instead of staying 1 beside their successors (series are
+ * never deleted: hot paths cache their handles).  NULL-safe. */
+void metrics_daemon_retire_models(struct metrics_daemon *m);
 
 #endif

@@ -610,6 +610,22 @@ static void test_daemon_set(void)
           "start %f now %f", v, now);
     CHECK(find_sample(out, "process_cpu_seconds_total", &v) && v > 0, "cpu %g", v);
     free(out);
+    /* a reload publishes a new set: new weights for "mobilenet", "bird" gone */
+    metrics_daemon_model(&m, "0.1.0", "bird", "ef56", 8, 0.5);
+    metrics_daemon_retire_models(&m);
+    metrics_daemon_model(&m, "0.1.0", "mobilenet", "cd34", 32, 0.5);
+    out = render(m.reg);
+    CHECK(check_exposition(out) > 0, "after a reload:\n%s", out);
+    CHECK(find_sample(out, "mobilenetd_build_info{version=\"0.1.0\",model=\"mobilenet\","
+                           "weights_sha256=\"ab12\"}", &v) && v == 0, "swapped-out weights read 0");
+    CHECK(find_sample(out, "mobilenetd_build_info{version=\"0.1.0\",model=\"bird\","
+                           "weights_sha256=\"ef56\"}", &v) && v == 0, "dropped model reads 0");
+    CHECK(find_sample(out, "mobilenetd_build_info{version=\"0.1.0\",model=\"mobilenet\","
+                           "weights_sha256=\"cd34\"}", &v) && v == 1, "new weights read 1");
+    CHECK(find_sample(out, "mobilenetd_queue_capacity{model=\"mobilenet\"}", &v) && v == 32,
+          "new capacity");
+    free(out);
+    metrics_daemon_retire_models(NULL);
     metrics_daemon_free(&m);
     CHECK(m.reg == NULL, "free zeroes");
     metrics_daemon_free(NULL);

@@ -174,6 +174,13 @@ try:
     check(new_sha != old_sha, "SIGHUP swapped in the new model file (sha256 changed)")
     st, _, j = curl_json(d.base + "/v1/models/m")
     check(st == 200 and j["input"]["height"] == 128, "the new model (128x128) is served")
+    # (the metrics follow the publish by a moment: wait for them)
+    info = lambda: {k: v for k, v in d.metrics().items() if k.startswith("mobilenetd_build_info{")}
+    sha_of = lambda i, sha: [v for k, v in i.items() if 'weights_sha256="%s"' % sha in k]
+    wait_for(lambda: sha_of(info(), new_sha) == [1], 10)
+    i = info()
+    check(sha_of(i, new_sha) == [1] and sha_of(i, old_sha) == [0],
+          "build_info: the new weights 1, the swapped-out ones 0 (%s)" % i)
     wait_for(lambda: any(t > t_swapped for t, _, _ in log), 120)  # and after the swap
     # a broken config: the running model stays
     with open(d.config_path, "w") as f:
