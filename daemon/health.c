@@ -24,7 +24,8 @@ enum MHD_Result route_metrics(struct http_req *r)
     struct metrics_daemon *md = server_metrics();
     if (!md)
         return http_respond_error(r, 404, "metrics are disabled");
-    /* queue depths are gauges of "now": refresh them at scrape time */
+    /* queue depths and inflight requests are gauges of "now": refresh them at scrape time */
+    server_refresh_gauges();
     if (r->reg)
         for (int i = 0; i < r->reg->n; i++)
             metrics_set(r->reg->slots[i].m_depth, batcher_depth(r->reg->slots[i].batcher));

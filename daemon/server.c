@@ -287,7 +287,6 @@ static struct http_req *req_new(struct MHD_Connection *c, const char *url, const
     }
     pthread_mutex_init(&r->lock, NULL);
     atomic_fetch_add(&S.inflight, 1);
-    metrics_set(S.m_inflight, atomic_load(&S.inflight));
     return r;
 }
 
@@ -305,7 +304,6 @@ static void req_free(struct http_req *r)
     pthread_mutex_destroy(&r->lock);
     free(r);
     atomic_fetch_sub(&S.inflight, 1);
-    metrics_set(S.m_inflight, atomic_load(&S.inflight));
 }
 
 static enum MHD_Result dispatch(struct http_req *r)
@@ -643,6 +641,14 @@ bool server_draining(void)
 int server_inflight(void)
 {
     return atomic_load(&S.inflight);
+}
+
+void server_refresh_gauges(void)
+{
+    /* Set at scrape time from the counter itself: set on every request by
+     * the threads that change it, two updates could land out of order and
+     * leave a stale value until the next request. */
+    metrics_set(S.m_inflight, atomic_load(&S.inflight));
 }
 
 void server_stop(void)

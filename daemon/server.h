@@ -49,6 +49,8 @@ void server_begin_drain(void);
 bool server_draining(void);
 /* Requests accepted and not yet answered. */
 int server_inflight(void);
+/* Copy "now" values (inflight requests) into their gauges: call when scraping. */
+void server_refresh_gauges(void);
 /* Stop the MHD daemon (every suspended request must have been completed). */
 void server_stop(void);
 
