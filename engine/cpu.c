@@ -8,7 +8,7 @@
 
 #include "kernels.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+#if MNET_SIMD_X86 /* set by meson when kernels_x86.c is built */
 
 int mnet_cpu_avx2(void)
 {
