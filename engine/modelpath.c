@@ -160,3 +160,44 @@ const char *mnet_labels_get(const struct mnet_labels *l, int i)
 {
     return l && i >= 0 && i < l->count ? l->label[i] : NULL;
 }
+
+int mnet_file_read(const char *path, size_t max_bytes, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -errno;
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max_bytes) {
+                rc = -EFBIG;
+                break;
+            }
+            size_t nc = cap ? cap * 2 : 1 << 16;
+            uint8_t *nb = realloc(buf, nc);
+            if (!nb) {
+                rc = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            if (ferror(f))
+                rc = -EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}

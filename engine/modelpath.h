@@ -14,6 +14,7 @@
 #define MNET_MODELPATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Resolve name to an existing readable path in out.  -ENOENT when nowhere,
  * -ENAMETOOLONG when a candidate does not fit outlen. */
@@ -35,5 +36,9 @@ void mnet_labels_free(struct mnet_labels *l); /* NULL is fine */
 
 /* label i, or NULL when there is none */
 const char *mnet_labels_get(const struct mnet_labels *l, int i);
+
+/* Whole file into memory (malloc'd, caller frees): -EFBIG over max_bytes,
+ * else 0 or negative errno from open/read. */
+int mnet_file_read(const char *path, size_t max_bytes, uint8_t **out, size_t *len);
 
 #endif

@@ -35,48 +35,6 @@ static void usage(FILE *f)
             "        ./models, ../shared/models\n");
 }
 
-/* Whole file into memory; 0 or negative errno. */
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                rc = -EFBIG;
-                break;
-            }
-            size_t nc = cap ? cap * 2 : 1 << 16;
-            uint8_t *nb = realloc(buf, nc);
-            if (!nb) {
-                rc = -ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f))
-                rc = -EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -219,7 +177,7 @@ int main(int argc, char **argv)
         uint8_t *data = NULL;
         size_t len = 0;
         err[0] = '\0';
-        rc = read_file(file, &data, &len);
+        rc = mnet_file_read(file, MAX_FILE_BYTES, &data, &len);
         if (rc)
             snprintf(err, sizeof err, "%s", strerror(-rc));
         else

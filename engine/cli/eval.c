@@ -67,47 +67,6 @@ struct eval {
     uint8_t lut[256];
 };
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -errno;
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                rc = -EFBIG;
-                break;
-            }
-            size_t nc = cap ? cap * 2 : 1 << 18;
-            uint8_t *nb = realloc(buf, nc);
-            if (!nb) {
-                rc = -ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f))
-                rc = -EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 static void *decoder(void *arg)
 {
     struct eval *ev = arg;
@@ -130,7 +89,7 @@ static void *decoder(void *arg)
             size_t len = 0;
             int i = next++;
             snprintf(path, sizeof path, "%s/image-%d.jpeg", ev->dir, i);
-            int rc = read_file(path, &data, &len);
+            int rc = mnet_file_read(path, MAX_FILE_BYTES, &data, &len);
             if (!rc)
                 rc = mnet_image_prepare_tuned(data, len, &ev->iopt, &ev->tuning, ev->h, ev->w,
                                               b->rgb + (size_t)b->n * img_bytes, err, sizeof err);
