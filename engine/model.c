@@ -23,7 +23,6 @@ struct mnet_model {
     void *out_stage;  /* (max_batch, classes) in output_type */
 };
 
-static size_t dsize(enum mnet_dtype t) { return t == MNET_F32 || t == MNET_I32 ? 4 : 1; }
 
 /* Plan the graph and wrap it; the graph may be freed afterwards. */
 static int model_from_graph(const struct mnet_graph *g, const struct mnet_options *opt,
@@ -61,8 +60,8 @@ static int model_from_graph(const struct mnet_graph *g, const struct mnet_option
     in->threads = io->threads;
     snprintf(in->sha256, sizeof in->sha256, "%s", sha ? sha : "");
     size_t pix = (size_t)io->height * io->width * io->channels;
-    m->in_stage = malloc(pix * dsize(io->input_type) * (size_t)io->max_batch);
-    m->out_stage = malloc((size_t)io->classes * dsize(io->output_type) * (size_t)io->max_batch);
+    m->in_stage = malloc(pix * mnet_dtype_size(io->input_type) * (size_t)io->max_batch);
+    m->out_stage = malloc((size_t)io->classes * mnet_dtype_size(io->output_type) * (size_t)io->max_batch);
     if (!m->in_stage || !m->out_stage) {
         mnet_free(m);
         return mnet_error(err, errlen, -ENOMEM, "out of memory");
@@ -176,8 +175,8 @@ int mnet_run(mnet_model *m, const void *input, int n, void *output)
     if (!m || !input || !output || n < 1)
         return -EINVAL;
     const struct mnet_info *in = &m->info;
-    size_t in_img = (size_t)in->height * in->width * in->channels * dsize(in->input_type);
-    size_t out_img = (size_t)in->classes * dsize(in->output_type);
+    size_t in_img = (size_t)in->height * in->width * in->channels * mnet_dtype_size(in->input_type);
+    size_t out_img = (size_t)in->classes * mnet_dtype_size(in->output_type);
     for (int done = 0; done < n;) {
         int k = n - done < in->max_batch ? n - done : in->max_batch;
         int r = mnet_plan_run(m->plan, (const uint8_t *)input + (size_t)done * in_img, k,
