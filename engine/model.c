@@ -23,7 +23,6 @@ struct mnet_model {
     void *out_stage;  /* (max_batch, classes) in output_type */
 };
 
-
 /* Plan the graph and wrap it; the graph may be freed afterwards. */
 static int model_from_graph(const struct mnet_graph *g, const struct mnet_options *opt,
                             const char *sha, mnet_model **out, char *err, size_t errlen)
