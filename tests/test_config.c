@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -543,6 +544,15 @@ static void test_shortest_start(void)
     free(buf);
 }
 
+static int system_resolves(const char *host)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res = NULL;
+    int ok = getaddrinfo(host, "80", &hints, &res) == 0;
+    if (res)
+        freeaddrinfo(res);
+    return ok;
+}
+
 static void test_listen(void)
 {
     const struct { const char *in, *host; int port, family; } ok[] = {
@@ -563,7 +573,12 @@ static void test_listen(void)
             struct sockaddr_storage ss;
             unsigned int sl = 0;
             r = config_listen_addr(&c.server, &ss, &sl);
-            CHECK(r == 0, "listen_addr %s", ok[i].in);
+            if (ok[i].family == 0 && !system_resolves(ok[i].host))
+                /* a name: it must fail exactly when the system resolver does
+                 * (a chroot without /etc/hosts cannot resolve "localhost") */
+                CHECK(r < 0, "listen_addr %s resolved, the system's resolver does not", ok[i].in);
+            else
+                CHECK(r == 0, "listen_addr %s", ok[i].in);
             if (r == 0 && ok[i].family) {
                 CHECK(ss.ss_family == ok[i].family, "family");
                 int port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
