@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "omp_wait.h"
 #include "registry.h"
 #include "server.h"
 #include "service.h"
@@ -155,32 +156,14 @@ static void reload(struct config *cfg, struct metrics_daemon *md)
     service_notify_ready("running");
 }
 
-/* libgomp reads OMP_WAIT_POLICY once, when it is loaded (before main).  Its
- * default spins idle engine threads, which on a 2-core box steal the CPU the
- * HTTP threads need to decode uploads (measured: 117 vs 153 images/s through
- * HTTP under load).  So when the operator has not chosen a policy, choose
- * PASSIVE and re-exec once, before any thread or socket exists (the pid, the
- * fds systemd passed and the environment otherwise stay the same). */
-static void prefer_passive_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    /* the binary's own path (a tool that virtualizes /proc/self/exe, like
-     * valgrind, answers readlink with the client program) */
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0 || (size_t)n >= sizeof(self) - 1)
-        return; /* no /proc: run on with libgomp's default */
-    self[n] = 0;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
-        return;
-    execv(self, argv);
-    unsetenv("OMP_WAIT_POLICY"); /* exec failed: nothing changed after all */
-}
-
 int main(int argc, char **argv)
 {
-    prefer_passive_openmp(argv);
+    /* Idle engine threads spin briefly, then sleep (omp_wait.h): libgomp's
+     * default spin starved the HTTP threads that decode uploads (117 vs 153
+     * images/s through HTTP under load).  Re-execs once, before any thread or
+     * socket exists (the pid, the fds systemd passed and the environment
+     * otherwise stay the same). */
+    mnet_omp_bound_spin(argv);
     char err[512] = "";
     struct config cfg;
     int rc = config_parse_args(argc, argv, &cfg, err, sizeof(err));

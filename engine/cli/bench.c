@@ -13,7 +13,8 @@
  *   {"model":..., "precision":..., "batch":B, "threads":T, "ms":[...per
  *    iteration...], "median_ms":..., "median_ms_per_image":..., "peak_rss_kb":...}
  * --profile adds per-layer times (see plan.h's profiling hook).
- * OpenMP waits passively unless OMP_WAIT_POLICY says otherwise, as in mobilenetd.
+ * OpenMP threads spin briefly, then sleep, as in mobilenetd (omp_wait.h);
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment override that.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +28,7 @@
 
 #include "kernels.h"
 #include "mnet.h"
+#include "omp_wait.h"
 #include "plan.h"
 
 static void usage(FILE *f)
@@ -35,22 +37,6 @@ static void usage(FILE *f)
             "usage: mnet-bench --model v1|v2|FILE [--precision fp32|int8] [--batch B] [--threads T]\n"
             "                  [--iters N] [--warmup W] [--json] [--profile]\n"
             "                  [--alpha A] [--resolution R] [--seed S]\n");
-}
-
-/* Measure the engine as mobilenetd runs it: the daemon re-execs itself with
- * OMP_WAIT_POLICY=PASSIVE unless the operator chose a policy (libgomp reads
- * it once, when loaded).  On a 2-core machine shared with other work,
- * spinning OpenMP threads turn every parallel region into a wait for a
- * descheduled partner (v2 int8 batch 8, 2 threads, loaded machine: 285 ms
- * spinning, 91 ms passive).  Set OMP_WAIT_POLICY=ACTIVE to measure spinning. */
-static void prefer_passive_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    /* no /proc: run on with libgomp's default */
 }
 
 static double now_ms(void)
@@ -118,7 +104,7 @@ static const char *dtype_name(enum mnet_dtype t)
 
 int main(int argc, char **argv)
 {
-    prefer_passive_openmp(argv);
+    mnet_omp_bound_spin(argv); /* measure the engine as mobilenetd runs it */
     const char *model = NULL, *precision = "fp32";
     int batch = 1, threads = 1, iters = 10, warmup = 2, json = 0, profile = 0;
     int resolution = 224;
@@ -256,10 +242,14 @@ int main(int argc, char **argv)
         printf("{\"model\":");
         json_str(model);
         printf(",\"arch\":\"%s\",\"precision\":\"%s\",\"numerics\":\"%s\",\"kernels\":\"%s\","
-               "\"omp_wait_policy\":\"%s\",\"batch\":%d,\"threads\":%d,\"iters\":%d,"
-               "\"warmup\":%d,\"ms\":[",
-               info->arch, precision, dtype_name(info->numerics), kern,
-               getenv("OMP_WAIT_POLICY") ? getenv("OMP_WAIT_POLICY") : "default", batch, threads,
+               "\"omp_wait_policy\":",
+               info->arch, precision, dtype_name(info->numerics), kern);
+        /* the OpenMP settings this run had (environment text: escaped) */
+        const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+        json_str(policy ? policy : "default");
+        printf(",\"gomp_spincount\":");
+        json_str(spin ? spin : "default");
+        printf(",\"batch\":%d,\"threads\":%d,\"iters\":%d,\"warmup\":%d,\"ms\":[", batch, threads,
                iters, warmup);
         for (int i = 0; i < iters; i++)
             printf("%s%.4f", i ? "," : "", ms[i]);
