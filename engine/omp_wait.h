@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define MNET_OMP_SPINCOUNT "3000"
+#define MNET_OMP_SPINCOUNT "1000"
 
 /* Sets GOMP_SPINCOUNT=MNET_OMP_SPINCOUNT and re-execs the running binary
  * with the same argv, unless a wait setting is already in the environment.
