@@ -114,8 +114,9 @@ struct mnet_plan {
     enum mnet_dtype input_orig, output_orig;
     float input_scale;  /* FLOAT32 mode entry dequantization */
     int32_t input_zp;
-    uint8_t *arena;
-    size_t arena_bytes;
+    uint8_t *arena;     /* parts x part_bytes: one partition per thread */
+    size_t arena_bytes, part_bytes;
+    int parts, part_cap; /* partitions, images each holds */
     void *scratch;
     size_t scratch_bytes;
     struct plan_block *blocks;
@@ -975,14 +976,23 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
 
 static size_t esize(enum mnet_dtype rt) { return rt == MNET_F32 ? 4 : 1; }
 
+/* The arena holds one partition per thread, each laid out for part_cap
+ * images, so that threads can run whole networks on their own images at
+ * once (mnet_plan_run).  A partition fits its share of a full batch, and
+ * partition 0 also a batch smaller than the thread count. */
 static int assign_arena(struct mnet_plan *p)
 {
+    const int T = p->threads;
+    p->parts = T > 1 && p->max_batch >= T ? T : 1;
+    p->part_cap = (p->max_batch + p->parts - 1) / p->parts;
+    if (p->parts > 1 && p->part_cap < T - 1)
+        p->part_cap = T - 1;
     size_t top = 0;
     for (int i = 0; i < p->nv; i++) {
         struct pval *v = &p->v[i];
         if (!v->used || v->cdata || v->root != i)
             continue;
-        v->bytes = (v->elems * esize(v->rt) * (size_t)p->max_batch + 63) / 64 * 64;
+        v->bytes = (v->elems * esize(v->rt) * (size_t)p->part_cap + 63) / 64 * 64;
         /* first fit among placed values whose lifetimes overlap this one */
         size_t off = 0;
         for (;;) {
@@ -1004,12 +1014,13 @@ static int assign_arena(struct mnet_plan *p)
         if (off + v->bytes > top)
             top = off + v->bytes;
     }
-    p->arena_bytes = top;
-    if (top) {
-        p->arena = aligned_alloc(64, top);
+    p->part_bytes = top;
+    p->arena_bytes = top * (size_t)p->parts;
+    if (p->arena_bytes) {
+        p->arena = aligned_alloc(64, p->arena_bytes);
         if (!p->arena)
             return -ENOMEM;
-        memset(p->arena, 0, top);
+        memset(p->arena, 0, p->arena_bytes);
     }
     return 0;
 }
@@ -1214,14 +1225,17 @@ int mnet_plan_build(const struct mnet_graph *g, const struct mnet_options *opt,
         r = mnet_error(err, errlen, -ENOMEM, "out of memory for the activation arena");
         goto fail;
     }
-    if (p->scratch_bytes) {
-        p->scratch = aligned_alloc(64, (p->scratch_bytes + 63) / 64 * 64);
+    /* One scratch slice per partition: their kernels run at once. */
+    p->scratch_bytes = (p->scratch_bytes + 63) / 64 * 64;
+    size_t scratch_total = p->scratch_bytes * (size_t)p->parts;
+    if (scratch_total) {
+        p->scratch = aligned_alloc(64, scratch_total);
         if (!p->scratch) {
             r = mnet_error(err, errlen, -ENOMEM, "out of memory");
             goto fail;
         }
     }
-    p->io.arena_bytes = p->arena_bytes + p->scratch_bytes;
+    p->io.arena_bytes = p->arena_bytes + scratch_total;
     *out = p;
     return 0;
 fail:
@@ -1231,12 +1245,13 @@ fail:
 
 /* ---------------- run ---------------- */
 
-static void *vptr(const struct mnet_plan *p, int vi)
+/* Value vi in arena partition part (constants: one copy for every image). */
+static void *vptr(const struct mnet_plan *p, int vi, int part)
 {
     const struct pval *v = &p->v[vi];
     if (v->cdata)
         return (void *)v->cdata;
-    return p->arena + p->v[root(p, vi)].off;
+    return p->arena + (size_t)part * p->part_bytes + p->v[root(p, vi)].off;
 }
 
 static double now_ms(void)
@@ -1246,11 +1261,12 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void run_step(struct mnet_plan *p, struct step *s, int n)
+/* One step on the n images of arena partition part, with T threads. */
+static void run_step(const struct mnet_plan *p, const struct step *s, int part, int n, int T)
 {
-    const int T = p->threads;
-    void *in = vptr(p, s->in0), *out = vptr(p, s->out);
-    void *in1 = s->in1 >= 0 ? vptr(p, s->in1) : NULL;
+    void *in = vptr(p, s->in0, part), *out = vptr(p, s->out, part);
+    void *in1 = s->in1 >= 0 ? vptr(p, s->in1, part) : NULL;
+    void *scratch = (uint8_t *)p->scratch + (size_t)part * p->scratch_bytes;
     size_t cnt = (size_t)n * p->v[s->out].elems;
     if (s->lut) {
         mnet_c_lut_u8(s->lut, cnt, in, out, T);
@@ -1258,16 +1274,16 @@ static void run_step(struct mnet_plan *p, struct step *s, int n)
     }
     switch (s->kind) {
     case S_QCONV:
-        s->k->qconv_run(&s->u.qc, n, in, out, p->scratch, T);
+        s->k->qconv_run(&s->u.qc, n, in, out, scratch, T);
         break;
     case S_QDW:
-        s->k->qdw_run(&s->u.qc, n, in, out, p->scratch, T);
+        s->k->qdw_run(&s->u.qc, n, in, out, scratch, T);
         break;
     case S_FCONV:
-        s->k->fconv_run(&s->u.fc, n, in, out, p->scratch, T);
+        s->k->fconv_run(&s->u.fc, n, in, out, scratch, T);
         break;
     case S_FDW:
-        s->k->fdw_run(&s->u.fc, n, in, out, p->scratch, T);
+        s->k->fdw_run(&s->u.fc, n, in, out, scratch, T);
         break;
     case S_QADD:
         if (s->u.bin.b_inner == s->u.bin.inner && s->u.bin.b_stride && p->v[s->in1].cdata == NULL)
@@ -1341,44 +1357,71 @@ static void run_step(struct mnet_plan *p, struct step *s, int n)
         mnet_ref_fclamp(cnt, out, s->post_lo, s->post_hi, out);
 }
 
+/* Images b0 .. b0+n-1 of the caller's batch through arena partition part
+ * with T threads; profile: add each step's time. */
+static void run_part(struct mnet_plan *p, int part, const void *input, int b0, int n, int T,
+                     void *output, int profile)
+{
+    /* entry: the raw input into its arena slot */
+    const struct pval *vi = &p->v[p->input];
+    size_t cnt = (size_t)n * vi->elems;
+    void *dst = vptr(p, p->input, part);
+    if (vi->rt == MNET_F32 && p->input_orig != MNET_F32) {
+        mnet_ref_dequantize(cnt, (const uint8_t *)input + (size_t)b0 * vi->elems, p->input_orig,
+                            p->io.input_scale, p->io.input_zero_point, dst);
+    } else if (p->input_orig == MNET_I8) {
+        const uint8_t *src = (const uint8_t *)input + (size_t)b0 * vi->elems;
+        for (size_t i = 0; i < cnt; i++)
+            ((uint8_t *)dst)[i] = src[i] ^ 0x80;
+    } else {
+        size_t es = esize(vi->rt);
+        memcpy(dst, (const uint8_t *)input + (size_t)b0 * vi->elems * es, cnt * es);
+    }
+    for (int i = 0; i < p->nsteps; i++) {
+        struct step *s = &p->steps[i];
+        if (profile) {
+            double t0 = now_ms();
+            run_step(p, s, part, n, T);
+            s->ms += now_ms() - t0;
+        } else {
+            run_step(p, s, part, n, T);
+        }
+    }
+    /* exit: the output value in the io dtype */
+    const struct pval *vo = &p->v[p->output];
+    cnt = (size_t)n * vo->elems;
+    const uint8_t *src = vptr(p, p->output, part);
+    if (vo->rt == MNET_F32) {
+        memcpy((float *)output + (size_t)b0 * vo->elems, src, cnt * sizeof(float));
+    } else {
+        uint8_t *o = (uint8_t *)output + (size_t)b0 * vo->elems;
+        uint8_t flip = p->output_orig == MNET_I8 ? 0x80 : 0;
+        for (size_t i = 0; i < cnt; i++)
+            o[i] = src[i] ^ flip;
+    }
+}
+
+/* With at least as many images as threads, each thread runs the whole
+ * network on its own share of the batch in its own arena partition: no
+ * barrier per layer, and each image's activations stay in one core's
+ * cache.  Smaller batches run layer by layer with every thread. */
 int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output)
 {
     if (!p || !input || !output || n < 1 || n > p->max_batch)
         return -EINVAL;
-    /* entry: the raw input into its arena slot */
-    const struct pval *vi = &p->v[p->input];
-    size_t cnt = (size_t)n * vi->elems;
-    void *dst = vptr(p, p->input);
-    if (vi->rt == MNET_F32 && p->input_orig != MNET_F32) {
-        mnet_ref_dequantize(cnt, input, p->input_orig, p->io.input_scale, p->io.input_zero_point, dst);
-    } else if (p->input_orig == MNET_I8) {
-        for (size_t i = 0; i < cnt; i++)
-            ((uint8_t *)dst)[i] = ((const uint8_t *)input)[i] ^ 0x80;
-    } else {
-        memcpy(dst, input, cnt * esize(vi->rt));
-    }
-    for (int i = 0; i < p->nsteps; i++) {
-        if (p->profile) {
-            double t0 = now_ms();
-            run_step(p, &p->steps[i], n);
-            p->steps[i].ms += now_ms() - t0;
-        } else {
-            run_step(p, &p->steps[i], n);
+    const int T = p->parts;
+    if (T > 1 && n >= T) {
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+        for (int t = 0; t < T; t++) {
+            int each = n / T, extra = n % T;
+            int b0 = t * each + (t < extra ? t : extra);
+            run_part(p, t, input, b0, each + (t < extra), 1, output, p->profile && t == 0);
         }
+    } else {
+        run_part(p, 0, input, 0, n, p->threads, output, p->profile);
     }
     if (p->profile)
         p->profile_runs++;
-    /* exit: the output value in the io dtype */
-    const struct pval *vo = &p->v[p->output];
-    cnt = (size_t)n * vo->elems;
-    const void *src = vptr(p, p->output);
-    if (vo->rt == MNET_F32)
-        memcpy(output, src, cnt * sizeof(float));
-    else if (p->output_orig == MNET_I8)
-        for (size_t i = 0; i < cnt; i++)
-            ((uint8_t *)output)[i] = ((const uint8_t *)src)[i] ^ 0x80;
-    else
-        memcpy(output, src, cnt);
     return 0;
 }
 

@@ -338,6 +338,12 @@ static void run_compare(const char *name, struct gb *b)
             /* the same plan again: the arena must not leak state between runs */
             r = mnet_plan_run(p, x, n, got);
             CHECK(r == 0 && memcmp(got, want, n * out_n) == 0, "%s: second run differs", name);
+            /* fewer images than the plan holds: every split of the batch over threads */
+            for (int m = 1; m < n; m++) {
+                r = mnet_plan_run(p, x, m, got);
+                CHECK(r == 0 && memcmp(got, want, m * out_n) == 0, "%s t=%d: batch %d of %d differs",
+                      name, threads, m, n);
+            }
             if (!bad && threads == 2 && n == 3)
                 printf("ok   %s: %zu outputs x 3 images bit-exact (arena %zu B)\n", name, out_n,
                        mnet_plan_io(p)->arena_bytes);
