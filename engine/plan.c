@@ -783,6 +783,22 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             return UNSUP("op %d (%s): %s -> %s", c->opi, name, dt_name(in->dtype), dt_name(out->dtype));
         if (p->precision_f32)
             return alias(c, oi, ii); /* real values are unchanged */
+        struct mnet_qrequant_params rq = {.in_t = MNET_U8, .out_t = MNET_U8, .out_max = 255};
+        if (!deq && in->dtype != MNET_F32) {
+            rq.in_zp = u8zp(in);
+            rq.out_zp = u8zp(out);
+            int sh;
+            mnet_quantize_multiplier((double)in->q.scale[0] / (double)out->q.scale[0], &rq.mult, &sh);
+            rq.shift = sh;
+            /* uint8 -> int8 with the same scale and zero points 128 apart
+             * (TF2 models' input) is the identity in the u8 domain */
+            uint8_t x[256], y[256];
+            for (int i = 0; i < 256; i++)
+                x[i] = (uint8_t)i;
+            mnet_ref_qrequant(&rq, 256, x, y);
+            if (memcmp(x, y, 256) == 0)
+                return alias(c, oi, ii);
+        }
         if ((r = define(c, oi, deq ? MNET_F32 : MNET_U8)) < 0)
             return r;
         if (deq) {
@@ -796,15 +812,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
             s->u.cvt.orig = out->dtype;
         } else {
             struct step *s = new_step(c, S_QREQUANT, ii, -1, oi);
-            struct mnet_qrequant_params *q = &s->u.rq;
-            q->in_t = q->out_t = MNET_U8;
-            q->in_zp = u8zp(in);
-            q->out_zp = u8zp(out);
-            int sh;
-            mnet_quantize_multiplier((double)in->q.scale[0] / (double)out->q.scale[0], &q->mult, &sh);
-            q->shift = sh;
-            q->out_min = 0;
-            q->out_max = 255;
+            s->u.rq = rq;
             return make_lut(c, s);
         }
         return 0;
