@@ -151,7 +151,7 @@ drain = re.search(r"^drain_timeout_s = (\d+)$", open(conf).read(), re.M)
 check(stop and drain and int(stop.group(1)) > int(drain.group(1)),
       "TimeoutStopSec (%s) > drain_timeout_s (%s)" % (stop and stop.group(1),
                                                         drain and drain.group(1)))
-for line in ("Type=notify", "NotifyAccess=main", "Environment=OMP_WAIT_POLICY=PASSIVE",
+for line in ("Type=notify", "NotifyAccess=main", "Environment=GOMP_SPINCOUNT=1000",
              "ExecReload=/bin/kill -HUP $MAINPID", "Restart=on-failure", "DynamicUser=yes"):
     check(re.search("^" + re.escape(line) + "$", unit, re.M) is not None, "unit has " + line)
 check(re.search(r"^WatchdogSec=\d+", unit, re.M) is not None, "unit has WatchdogSec=")
@@ -169,7 +169,7 @@ lfd = ls.fileno()
 env = {k: v for k, v in os.environ.items()
        if not k.startswith(("MOBILENETD_", "LISTEN_", "WATCHDOG_", "NOTIFY_"))}
 env.update({"NOTIFY_SOCKET": npath, "LISTEN_FDS": "1", "WATCHDOG_USEC": "1000000",
-            "OMP_WAIT_POLICY": "PASSIVE"})
+            "GOMP_SPINCOUNT": "1000"})
 
 
 def child_setup():
