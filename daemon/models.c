@@ -3,17 +3,6 @@
 
 #include "server.h"
 
-static const char *dtype_name(enum mnet_dtype t)
-{
-    switch (t) {
-    case MNET_F32: return "float32";
-    case MNET_U8: return "uint8";
-    case MNET_I8: return "int8";
-    case MNET_I32: return "int32";
-    }
-    return "unknown";
-}
-
 json_t *model_json(const struct registry *reg, const struct model_slot *s)
 {
     const struct mnet_info *in = s->info;
@@ -27,8 +16,8 @@ json_t *model_json(const struct registry *reg, const struct model_slot *s)
         "file", file,
         "arch", in->arch,
         "input", "height", in->height, "width", in->width, "channels", in->channels,
-                 "dtype", dtype_name(in->input_type),
-        "numerics", dtype_name(in->numerics),
+                 "dtype", mnet_dtype_name(in->input_type),
+        "numerics", mnet_dtype_name(in->numerics),
         "precision", config_precision_name(s->cfg.precision),
         "classes", in->classes,
         "labels", s->labels != NULL,

@@ -73,6 +73,17 @@ const char *mnet_op_name(enum mnet_op_kind kind)
     return names[kind];
 }
 
+const char *mnet_dtype_name(enum mnet_dtype t)
+{
+    switch (t) {
+    case MNET_F32: return "float32";
+    case MNET_U8: return "uint8";
+    case MNET_I8: return "int8";
+    case MNET_I32: return "int32";
+    }
+    return "unknown";
+}
+
 size_t mnet_dtype_size(enum mnet_dtype t)
 {
     switch (t) {

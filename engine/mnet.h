@@ -29,6 +29,8 @@ extern "C" {
 typedef struct mnet_model mnet_model;
 
 enum mnet_dtype { MNET_F32, MNET_U8, MNET_I8, MNET_I32 };
+/* "float32", "uint8", "int8", "int32" (as TFLite and the JSON API spell them). */
+const char *mnet_dtype_name(enum mnet_dtype t);
 
 enum mnet_precision {
     MNET_PRECISION_NATIVE,  /* run the model in its own numerics */

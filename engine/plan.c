@@ -163,17 +163,6 @@ static size_t t_elems(const struct mnet_tensor *t)
 
 static int is_q(enum mnet_dtype d) { return d == MNET_U8 || d == MNET_I8; }
 
-static const char *dt_name(enum mnet_dtype d)
-{
-    switch (d) {
-    case MNET_F32: return "float32";
-    case MNET_U8: return "uint8";
-    case MNET_I8: return "int8";
-    case MNET_I32: return "int32";
-    }
-    return "?";
-}
-
 static int32_t u8zp(const struct mnet_tensor *t)
 {
     return t->q.zero_point[0] + (t->dtype == MNET_I8 ? 128 : 0);
@@ -328,7 +317,7 @@ static int prepare_const(struct ctx *c, int ti, int want_f32)
     if (is_q(t->dtype) && t->q.count != 1)
         return UNSUP("per-channel quantized constant tensor %d as an elementwise operand", ti);
     if (!is_q(t->dtype) && t->dtype != MNET_F32)
-        return UNSUP("constant tensor %d of type %s as an operand", ti, dt_name(t->dtype));
+        return UNSUP("constant tensor %d of type %s as an operand", ti, mnet_dtype_name(t->dtype));
     v->used = 1;
     v->orig = t->dtype;
     v->elems = n;
@@ -520,11 +509,11 @@ static int plan_conv(struct ctx *c, const struct mnet_op *op)
         if (in->dtype != MNET_F32 || w->dtype != MNET_F32 || out->dtype != MNET_F32 ||
             (b && b->dtype != MNET_F32))
             return UNSUP("op %d (%s): float input with %s weights and %s output (hybrid models "
-                         "are not supported)", c->opi, name, dt_name(w->dtype), dt_name(out->dtype));
+                         "are not supported)", c->opi, name, mnet_dtype_name(w->dtype), mnet_dtype_name(out->dtype));
     } else {
         if (w->dtype != in->dtype || out->dtype != in->dtype)
             return UNSUP("op %d (%s): %s input with %s weights and %s output", c->opi, name,
-                         dt_name(in->dtype), dt_name(w->dtype), dt_name(out->dtype));
+                         mnet_dtype_name(in->dtype), mnet_dtype_name(w->dtype), mnet_dtype_name(out->dtype));
         if (b && b->dtype != MNET_I32)
             return BAD("corrupt model: op %d (%s): quantized conv needs an int32 bias", c->opi, name);
         int axis = dw ? 3 : 0;
@@ -694,7 +683,7 @@ static int plan_binary(struct ctx *c, const struct mnet_op *op)
         return BAD("corrupt model: op %d (%s): operand rank above the output's", c->opi, name);
     if (a->dtype != out->dtype || b->dtype != out->dtype)
         return UNSUP("op %d (%s): mixed operand types %s, %s -> %s", c->opi, name,
-                     dt_name(a->dtype), dt_name(b->dtype), dt_name(out->dtype));
+                     mnet_dtype_name(a->dtype), mnet_dtype_name(b->dtype), mnet_dtype_name(out->dtype));
     int quant = is_q(out->dtype);
     if (quant && (a->q.count != 1 || b->q.count != 1 || out->q.count != 1))
         return BAD("corrupt model: op %d (%s): quantized operands need per-tensor quantization",
@@ -780,7 +769,7 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
         int deq = op->kind == MNET_OP_DEQUANTIZE;
         if (deq ? !(is_q(in->dtype) && out->dtype == MNET_F32)
                 : !((in->dtype == MNET_F32 || is_q(in->dtype)) && is_q(out->dtype)))
-            return UNSUP("op %d (%s): %s -> %s", c->opi, name, dt_name(in->dtype), dt_name(out->dtype));
+            return UNSUP("op %d (%s): %s -> %s", c->opi, name, mnet_dtype_name(in->dtype), mnet_dtype_name(out->dtype));
         if (p->precision_f32)
             return alias(c, oi, ii); /* real values are unchanged */
         struct mnet_qrequant_params rq = {.in_t = MNET_U8, .out_t = MNET_U8, .out_max = 255};

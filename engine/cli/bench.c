@@ -91,17 +91,6 @@ static int parse_int(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-static const char *dtype_name(enum mnet_dtype t)
-{
-    switch (t) {
-    case MNET_F32: return "float32";
-    case MNET_U8: return "uint8";
-    case MNET_I8: return "int8";
-    case MNET_I32: return "int32";
-    }
-    return "?";
-}
-
 int main(int argc, char **argv)
 {
     mnet_omp_bound_spin(argv); /* measure the engine as mobilenetd runs it */
@@ -243,7 +232,7 @@ int main(int argc, char **argv)
         json_str(model);
         printf(",\"arch\":\"%s\",\"precision\":\"%s\",\"numerics\":\"%s\",\"kernels\":\"%s\","
                "\"omp_wait_policy\":",
-               info->arch, precision, dtype_name(info->numerics), kern);
+               info->arch, precision, mnet_dtype_name(info->numerics), kern);
         /* the OpenMP settings this run had (environment text: escaped) */
         const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
         json_str(policy ? policy : "default");
