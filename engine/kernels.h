@@ -169,6 +169,14 @@ void mnet_c_lut_u8(const uint8_t lut[256], size_t count, const uint8_t *in, uint
  * int8 rounding of the average for tensors that are int8 in the model. */
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,
                      int32_t out_max, const uint8_t *in, uint8_t *out, int threads);
+/* Softmax on u8 rows with the parameters of mnet_ref_qsoftmax (in_t and out_t
+ * MNET_U8), the same integers.  The exponential depends only on a value's
+ * distance d from its row's maximum: mnet_c_qsoftmax_table tabulates it once
+ * for d = 0..255 (-1 where TFLite leaves the value out). */
+struct mnet_qsoftmax_params; /* below, with the reference kernels */
+void mnet_c_qsoftmax_table(const struct mnet_qsoftmax_params *p, int32_t exp_of_distance[256]);
+void mnet_c_qsoftmax(const struct mnet_qsoftmax_params *p, const int32_t exp_of_distance[256],
+                     size_t rows, int depth, const uint8_t *in, uint8_t *out);
 
 /* ---- naive reference kernels (kernels_ref.c) ----
  * Straight from the definitions, on the ORIGINAL tensors: activations and

@@ -571,6 +571,49 @@ void mnet_c_lut_u8(const uint8_t lut[256], size_t count, const uint8_t *in, uint
         out[i] = lut[in[i]];
 }
 
+void mnet_c_qsoftmax_table(const struct mnet_qsoftmax_params *p, int32_t exp_of_distance[256])
+{
+    for (int d = 0; d < 256; d++) {
+        exp_of_distance[d] = -1;
+        if (-d >= p->diff_min) /* diff_min also keeps the shift below from overflowing */
+            exp_of_distance[d] = mnet_fp_exp_on_negative_values(
+                mnet_srdhm(-d * (1 << p->input_left_shift), p->input_multiplier), 5);
+    }
+}
+
+void mnet_c_qsoftmax(const struct mnet_qsoftmax_params *p, const int32_t exp_of_distance[256],
+                     size_t rows, int depth, const uint8_t *in, uint8_t *out)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const uint8_t *x = in + r * (size_t)depth;
+        uint8_t *y = out + r * (size_t)depth;
+        uint8_t max = 0;
+        for (int c = 0; c < depth; c++)
+            max = x[c] > max ? x[c] : max;
+        int32_t sum_of_exps = 0; /* Q12; the maximum alone adds 2^12 */
+        for (int c = 0; c < depth; c++) {
+            int32_t e = exp_of_distance[max - x[c]];
+            if (e >= 0)
+                sum_of_exps += mnet_rdivpot(e, 12);
+        }
+        /* 1 / sum as gemmlowp does it: the sum's leading bits as 1 + x, x in [0, 1) */
+        int headroom_plus_one = __builtin_clz((uint32_t)sum_of_exps);
+        int32_t shifted_sum_minus_one =
+            (int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - ((uint32_t)1 << 31));
+        int32_t shifted_scale = mnet_fp_one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
+        int exponent = 12 - headroom_plus_one + 31 - 8;
+        for (int c = 0; c < depth; c++) {
+            int32_t e = exp_of_distance[max - x[c]], v = 0;
+            if (e >= 0) {
+                v = mnet_rdivpot(mnet_srdhm(shifted_scale, e), exponent);
+                v = v > 255 ? 255 : v < 0 ? 0 : v;
+            }
+            v += p->out_zp;
+            y[c] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+        }
+    }
+}
+
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,
                      int32_t out_max, const uint8_t *in, uint8_t *out, int threads)
 {

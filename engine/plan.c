@@ -62,6 +62,7 @@ struct step {
         } mean;
         struct {
             struct mnet_qsoftmax_params q;
+            int32_t *exp_of_distance; /* mnet_c_qsoftmax's table */
             int depth;
             float beta;
         } sm;
@@ -930,6 +931,10 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
                 q->out_zp = 0;
                 mnet_quant_softmax_params(op->beta, in->q.scale[0], &q->input_multiplier,
                                           &q->input_left_shift, &q->diff_min);
+                s->u.sm.exp_of_distance = plan_alloc(p, 256 * sizeof(int32_t));
+                if (!s->u.sm.exp_of_distance)
+                    return NOMEM();
+                mnet_c_qsoftmax_table(q, s->u.sm.exp_of_distance);
             }
         } else if (!f32) {
             s->u.log.t = MNET_U8;
@@ -1314,7 +1319,8 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
         mnet_ref_fmean(n, s->u.mean.hw, s->u.mean.c, in, out);
         break;
     case S_QSOFTMAX:
-        mnet_ref_qsoftmax(&s->u.sm.q, cnt / (size_t)s->u.sm.depth, s->u.sm.depth, in, out);
+        mnet_c_qsoftmax(&s->u.sm.q, s->u.sm.exp_of_distance, cnt / (size_t)s->u.sm.depth,
+                        s->u.sm.depth, in, out);
         break;
     case S_FSOFTMAX:
         mnet_ref_fsoftmax(cnt / (size_t)s->u.sm.depth, s->u.sm.depth, s->u.sm.beta, in, out);

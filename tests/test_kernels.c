@@ -579,6 +579,35 @@ static void test_lut(void)
     }
 }
 
+/* The tabulated softmax against the reference: same integers, rows of
+ * several lengths, betas and input scales (diff_min cutting some values off). */
+static void test_softmax(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 300 && !bad; it++) {
+        int depth = rint_in(1, 1001), rows = rint_in(1, 3);
+        struct mnet_qsoftmax_params sp = {.in_t = MNET_U8, .out_t = MNET_U8,
+                                          .out_zp = it % 4 ? 0 : rint_in(-128, 10)};
+        mnet_quant_softmax_params(runif(0.1, 2.0), runif(0.005, 0.5), &sp.input_multiplier,
+                                  &sp.input_left_shift, &sp.diff_min);
+        uint8_t *x = malloc((size_t)rows * depth), *want = malloc((size_t)rows * depth),
+                *got = malloc((size_t)rows * depth);
+        int spread = rint_in(1, 255);
+        for (int i = 0; i < rows * depth; i++)
+            x[i] = (uint8_t)(rnd() % (spread + 1));
+        int32_t table[256];
+        mnet_c_qsoftmax_table(&sp, table);
+        mnet_ref_qsoftmax(&sp, rows, depth, x, want);
+        mnet_c_qsoftmax(&sp, table, rows, depth, x, got);
+        for (int i = 0; i < rows * depth; i++)
+            if (got[i] != want[i] && !bad++)
+                printf("FAIL softmax depth %d diff_min %d: [%d] %d vs %d\n", depth, sp.diff_min, i,
+                       got[i], want[i]);
+        free(x), free(want), free(got);
+    }
+    CHECK(bad == 0, "tabulated softmax differs from the reference");
+}
+
 int main(void)
 {
     test_primitives();
@@ -629,6 +658,7 @@ int main(void)
     test_binary();
     test_avgpool();
     test_lut();
+    test_softmax();
     printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
 }
