@@ -24,9 +24,13 @@ static inline int32_t mnet_srdhm(int32_t a, int32_t b)
     return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C division truncates, as gemmlowp's */
 }
 
-/* gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero. */
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero.
+ * e > 31 (a softmax over ~1000 near-equal values asks for 32 and more, where
+ * gemmlowp's own shift is undefined) gives the true quotient's rounding: 0. */
 static inline int32_t mnet_rdivpot(int32_t x, int e)
 {
+    if (e > 31)
+        return 0;
     int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
     int32_t rem = x & mask;
     int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
