@@ -28,7 +28,7 @@ enum MHD_Result route_metrics(struct http_req *r)
     server_refresh_gauges();
     if (r->reg)
         for (int i = 0; i < r->reg->n; i++)
-            metrics_set(r->reg->slots[i].m_depth, batcher_depth(r->reg->slots[i].batcher));
+            metrics_set(r->reg->slots[i]->m_depth, batcher_depth(r->reg->slots[i]->batcher));
     char *text = NULL;
     size_t len = 0;
     if (metrics_render(md->reg, &text, &len) < 0)

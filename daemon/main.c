@@ -52,21 +52,24 @@ static void publish_metrics(struct metrics_daemon *md, const struct registry *r)
         return;
     metrics_daemon_retire_models(md);
     for (int i = 0; i < r->n; i++)
-        metrics_daemon_model(md, MNETD_VERSION, r->slots[i].cfg.name, r->slots[i].info->sha256,
-                             r->slots[i].cfg.max_queue_images, r->slots[i].load_seconds);
+        metrics_daemon_model(md, MNETD_VERSION, r->slots[i]->cfg.name, r->slots[i]->info->sha256,
+                             r->slots[i]->cfg.max_queue_images, r->slots[i]->load_seconds);
 }
 
 static void log_models(const struct registry *r)
 {
     for (int i = 0; i < r->n; i++) {
-        const struct model_slot *s = &r->slots[i];
+        const struct model_slot *s = r->slots[i];
+        char how[64];
+        if (s->generation == r->generation)
+            snprintf(how, sizeof how, "loaded in %.3f s", s->load_seconds);
+        else
+            snprintf(how, sizeof how, "unchanged, kept from generation %lu", s->generation);
         logmsg(CONFIG_LOG_INFO,
-               "model %s%s: %s (%s %dx%d, %d classes, sha256 %.16s..., batch %d, queue %d) "
-               "loaded in %.3f s",
+               "model %s%s: %s (%s %dx%d, %d classes, sha256 %.16s..., batch %d, queue %d) %s",
                s->cfg.name, i == r->default_index ? " (default)" : "", s->cfg.path,
                s->info->arch, s->info->height, s->info->width, s->info->classes,
-               s->info->sha256, s->cfg.max_batch_size, s->cfg.max_queue_images,
-               s->load_seconds);
+               s->info->sha256, s->cfg.max_batch_size, s->cfg.max_queue_images, how);
     }
 }
 
@@ -131,7 +134,9 @@ static void reload(struct config *cfg, struct metrics_daemon *md)
         return;
     }
     struct registry *r = NULL;
-    rc = registry_load(&next, md, &r, err, sizeof(err));
+    struct registry *cur = registry_acquire();
+    rc = registry_load(&next, cur, md, &r, err, sizeof(err));
+    registry_release(cur);
     if (rc < 0) {
         logmsg(CONFIG_LOG_ERROR, "reload failed, keeping the running models: %s", err);
         config_free(&next);
@@ -216,7 +221,7 @@ int main(int argc, char **argv)
     service_notify_status("loading models");
 
     struct registry *r = NULL;
-    rc = registry_load(&cfg, mdp, &r, err, sizeof(err));
+    rc = registry_load(&cfg, NULL, mdp, &r, err, sizeof(err));
     if (rc < 0) {
         logmsg(CONFIG_LOG_ERROR, "%s", err);
         server_stop();

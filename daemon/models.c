@@ -12,7 +12,7 @@ json_t *model_json(const struct registry *reg, const struct model_slot *s)
         "{s:s, s:b, s:s, s:s, s:{s:i, s:i, s:i, s:s}, s:s, s:s, s:i, s:b, s:b, s:s,"
         " s:I, s:I, s:i, s:{s:i, s:i, s:i, s:i}, s:f, s:i, s:f}",
         "name", s->cfg.name,
-        "default", reg && &reg->slots[reg->default_index] == s,
+        "default", reg && reg->slots[reg->default_index] == s,
         "file", file,
         "arch", in->arch,
         "input", "height", in->height, "width", in->width, "channels", in->channels,
@@ -42,10 +42,10 @@ enum MHD_Result route_models(struct http_req *r)
         return http_respond_error(r, 503, "not ready: models are loading");
     json_t *arr = json_array();
     for (int i = 0; i < r->reg->n; i++)
-        json_array_append_new(arr, model_json(r->reg, &r->reg->slots[i]));
+        json_array_append_new(arr, model_json(r->reg, r->reg->slots[i]));
     return http_respond_json(r, 200,
                              json_pack("{s:s, s:o}", "default",
-                                       r->reg->slots[r->reg->default_index].cfg.name,
+                                       r->reg->slots[r->reg->default_index]->cfg.name,
                                        "models", arr));
 }
 

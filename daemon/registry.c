@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct registry *g_current;
@@ -117,16 +118,16 @@ static int load_labels(struct model_slot *s, const char *path, char *err, size_t
     return 0;
 }
 
-static void slot_free(struct model_slot *s)
+/* The last registry holding s lets go of it: stop its engine, free it. */
+static void slot_unref(struct model_slot *s)
 {
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
     batcher_free(s->batcher);
-    s->batcher = NULL;
     mnet_free(s->model);
-    s->model = NULL;
     free(s->labels);
     free(s->labels_buf);
-    s->labels = NULL;
-    s->labels_buf = NULL;
+    free(s);
 }
 
 static void registry_free(struct registry *r)
@@ -134,9 +135,38 @@ static void registry_free(struct registry *r)
     if (!r)
         return;
     for (int i = 0; i < r->n; i++)
-        slot_free(&r->slots[i]);
+        slot_unref(r->slots[i]);
     free(r->slots);
     free(r);
+}
+
+static int file_id_of(const char *path, struct file_id *id)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -errno;
+    id->dev = (unsigned long long)st.st_dev;
+    id->ino = (unsigned long long)st.st_ino;
+    id->size = (unsigned long long)st.st_size;
+    id->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    return 0;
+}
+
+/* The slot of prev that cm can keep: same settings, same files on disk. */
+static struct model_slot *unchanged_slot(const struct registry *prev, const struct config_model *cm)
+{
+    for (int i = 0; prev && i < prev->n; i++) {
+        struct model_slot *s = prev->slots[i];
+        if (memcmp(&s->cfg, cm, sizeof *cm) != 0)
+            continue;
+        struct file_id m = {0}, l = {0};
+        if (file_id_of(cm->path, &m) != 0 || memcmp(&m, &s->model_id, sizeof m) != 0)
+            return NULL;
+        if (cm->labels[0] && (file_id_of(cm->labels, &l) != 0 || memcmp(&l, &s->labels_id, sizeof l) != 0))
+            return NULL;
+        return s;
+    }
+    return NULL;
 }
 
 static int slot_load(struct model_slot *s, const struct config_model *cm,
@@ -144,6 +174,14 @@ static int slot_load(struct model_slot *s, const struct config_model *cm,
 {
     char e[256] = "";
     s->cfg = *cm;
+    /* identities first: a file replaced while loading is seen by the next reload */
+    int rc = file_id_of(cm->path, &s->model_id);
+    if (rc == 0 && cm->labels[0])
+        rc = file_id_of(cm->labels, &s->labels_id);
+    if (rc < 0) {
+        seterr(err, errlen, "model %s: %s", cm->name, strerror(-rc));
+        return rc;
+    }
     struct mnet_options opt = {
         .threads = cm->threads,
         .max_batch = cm->max_batch_size,
@@ -151,7 +189,7 @@ static int slot_load(struct model_slot *s, const struct config_model *cm,
                                                                : MNET_PRECISION_NATIVE,
     };
     int64_t t0 = batcher_now_ns();
-    int rc = mnet_load_file(cm->path, &opt, &s->model, e, sizeof(e));
+    rc = mnet_load_file(cm->path, &opt, &s->model, e, sizeof(e));
     if (rc < 0) {
         seterr(err, errlen, "model %s: %s: %s", cm->name, cm->path, e[0] ? e : strerror(-rc));
         return rc;
@@ -214,8 +252,8 @@ static int slot_load(struct model_slot *s, const struct config_model *cm,
     return 0;
 }
 
-int registry_load(const struct config *cfg, struct metrics_daemon *md, struct registry **out,
-                  char *err, size_t errlen)
+int registry_load(const struct config *cfg, const struct registry *prev,
+                  struct metrics_daemon *md, struct registry **out, char *err, size_t errlen)
 {
     if (cfg->n_models < 1) {
         seterr(err, errlen, "no model configured (use --model FILE or a [model NAME] section)");
@@ -230,8 +268,20 @@ int registry_load(const struct config *cfg, struct metrics_daemon *md, struct re
         return -ENOMEM;
     }
     for (int i = 0; i < cfg->n_models; i++) {
-        int rc = slot_load(&r->slots[i], &cfg->models[i], md, err, errlen);
+        struct model_slot *s = unchanged_slot(prev, &cfg->models[i]);
+        if (s) {
+            atomic_fetch_add(&s->refs, 1);
+        } else {
+            s = calloc(1, sizeof *s);
+            if (!s) {
+                registry_free(r);
+                return -ENOMEM;
+            }
+            atomic_init(&s->refs, 1);
+        }
+        r->slots[i] = s;
         r->n = i + 1;
+        int rc = s->model ? 0 : slot_load(s, &cfg->models[i], md, err, errlen);
         if (rc < 0) {
             registry_free(r);
             return rc;
@@ -249,6 +299,9 @@ void registry_publish(struct registry *r)
     pthread_mutex_lock(&g_lock);
     struct registry *old = g_current;
     r->generation = ++g_generation;
+    for (int i = 0; i < r->n; i++)
+        if (!r->slots[i]->generation)
+            r->slots[i]->generation = r->generation;
     g_current = r;
     if (old) {
         struct registry **p = realloc(g_retired, (size_t)(g_n_retired + 1) * sizeof(*p));
@@ -281,44 +334,52 @@ void registry_release(struct registry *r)
 
 int registry_reap(void)
 {
-    pthread_mutex_lock(&g_lock);
-    int k = 0;
-    struct registry *dead[64];
-    int nd = 0;
-    for (int i = 0; i < g_n_retired; i++) {
-        struct registry *r = g_retired[i];
-        if (atomic_load(&r->refs) == 0 && nd < 64)
-            dead[nd++] = r;
-        else
-            g_retired[k++] = r;
+    for (;;) {
+        struct registry *dead = NULL;
+        pthread_mutex_lock(&g_lock);
+        for (int i = 0; i < g_n_retired && !dead; i++)
+            if (atomic_load(&g_retired[i]->refs) == 0) {
+                dead = g_retired[i];
+                g_retired[i] = g_retired[--g_n_retired];
+            }
+        int left = g_n_retired;
+        pthread_mutex_unlock(&g_lock);
+        if (!dead)
+            return left;
+        registry_free(dead);
     }
-    g_n_retired = k;
-    pthread_mutex_unlock(&g_lock);
-    for (int i = 0; i < nd; i++)
-        registry_free(dead[i]);
-    return k;
 }
 
+/* Registry i of the current and retired ones (i = 0: current), or NULL. */
+static struct registry *nth_registry(int i)
+{
+    return i == 0 ? g_current : i <= g_n_retired ? g_retired[i - 1] : NULL;
+}
+
+/* fn and/or count on every batcher of every registry, once each even when
+ * registries share a slot; under g_lock. */
 static void for_each_batcher(void (*fn)(struct batcher *, int), int arg, int *sum,
                              int (*count)(struct batcher *))
 {
     pthread_mutex_lock(&g_lock);
-    struct registry *all[65];
-    int n = 0;
-    if (g_current)
-        all[n++] = g_current;
-    for (int i = 0; i < g_n_retired && n < 65; i++)
-        all[n++] = g_retired[i];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < all[i]->n; j++) {
-            struct batcher *b = all[i]->slots[j].batcher;
-            if (!b)
+    for (int i = 0; i <= g_n_retired; i++) {
+        const struct registry *r = nth_registry(i);
+        for (int j = 0; r && j < r->n; j++) {
+            const struct model_slot *s = r->slots[j];
+            int seen = 0;
+            for (int k = 0; k < i && !seen; k++) {
+                const struct registry *q = nth_registry(k);
+                for (int m = 0; q && m < q->n && !seen; m++)
+                    seen = q->slots[m] == s;
+            }
+            if (seen || !s->batcher)
                 continue;
             if (fn)
-                fn(b, arg);
+                fn(s->batcher, arg);
             if (count)
-                *sum += count(b);
+                *sum += count(s->batcher);
         }
+    }
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -346,8 +407,8 @@ bool registry_engines_healthy(int64_t max_stall_ns)
     pthread_mutex_lock(&g_lock);
     if (g_current)
         for (int i = 0; i < g_current->n; i++)
-            if (g_current->slots[i].batcher &&
-                !batcher_progressing(g_current->slots[i].batcher, max_stall_ns))
+            if (g_current->slots[i]->batcher &&
+                !batcher_progressing(g_current->slots[i]->batcher, max_stall_ns))
                 ok = false;
     pthread_mutex_unlock(&g_lock);
     return ok;
@@ -380,10 +441,10 @@ struct model_slot *registry_find(struct registry *r, const char *name)
     if (!r)
         return NULL;
     if (!name || !*name)
-        return &r->slots[r->default_index];
+        return r->slots[r->default_index];
     for (int i = 0; i < r->n; i++)
-        if (strcmp(r->slots[i].cfg.name, name) == 0)
-            return &r->slots[i];
+        if (strcmp(r->slots[i]->cfg.name, name) == 0)
+            return r->slots[i];
     return NULL;
 }
 

@@ -2,6 +2,9 @@
  *
  * A registry is built from a config: every model loaded, warmed up (one full
  * batch through the engine) and given its batcher before anyone can see it.
+ * On a reload, a model whose settings and files (model and labels: device,
+ * inode, size, mtime) are unchanged is not loaded again: the new registry
+ * shares the running slot, batcher and queue included.
  * registry_publish() makes it current; requests take a reference with
  * registry_acquire() and keep it until they are freed, so a SIGHUP swap never
  * pulls a model from under a request.  The replaced registry is retired and
@@ -25,8 +28,18 @@
 #include "metrics.h"
 #include "mnet.h"
 
+/* What a file was when it was loaded: a reload compares it. */
+struct file_id {
+    unsigned long long dev, ino, size;
+    long long mtime_ns;
+};
+
+/* One loaded model, shared by every registry that serves it (refcounted). */
 struct model_slot {
+    atomic_int refs;              /* registries holding it */
+    unsigned long generation;     /* of the registry that loaded it */
     struct config_model cfg;      /* the settings it was loaded with */
+    struct file_id model_id, labels_id;
     mnet_model *model;
     const struct mnet_info *info;
     char *labels_buf;             /* the labels file, NUL-split */
@@ -40,16 +53,17 @@ struct model_slot {
 struct registry {
     atomic_int refs;
     int n;
-    struct model_slot *slots;
+    struct model_slot **slots;
     int default_index;
     struct config_server server;  /* request limits loaded with these models (hot-reloaded too) */
     unsigned long generation;     /* 1 for the first load, +1 per successful reload */
 };
 
-/* Load every model of cfg (md may be NULL).  On failure nothing is left
- * running and *out is untouched. */
-int registry_load(const struct config *cfg, struct metrics_daemon *md, struct registry **out,
-                  char *err, size_t errlen);
+/* Load every model of cfg (md may be NULL), sharing the unchanged ones of
+ * prev (NULL: load all).  On failure nothing new is left running and *out is
+ * untouched. */
+int registry_load(const struct config *cfg, const struct registry *prev,
+                  struct metrics_daemon *md, struct registry **out, char *err, size_t errlen);
 
 /* Make r current (takes over the caller's reference); the previous one is
  * retired.  Closes nothing: requests already holding the old one finish on it. */

@@ -7,8 +7,11 @@
   200, exit 0;
 - SIGTERM while a batch runs past drain_timeout_s: that batch is answered, exit 0;
 - SIGHUP with a changed model path swaps the model while a client keeps
-  requesting, with no failed request; a broken config keeps the old model."""
+  requesting, with no failed request; a broken config keeps the old model;
+- SIGHUP reloads only the models whose settings or files changed: the others
+  keep running (same engine, not loaded again)."""
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -202,4 +205,52 @@ try:
     check(st == 200, "still serving after the failed reload")
 finally:
     check(d.stop() == 0, "exit 0")
+
+# ---- SIGHUP reloads only what changed
+conf2 = """[server]
+access_log = off
+[model a]
+path = %s
+labels = %s
+[model b]
+path = %s
+labels = %s
+max_batch_delay_us = %d
+"""
+own = tempfile.mkdtemp(prefix="mnetd-test-")
+a_path = os.path.join(own, "a.tflite")  # our own copy: its mtime is ours to change
+shutil.copyfile(V1_SMALL, a_path)
+d = Daemon(model=None, labels=None, config_text=conf2 % (a_path, LABELS, V1_SMALL, LABELS, 1000))
+try:
+    gen_line = lambda g: "reload done: generation %d" % g
+    d.signal(signal.SIGHUP)  # nothing changed: both kept
+    wait_for(lambda: gen_line(2) in d.stderr(), 60)
+    log2 = d.stderr().split("SIGHUP")[1]
+    check(log2.count("unchanged, kept from generation 1") == 2 and "loaded in" not in log2,
+          "a reload with nothing changed loads nothing:\n" + log2[-800:])
+    # only model b's settings change
+    with open(d.config_path, "w") as f:
+        f.write(conf2 % (a_path, LABELS, V1_SMALL, LABELS, 2000))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: gen_line(3) in d.stderr(), 60)
+    log3 = d.stderr().split(gen_line(2))[1]
+    check("model a (default): %s" % a_path in log3 and "unchanged, kept from generation 1" in log3,
+          "generation 3 keeps model a as it was loaded at generation 1")
+    check(log3.count("loaded in") == 1, "and loads only model b again:\n" + log3[-800:])
+    # model a's file changes on disk (same settings): a is loaded again, b kept
+    st0 = os.stat(a_path)
+    os.utime(a_path, ns=(st0.st_atime_ns, st0.st_mtime_ns + 1000000000))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: gen_line(4) in d.stderr(), 60)
+    log4 = d.stderr().split(gen_line(3))[1]
+    line = lambda log, m: [l for l in log.splitlines() if l.startswith("info: model %s" % m)]
+    check(["loaded in" in l for l in line(log4, "a")] == [True] and
+          ["unchanged, kept from generation 3" in l for l in line(log4, "b")] == [True],
+          "a changed file reloads that model only:\n" + log4[-800:])
+    for m in ("a", "b"):
+        st, _, j = classify_raw(d.base, sample("hot_dog.jpg"), model=m)
+        check(st == 200, "model %s answers after the reloads" % m)
+finally:
+    check(d.stop() == 0, "exit 0")
+    shutil.rmtree(own)
 finish()
