@@ -94,7 +94,7 @@ const struct config_key config_keys[] = {
      .min = 1, .max = 256,
      .help = "HTTP threads (they also decode images; the engine has its own threads)."},
     {SRV(model_dir), .name = "model_dir", .option = "model-dir", .type = CONFIG_T_STRING,
-     .def = ".:models:../shared/models:/usr/share/mobilenetd/models",
+     .def = ".:models:../shared/models:" MNETD_MODEL_DIR,
      .help = "Colon-separated directories searched for model and label files given "
              "without a '/' (relative ones from the working directory); then $MNET_MODEL_PATH, "
              "./models, ../shared/models."},

@@ -27,7 +27,7 @@
  *
  * Model and label paths without a '/' are looked up in [server] model_dir, a
  * colon-separated search path (default ".:models:../shared/models:
- * /usr/share/mobilenetd/models"), then in the search path the CLIs share
+ * DATADIR/mobilenetd/models", the install's data directory), then in the search path the CLIs share
  * (engine/modelpath.h: $MNET_MODEL_PATH, ./models, ../shared/models, the
  * build's shared_dir); config->models[i].path holds the absolute path, and a
  * file not found is a config error.
