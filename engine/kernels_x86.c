@@ -216,6 +216,7 @@ struct qgemm {
     int K, K4, N, panels;
     int pw;             /* 1x1 stride 1: rows read in place */
     size_t ldk;         /* bytes per gathered row (K rounded up to 64) */
+    size_t tscratch;    /* scratch bytes per thread: gathered rows, then row corrections */
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
     struct rq rq;       /* per column, padded to panels*64 */
     int32_t *rq_block;
@@ -259,13 +260,16 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->out_min = l->out_min;
     p->out_max = l->out_max;
     l->packed = p;
-    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * RMAX * p->ldk;
+    /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split),
+     * computed once per task instead of once per tile and panel. */
+    p->tscratch = (p->pw ? 0 : RMAX * p->ldk) + (p->w_zp ? 4 * ROWCHUNK * sizeof(int32_t) : 0);
+    l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
     (void)max_batch;
     return 0;
 }
 
 /* Sum of K bytes (vpsadbw against zero). */
-T512 INL int32_t row_sum_u8(const uint8_t *x, int K)
+T512 static int32_t row_sum_u8(const uint8_t *x, int K)
 {
     __m512i s = _mm512_setzero_si512();
     int k = 0;
@@ -312,9 +316,9 @@ TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *c
 
 /* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
  * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
- * but not stored. */
+ * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
-                          const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                          const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
     __m512i acc[RMAX][4];
 #pragma GCC unroll 4
@@ -338,15 +342,15 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM || r >= R)
             break;
-        __m512i corr = _mm512_setzero_si512();
-        if (p->w_zp) /* - w_zp * sum(x) over the row: uint8 models */
-            corr = _mm512_set1_epi32(p->w_zp * row_sum_u8(rows[r], p->K));
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             if (v >= NV)
                 break;
             int c = col0 + v * 16;
-            __m512i y = rq_apply(_mm512_sub_epi32(acc[r][v], corr), &p->rq, (size_t)c);
+            __m512i y = acc[r][v];
+            if (corr) /* uint8 models */
+                y = _mm512_sub_epi32(y, _mm512_set1_epi32(corr[r]));
+            y = rq_apply(y, &p->rq, (size_t)c);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
             __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
@@ -356,13 +360,14 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
 }
 
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
-                                 const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                                 const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                 int col0)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
-    case 3: qgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
-    case 2: qgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
-    default: qgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
+    case 4: qgemm_tile(p, 6, 4, R, rows, corr, wp, out, ldo, col0); break;
+    case 3: qgemm_tile(p, 8, 3, R, rows, corr, wp, out, ldo, col0); break;
+    case 2: qgemm_tile(p, 12, 2, R, rows, corr, wp, out, ldo, col0); break;
+    default: qgemm_tile(p, 24, 1, R, rows, corr, wp, out, ldo, col0); break;
     }
 }
 
@@ -441,7 +446,12 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         int gi = (int)(t % groups);
         int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
         size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int32_t *corr = p->w_zp ? (int32_t *)(ts + (p->pw ? 0 : RMAX * p->ldk)) : NULL;
         if (p->pw) {
+            if (corr)
+                for (size_t m = m0; m < m1; m++)
+                    corr[m - m0] = p->w_zp * row_sum_u8(in + m * (size_t)p->K, p->K);
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
@@ -452,11 +462,12 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    qgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    qgemm_tile_any(p, nv, R, rows, corr ? corr + (m - m0) : NULL, wp, out + m * p->N,
+                                   (size_t)p->N, pan * PANEL);
                 }
             }
         } else {
-            uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+            uint8_t *buf = ts;
             /* (b, oy, ox) of row m0, stepped along without divisions */
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
@@ -472,6 +483,9 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         }
                     }
                 }
+                if (corr) /* after the whole gather: reading a row just written stalls */
+                    for (int r = 0; r < RG; r++)
+                        corr[r] = p->w_zp * row_sum_u8(buf + (size_t)r * p->ldk, p->K);
                 for (int pan = p0; pan < p1; pan++) {
                     int nv = (p->N - pan * PANEL + 15) / 16;
                     nv = nv > 4 ? 4 : nv;
@@ -482,8 +496,8 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         const uint8_t *rows[RMAX];
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
-                        qgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
-                                       pan * PANEL);
+                        qgemm_tile_any(p, nv, R, rows, corr ? corr + sub : NULL, wp,
+                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL);
                     }
                 }
             }
