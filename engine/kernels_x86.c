@@ -860,18 +860,25 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
  * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
- * vpdpbusd against ones. */
+ * vpdpbusd against ones.
+ * Stride-1 rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
+ * wherever all their taps are inside the image: the chunk's P*C channels
+ * are contiguous in the input rows and the output, so it is P*C/64 whole
+ * steps (no idle lanes for C = 32, 96, 144) with no per-tap padding checks.
+ * The pack holds those steps (weights repeat with period C); a single
+ * pixel uses the first `blocks` of them. */
 #define DW4B 64
 
 struct qdw4 {
     struct xpack h;
     void *block;
     int taps, groups, C, blocks;
-    int8_t *w;          /* [block][group][j][64] */
+    int chunk, fblocks; /* P pixels (0: per pixel only), P*C/64 steps */
+    int8_t *w;          /* [fblock][group][j][64] */
     int8_t *ones;       /* [group][64]: 1 for real taps */
-    struct rq rq;       /* [block][j][16] */
+    struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
-    uint8_t *zrow;      /* blocks*64 bytes of in_zp */
+    uint8_t *zrow;      /* fblocks*64 bytes of in_zp */
     int32_t w_zp, out_zp, out_min, out_max;
 };
 
@@ -883,10 +890,14 @@ static int dw4_chan(int j, int lane)
 static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    /* Narrow layers waste most of a 64-channel step: the 32-channel int16
-     * kernel costs about 2/3 of a 64-channel step per 32 channels. */
-    int b64 = (g->out_c + 63) / 64, b32 = (g->out_c + 31) / 32;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || 3 * b64 > 2 * b32)
+    int C = g->out_c, low = C & -C; /* gcd(C, 64) = min(lowest set bit, 64) */
+    int P = DW4B / (low < DW4B ? low : DW4B);
+    int chunk = g->stride_w == 1 && g->dil_w == 1 && P <= 4 ? P : 0;
+    /* Narrow layers waste most of a 64-channel step: without chunks the
+     * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
+     * channels. */
+    int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || (!chunk && 3 * b64 > 2 * b32))
         return x512_qdw_prepare(l, max_batch, threads);
     struct qdw4 *p = x_alloc(sizeof *p);
     if (!p)
@@ -894,10 +905,12 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->h.kind = PK_QDW4;
     p->taps = g->k_h * g->k_w;
     p->groups = (p->taps + 3) / 4;
-    p->C = g->out_c;
-    p->blocks = (p->C + DW4B - 1) / DW4B;
-    size_t nw = (size_t)p->blocks * p->groups * 4 * 64;
-    size_t nc = (size_t)p->blocks * DW4B;
+    p->C = C;
+    p->blocks = b64;
+    p->chunk = chunk;
+    p->fblocks = chunk ? chunk * C / DW4B : b64;
+    size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
+    size_t nc = (size_t)p->fblocks * DW4B;
     p->block = x_alloc(nw + (size_t)p->groups * 64 + nc);
     if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
         free(p->block);
@@ -911,12 +924,12 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     for (int gi = 0; gi < p->groups; gi++)
         for (int b = 0; b < 64; b++)
             p->ones[gi * 64 + b] = 4 * gi + b % 4 < p->taps;
-    for (int blk = 0; blk < p->blocks; blk++)
+    for (int blk = 0; blk < p->fblocks; blk++)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
-                int c = blk * DW4B + dw4_chan(j, lane);
+                int f = blk * DW4B + dw4_chan(j, lane), c = f % p->C;
                 size_t i = (size_t)blk * DW4B + j * 16 + lane;
-                if (c >= p->C) {
+                if (f >= p->C && !p->chunk) {
                     rq_set(&p->rq, i, 0, 0, 0);
                     continue;
                 }
@@ -937,6 +950,63 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
+/* One 64-channel step: packed step blk (channels from tap[t] + off, mask m)
+ * -> o. */
+TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t off, int blk,
+                         __mmask64 m, uint8_t *o)
+{
+    const int c0 = blk * DW4B;
+    const int32_t *bias = p->rq.bias + c0;
+    __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
+    __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
+    for (int gi = 0; gi < p->groups; gi++) {
+        const uint8_t *const *tg = tap + 4 * gi;
+        __m512i x0 = _mm512_maskz_loadu_epi8(m, tg[0] + off);
+        __m512i x1 = _mm512_maskz_loadu_epi8(m, tg[1] + off);
+        __m512i x2 = _mm512_maskz_loadu_epi8(m, tg[2] + off);
+        __m512i x3 = _mm512_maskz_loadu_epi8(m, tg[3] + off);
+        __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+        __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
+        __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
+        __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
+        const int8_t *wg = wb + gi * 256;
+        __m512i w0 = _mm512_load_si512(wg), w1 = _mm512_load_si512(wg + 64);
+        __m512i w2 = _mm512_load_si512(wg + 128), w3 = _mm512_load_si512(wg + 192);
+        DPBUSD(a0, q0, w0);
+        DPBUSD(a1, q1, w1);
+        DPBUSD(a2, q2, w2);
+        DPBUSD(a3, q3, w3);
+        if (p->w_zp) {
+            __m512i one = _mm512_load_si512(p->ones + gi * 64);
+            DPBUSD(s0, q0, one);
+            DPBUSD(s1, q1, one);
+            DPBUSD(s2, q2, one);
+            DPBUSD(s3, q3, one);
+        }
+    }
+    if (p->w_zp) {
+        const __m512i wzp = _mm512_set1_epi32(p->w_zp);
+        a0 = _mm512_sub_epi32(a0, _mm512_mullo_epi32(s0, wzp));
+        a1 = _mm512_sub_epi32(a1, _mm512_mullo_epi32(s1, wzp));
+        a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
+        a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
+    }
+    const __m512i zp = _mm512_set1_epi32(p->out_zp);
+    const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
+    a0 = rq_apply(a0, &p->rq, (size_t)c0);
+    a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
+    a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
+    a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
+    a0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a0, zp), lo), hi);
+    a1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a1, zp), lo), hi);
+    a2 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a2, zp), lo), hi);
+    a3 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a3, zp), lo), hi);
+    __m512i y = _mm512_packus_epi16(_mm512_packus_epi32(a0, a1), _mm512_packus_epi32(a2, a3));
+    _mm512_mask_storeu_epi8(o, m, y);
+}
+
 TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                void *scratch, int threads)
 {
@@ -949,6 +1019,8 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
+    /* chunks start at ox in [pad_left, cx1 - P]: every tap of every pixel inside */
+    const int cx1 = g->in_w - g->k_w + 1 + g->pad_left;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -957,63 +1029,26 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
         dw_rows(g, in, 1, b, oy, rows_in);
         for (int t = p->taps; t < 16; t++)
             tap[t] = p->zrow;
-        const __m512i zp = _mm512_set1_epi32(p->out_zp);
-        const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
-        const __m512i wzp = _mm512_set1_epi32(p->w_zp);
-        for (int ox = 0; ox < g->out_w; ox++) {
-            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
-            uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
-            for (int blk = 0; blk < p->blocks; blk++) {
-                int c0 = blk * DW4B;
-                int left = C - c0;
-                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
-                const int32_t *bias = p->rq.bias + c0;
-                __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
-                __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
-                __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-                const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
-                for (int gi = 0; gi < p->groups; gi++) {
-                    const uint8_t *const *tg = tap + 4 * gi;
-                    __m512i x0 = _mm512_maskz_loadu_epi8(m, tg[0] + c0);
-                    __m512i x1 = _mm512_maskz_loadu_epi8(m, tg[1] + c0);
-                    __m512i x2 = _mm512_maskz_loadu_epi8(m, tg[2] + c0);
-                    __m512i x3 = _mm512_maskz_loadu_epi8(m, tg[3] + c0);
-                    __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
-                    __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
-                    __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
-                    __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
-                    const int8_t *wg = wb + gi * 256;
-                    __m512i w0 = _mm512_load_si512(wg), w1 = _mm512_load_si512(wg + 64);
-                    __m512i w2 = _mm512_load_si512(wg + 128), w3 = _mm512_load_si512(wg + 192);
-                    DPBUSD(a0, q0, w0);
-                    DPBUSD(a1, q1, w1);
-                    DPBUSD(a2, q2, w2);
-                    DPBUSD(a3, q3, w3);
-                    if (p->w_zp) {
-                        __m512i one = _mm512_load_si512(p->ones + gi * 64);
-                        DPBUSD(s0, q0, one);
-                        DPBUSD(s1, q1, one);
-                        DPBUSD(s2, q2, one);
-                        DPBUSD(s3, q3, one);
-                    }
-                }
-                if (p->w_zp) {
-                    a0 = _mm512_sub_epi32(a0, _mm512_mullo_epi32(s0, wzp));
-                    a1 = _mm512_sub_epi32(a1, _mm512_mullo_epi32(s1, wzp));
-                    a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
-                    a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
-                }
-                a0 = rq_apply(a0, &p->rq, (size_t)c0);
-                a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
-                a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
-                a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
-                a0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a0, zp), lo), hi);
-                a1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a1, zp), lo), hi);
-                a2 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a2, zp), lo), hi);
-                a3 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a3, zp), lo), hi);
-                __m512i y = _mm512_packus_epi16(_mm512_packus_epi32(a0, a1), _mm512_packus_epi32(a2, a3));
-                _mm512_mask_storeu_epi8(o + c0, m, y);
+        uint8_t *orow = out + ((size_t)b * g->out_h + oy) * g->out_w * C;
+        for (int ox = 0; ox < g->out_w;) {
+            if (p->chunk && ox >= g->pad_left && ox + p->chunk <= cx1) {
+                for (int ky = 0, t = 0; ky < g->k_h; ky++)
+                    for (int kx = 0; kx < g->k_w; kx++, t++)
+                        tap[t] = rows_in[ky] ? rows_in[ky] + (size_t)(ox - g->pad_left + kx) * C
+                                             : p->zrow;
+                for (int blk = 0; blk < p->fblocks; blk++)
+                    qdw4_step(p, tap, (size_t)blk * DW4B, blk, ~(__mmask64)0,
+                              orow + (size_t)ox * C + blk * DW4B);
+                ox += p->chunk;
+                continue;
             }
+            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
+            for (int blk = 0; blk < p->blocks; blk++) {
+                int left = C - blk * DW4B;
+                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+                qdw4_step(p, tap, (size_t)blk * DW4B, blk, m, orow + (size_t)ox * C + blk * DW4B);
+            }
+            ox++;
         }
     }
 }
