@@ -209,6 +209,20 @@ T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
     return _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
 }
 
+/* out_zp + four requantized vectors, clamped to [lo, hi], as bytes in the
+ * order of two rounds of in-lane packs.  zp and the clamp run on 32 words /
+ * 64 bytes after saturating packs: every step is monotone and saturates far
+ * outside [0, 255], so the bytes equal the 32-bit clamp(v + zp, lo, hi). */
+T512 INL __m512i pack_zp_clamp(__m512i a0, __m512i a1, __m512i a2, __m512i a3, int32_t zp,
+                               int32_t lo, int32_t hi)
+{
+    const __m512i z = _mm512_set1_epi16((short)zp);
+    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(a0, a1), z);
+    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(a2, a3), z);
+    __m512i y = _mm512_packus_epi16(p01, p23);
+    return _mm512_min_epu8(_mm512_max_epu8(y, _mm512_set1_epi8((char)lo)), _mm512_set1_epi8((char)hi));
+}
+
 /* ======================= int8 GEMM (VNNI) ======================= */
 
 struct qgemm {
@@ -250,10 +264,13 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int pan = oc / PANEL, col = oc % PANEL;
         int nv = (p->N - pan * PANEL + 15) / 16;
         nv = nv > 4 ? 4 : nv;
+        /* 4-vector panels in the order pack_zp_clamp restores: vector v,
+         * lane l is column 16 * (l / 4) + 4 * v + l % 4 */
+        int pos = nv == 4 ? col / 4 % 4 * 16 + col / 16 * 4 + col % 4 : col;
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
         for (int k = 0; k < K; k++)
-            dst[((size_t)(k / 4) * nv * 16 + col) * 4 + k % 4] = l->w[(size_t)oc * K + k];
-        rq_set(&p->rq, (size_t)oc, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+            dst[((size_t)(k / 4) * nv * 16 + pos) * 4 + k % 4] = l->w[(size_t)oc * K + k];
+        rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     p->w_zp = l->w_zp;
     p->out_zp = l->out_zp;
@@ -342,15 +359,26 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM || r >= R)
             break;
+        const __m512i cr = corr ? _mm512_set1_epi32(corr[r]) : _mm512_setzero_si512(); /* uint8 models */
+        if (NV == 4) { /* columns permuted at pack time: one 64-byte store */
+            __m512i y[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                y[v] = rq_apply(corr ? _mm512_sub_epi32(acc[r][v], cr) : acc[r][v], &p->rq,
+                                (size_t)col0 + v * 16);
+            int left = p->N - col0;
+            __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+            _mm512_mask_storeu_epi8(out + (size_t)r * ldo + col0, m,
+                                    pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min,
+                                                  p->out_max));
+            continue;
+        }
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             if (v >= NV)
                 break;
             int c = col0 + v * 16;
-            __m512i y = acc[r][v];
-            if (corr) /* uint8 models */
-                y = _mm512_sub_epi32(y, _mm512_set1_epi32(corr[r]));
-            y = rq_apply(y, &p->rq, (size_t)c);
+            __m512i y = rq_apply(corr ? _mm512_sub_epi32(acc[r][v], cr) : acc[r][v], &p->rq, (size_t)c);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
             __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
@@ -993,18 +1021,11 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
         a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
         a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
     }
-    const __m512i zp = _mm512_set1_epi32(p->out_zp);
-    const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
     a0 = rq_apply(a0, &p->rq, (size_t)c0);
     a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
     a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
     a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
-    a0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a0, zp), lo), hi);
-    a1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a1, zp), lo), hi);
-    a2 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a2, zp), lo), hi);
-    a3 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a3, zp), lo), hi);
-    __m512i y = _mm512_packus_epi16(_mm512_packus_epi32(a0, a1), _mm512_packus_epi32(a2, a3));
-    _mm512_mask_storeu_epi8(o, m, y);
+    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
 }
 
 TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
