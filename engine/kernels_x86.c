@@ -888,7 +888,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
  * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
- * vpdpbusd against ones.
+ * vpdpbusd against bytes of -w_zp (so w_zp = -128 takes the int16 kernel).
  * Stride-1 rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
  * wherever all their taps are inside the image: the chunk's P*C channels
  * are contiguous in the input rows and the output, so it is P*C/64 whole
@@ -903,7 +903,7 @@ struct qdw4 {
     int taps, groups, C, blocks;
     int chunk, fblocks; /* P pixels (0: per pixel only), P*C/64 steps */
     int8_t *w;          /* [fblock][group][j][64] */
-    int8_t *ones;       /* [group][64]: 1 for real taps */
+    int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
     struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
     uint8_t *zrow;      /* fblocks*64 bytes of in_zp */
@@ -925,7 +925,8 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
      * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
      * channels. */
     int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || (!chunk && 3 * b64 > 2 * b32))
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || (!chunk && 3 * b64 > 2 * b32) ||
+        l->w_zp == -128)
         return x512_qdw_prepare(l, max_batch, threads);
     struct qdw4 *p = x_alloc(sizeof *p);
     if (!p)
@@ -946,12 +947,12 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
         return -ENOMEM;
     }
     p->w = p->block;
-    p->ones = p->w + nw;
-    p->zrow = (uint8_t *)(p->ones + (size_t)p->groups * 64);
+    p->zw = p->w + nw;
+    p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
     memset(p->zrow, (int)l->in_zp, nc);
     for (int gi = 0; gi < p->groups; gi++)
         for (int b = 0; b < 64; b++)
-            p->ones[gi * 64 + b] = 4 * gi + b % 4 < p->taps;
+            p->zw[gi * 64 + b] = (int8_t)(4 * gi + b % 4 < p->taps ? -l->w_zp : 0);
     for (int blk = 0; blk < p->fblocks; blk++)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
@@ -987,7 +988,6 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
     const int32_t *bias = p->rq.bias + c0;
     __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
     __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
-    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
     const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
     for (int gi = 0; gi < p->groups; gi++) {
         const uint8_t *const *tg = tap + 4 * gi;
@@ -1007,19 +1007,12 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
         DPBUSD(a2, q2, w2);
         DPBUSD(a3, q3, w3);
         if (p->w_zp) {
-            __m512i one = _mm512_load_si512(p->ones + gi * 64);
-            DPBUSD(s0, q0, one);
-            DPBUSD(s1, q1, one);
-            DPBUSD(s2, q2, one);
-            DPBUSD(s3, q3, one);
+            __m512i z = _mm512_load_si512(p->zw + gi * 64);
+            DPBUSD(a0, q0, z);
+            DPBUSD(a1, q1, z);
+            DPBUSD(a2, q2, z);
+            DPBUSD(a3, q3, z);
         }
-    }
-    if (p->w_zp) {
-        const __m512i wzp = _mm512_set1_epi32(p->w_zp);
-        a0 = _mm512_sub_epi32(a0, _mm512_mullo_epi32(s0, wzp));
-        a1 = _mm512_sub_epi32(a1, _mm512_mullo_epi32(s1, wzp));
-        a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
-        a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
     }
     a0 = rq_apply(a0, &p->rq, (size_t)c0);
     a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
