@@ -264,9 +264,12 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int pan = oc / PANEL, col = oc % PANEL;
         int nv = (p->N - pan * PANEL + 15) / 16;
         nv = nv > 4 ? 4 : nv;
-        /* 4-vector panels in the order pack_zp_clamp restores: vector v,
-         * lane l is column 16 * (l / 4) + 4 * v + l % 4 */
-        int pos = nv == 4 ? col / 4 % 4 * 16 + col / 16 * 4 + col % 4 : col;
+        /* Panels of 4 and 2 vectors in the order pack_zp_clamp restores:
+         * vector v, lane l is column 16 * (l / 4) + 4 * v + l % 4 (4), or
+         * 8 * (l / 4) + 4 * v + l % 4 (2) */
+        int pos = nv == 4   ? col / 4 % 4 * 16 + col / 16 * 4 + col % 4
+                  : nv == 2 ? col / 4 % 2 * 16 + col / 8 * 4 + col % 4
+                            : col;
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
         for (int k = 0; k < K; k++)
             dst[((size_t)(k / 4) * nv * 16 + pos) * 4 + k % 4] = l->w[(size_t)oc * K + k];
@@ -353,32 +356,65 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
         qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
+    if (NV != 3) {
+        /* 64 bytes from 4 / NV rows at a time: columns permuted at pack time
+         * (see vnni_qconv_prepare), rows regrouped by one permute. */
+        const int G = 4 / NV;
+        const __m512i rows2 = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+        const __m512i rows4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        const int left = p->N - col0;
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r += G) {
+            if (r >= RM || r >= R)
+                break;
+            __m512i y[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                int rr = r + j / NV, v = j % NV;
+                __m512i a = acc[rr][v];
+                if (corr) /* uint8 models; rows past R are not stored */
+                    a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
+                y[j] = rq_apply(a, &p->rq, (size_t)col0 + v * 16);
+            }
+            __m512i b = pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max);
+            uint8_t *o = out + (size_t)r * ldo + col0;
+            if (NV == 4) {
+                _mm512_mask_storeu_epi8(o, left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1, b);
+            } else if (NV == 2) {
+                __mmask32 m = left >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << left) - 1;
+                b = _mm512_permutexvar_epi64(rows2, b);
+                _mm256_mask_storeu_epi8(o, m, _mm512_castsi512_si256(b));
+                if (r + 1 < R)
+                    _mm256_mask_storeu_epi8(o + ldo, m, _mm512_extracti64x4_epi64(b, 1));
+            } else {
+                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                b = _mm512_permutexvar_epi32(rows4, b);
+                _mm_mask_storeu_epi8(o, m, _mm512_castsi512_si128(b));
+                if (r + 1 < R)
+                    _mm_mask_storeu_epi8(o + ldo, m, _mm512_extracti32x4_epi32(b, 1));
+                if (r + 2 < R)
+                    _mm_mask_storeu_epi8(o + 2 * ldo, m, _mm512_extracti32x4_epi32(b, 2));
+                if (r + 3 < R)
+                    _mm_mask_storeu_epi8(o + 3 * ldo, m, _mm512_extracti32x4_epi32(b, 3));
+            }
+        }
+        return;
+    }
     const __m512i zp = _mm512_set1_epi32(p->out_zp);
     const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM || r >= R)
             break;
-        const __m512i cr = corr ? _mm512_set1_epi32(corr[r]) : _mm512_setzero_si512(); /* uint8 models */
-        if (NV == 4) { /* columns permuted at pack time: one 64-byte store */
-            __m512i y[4];
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++)
-                y[v] = rq_apply(corr ? _mm512_sub_epi32(acc[r][v], cr) : acc[r][v], &p->rq,
-                                (size_t)col0 + v * 16);
-            int left = p->N - col0;
-            __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
-            _mm512_mask_storeu_epi8(out + (size_t)r * ldo + col0, m,
-                                    pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min,
-                                                  p->out_max));
-            continue;
-        }
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             if (v >= NV)
                 break;
             int c = col0 + v * 16;
-            __m512i y = rq_apply(corr ? _mm512_sub_epi32(acc[r][v], cr) : acc[r][v], &p->rq, (size_t)c);
+            __m512i a = acc[r][v];
+            if (corr) /* uint8 models */
+                a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
+            __m512i y = rq_apply(a, &p->rq, (size_t)c);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
             __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
