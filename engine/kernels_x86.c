@@ -288,18 +288,37 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* Sum of K bytes (vpsadbw against zero). */
-T512 static int32_t row_sum_u8(const uint8_t *x, int K)
+/* corr[r] = w_zp * (sum of the K bytes of row r) for `rows` rows `stride`
+ * bytes apart: vpsadbw per row, then eight rows' qword sums reduced together
+ * (a transpose-add tree) instead of one horizontal reduction per row. */
+T512 static void row_corr(const uint8_t *x, size_t stride, int K, size_t rows, int32_t w_zp,
+                          int32_t *corr)
 {
-    __m512i s = _mm512_setzero_si512();
-    int k = 0;
-    for (; k + 64 <= K; k += 64)
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(x + k), _mm512_setzero_si512()));
-    if (k < K) {
-        __mmask64 m = ((__mmask64)1 << (K - k)) - 1;
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, x + k), _mm512_setzero_si512()));
+    const __mmask64 tail = K % 64 ? ((__mmask64)1 << (K % 64)) - 1 : ~(__mmask64)0;
+    for (size_t r0 = 0; r0 < rows; r0 += 8) {
+        __m512i v[8];
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *row = x + (r0 + j < rows ? r0 + j : r0) * stride;
+            __m512i s = _mm512_setzero_si512();
+            int k = 0;
+            for (; k + 64 < K; k += 64)
+                s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(row + k), _mm512_setzero_si512()));
+            v[j] = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(tail, row + k),
+                                                       _mm512_setzero_si512()));
+        }
+        __m512i t[4];
+        for (int j = 0; j < 4; j++)
+            t[j] = _mm512_add_epi64(_mm512_unpacklo_epi64(v[2 * j], v[2 * j + 1]),
+                                    _mm512_unpackhi_epi64(v[2 * j], v[2 * j + 1]));
+        __m512i u0 = _mm512_add_epi64(_mm512_shuffle_i64x2(t[0], t[1], 0x88),
+                                      _mm512_shuffle_i64x2(t[0], t[1], 0xDD));
+        __m512i u1 = _mm512_add_epi64(_mm512_shuffle_i64x2(t[2], t[3], 0x88),
+                                      _mm512_shuffle_i64x2(t[2], t[3], 0xDD));
+        __m512i w = _mm512_add_epi64(_mm512_shuffle_i64x2(u0, u1, 0x88), _mm512_shuffle_i64x2(u0, u1, 0xDD));
+        __m256i c = _mm256_mullo_epi32(_mm512_cvtepi64_epi32(w), _mm256_set1_epi32(w_zp));
+        size_t n = rows - r0 < 8 ? rows - r0 : 8;
+        _mm256_mask_storeu_epi32(corr + r0, (__mmask8)((1u << n) - 1), c);
     }
-    return (int32_t)_mm512_reduce_add_epi64(s);
 }
 
 /* acc += u8(a) . s8(w) per 4-byte group.  Inline asm because GCC 12's
@@ -514,8 +533,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         int32_t *corr = p->w_zp ? (int32_t *)(ts + (p->pw ? 0 : RMAX * p->ldk)) : NULL;
         if (p->pw) {
             if (corr)
-                for (size_t m = m0; m < m1; m++)
-                    corr[m - m0] = p->w_zp * row_sum_u8(in + m * (size_t)p->K, p->K);
+                row_corr(in + m0 * p->K, (size_t)p->K, p->K, m1 - m0, p->w_zp, corr);
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
@@ -548,8 +566,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     }
                 }
                 if (corr) /* after the whole gather: reading a row just written stalls */
-                    for (int r = 0; r < RG; r++)
-                        corr[r] = p->w_zp * row_sum_u8(buf + (size_t)r * p->ldk, p->K);
+                    row_corr(buf, p->ldk, p->K, (size_t)RG, p->w_zp, corr);
                 for (int pan = p0; pan < p1; pan++) {
                     int nv = (p->N - pan * PANEL + 15) / 16;
                     nv = nv > 4 ? 4 : nv;
