@@ -942,12 +942,14 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
  * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
  * vpdpbusd against bytes of -w_zp (so w_zp = -128 takes the int16 kernel).
- * Stride-1 rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
- * wherever all their taps are inside the image: the chunk's P*C channels
- * are contiguous in the input rows and the output, so it is P*C/64 whole
- * steps (no idle lanes for C = 32, 96, 144) with no per-tap padding checks.
- * The pack holds those steps (weights repeat with period C); a single
- * pixel uses the first `blocks` of them. */
+ * Rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
+ * wherever all their taps are inside the image: the chunk's P*C outputs are
+ * contiguous, so it is P*C/64 whole steps (no idle lanes for C = 32, 96,
+ * 144) with no per-tap padding checks.  At stride 1 a step's inputs are
+ * contiguous too; at stride 2 a step that straddles two pixels loads its
+ * two pieces with a second, merging masked load.  The pack holds those
+ * steps (weights repeat with period C); a single pixel uses the first
+ * `blocks` of them. */
 #define DW4B 64
 
 struct qdw4 {
@@ -955,11 +957,16 @@ struct qdw4 {
     void *block;
     int taps, groups, C, blocks;
     int chunk, fblocks; /* P pixels (0: per pixel only), P*C/64 steps */
+    int split;          /* some chunk step straddles two pixels (stride 2) */
+    struct dw4piece {   /* [fblock]: input offsets of a chunk step's two pieces */
+        int32_t off0, off1;
+        uint64_t m0;    /* bytes from piece 0 */
+    } *piece;
     int8_t *w;          /* [fblock][group][j][64] */
     int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
     struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
-    uint8_t *zrow;      /* fblocks*64 bytes of in_zp */
+    uint8_t *zrow;      /* fblocks*64*stride bytes of in_zp */
     int32_t w_zp, out_zp, out_min, out_max;
 };
 
@@ -972,8 +979,11 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
     int C = g->out_c, low = C & -C; /* gcd(C, 64) = min(lowest set bit, 64) */
-    int P = DW4B / (low < DW4B ? low : DW4B);
-    int chunk = g->stride_w == 1 && g->dil_w == 1 && P <= 4 ? P : 0;
+    int P = DW4B / (low < DW4B ? low : DW4B), S = g->stride_w;
+    int chunk = S <= 2 && g->dil_w == 1 && P <= 4 ? P : 0;
+    for (int f = 0; chunk && f < P * C; f += DW4B) /* at most two pixels a step */
+        if ((f + DW4B - 1) / C > f / C + 1)
+            chunk = 0;
     /* Narrow layers waste most of a 64-channel step: without chunks the
      * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
      * channels. */
@@ -992,8 +1002,8 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->chunk = chunk;
     p->fblocks = chunk ? chunk * C / DW4B : b64;
     size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
-    size_t nc = (size_t)p->fblocks * DW4B;
-    p->block = x_alloc(nw + (size_t)p->groups * 64 + nc);
+    size_t nc = (size_t)p->fblocks * DW4B, nz = nc * S;
+    p->block = x_alloc(nw + (size_t)p->groups * 64 + nz + (size_t)p->fblocks * sizeof *p->piece);
     if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
         free(p->block);
         free(p);
@@ -1002,7 +1012,16 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->w = p->block;
     p->zw = p->w + nw;
     p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
-    memset(p->zrow, (int)l->in_zp, nc);
+    memset(p->zrow, (int)l->in_zp, nz);
+    p->piece = (struct dw4piece *)(p->zrow + nz);
+    for (int blk = 0; blk < p->fblocks; blk++) {
+        /* flat output f = q*C + c reads input f + q*C*(S-1) */
+        int f = blk * DW4B, q0 = f / C, q1 = (f + DW4B - 1) / C, cut = q1 * C - f;
+        p->piece[blk].off0 = f + q0 * C * (S - 1);
+        p->piece[blk].off1 = f + q1 * C * (S - 1);
+        p->piece[blk].m0 = q1 == q0 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
+        p->split |= S > 1 && q1 != q0;
+    }
     for (int gi = 0; gi < p->groups; gi++)
         for (int b = 0; b < 64; b++)
             p->zw[gi * 64 + b] = (int8_t)(4 * gi + b % 4 < p->taps ? -l->w_zp : 0);
@@ -1032,11 +1051,20 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* One 64-channel step: packed step blk (channels from tap[t] + off, mask m)
- * -> o. */
-TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t off, int blk,
-                         __mmask64 m, uint8_t *o)
+/* Bytes m of t + off; split: the others from t + off1. */
+TVNNI INL __m512i dw4_load(const uint8_t *t, size_t off, __mmask64 m, int split, size_t off1)
 {
+    __m512i x = _mm512_maskz_loadu_epi8(m, t + off);
+    return split ? _mm512_mask_loadu_epi8(x, ~m, t + off1) : x;
+}
+
+/* One 64-channel step: packed step blk (channels from tap[t] + off, mask m)
+ * -> o; split: m is replaced by the step's piece-0 mask, the other bytes
+ * come from tap[t] + off1. */
+TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t off, int blk,
+                         __mmask64 m, uint8_t *o, int split, size_t off1)
+{
+    const __mmask64 m0 = split ? p->piece[blk].m0 : m;
     const int c0 = blk * DW4B;
     const int32_t *bias = p->rq.bias + c0;
     __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
@@ -1044,10 +1072,10 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
     const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
     for (int gi = 0; gi < p->groups; gi++) {
         const uint8_t *const *tg = tap + 4 * gi;
-        __m512i x0 = _mm512_maskz_loadu_epi8(m, tg[0] + off);
-        __m512i x1 = _mm512_maskz_loadu_epi8(m, tg[1] + off);
-        __m512i x2 = _mm512_maskz_loadu_epi8(m, tg[2] + off);
-        __m512i x3 = _mm512_maskz_loadu_epi8(m, tg[3] + off);
+        __m512i x0 = dw4_load(tg[0], off, m0, split, off1);
+        __m512i x1 = dw4_load(tg[1], off, m0, split, off1);
+        __m512i x2 = dw4_load(tg[2], off, m0, split, off1);
+        __m512i x3 = dw4_load(tg[3], off, m0, split, off1);
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
         __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
         __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
@@ -1074,6 +1102,15 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
     _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
 }
 
+/* The stride-2 chunk steps that straddle two pixels: out of line, so the
+ * common steps' loop keeps its registers. */
+TVNNI static __attribute__((noinline)) void qdw4_step_split(const struct qdw4 *p,
+                                                            const uint8_t *const *tap, int blk,
+                                                            uint8_t *o)
+{
+    qdw4_step(p, tap, (size_t)p->piece[blk].off0, blk, ~(__mmask64)0, o, 1, (size_t)p->piece[blk].off1);
+}
+
 TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                void *scratch, int threads)
 {
@@ -1086,8 +1123,7 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
-    /* chunks start at ox in [pad_left, cx1 - P]: every tap of every pixel inside */
-    const int cx1 = g->in_w - g->k_w + 1 + g->pad_left;
+    const int S = g->stride_w;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -1098,14 +1134,25 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
             tap[t] = p->zrow;
         uint8_t *orow = out + ((size_t)b * g->out_h + oy) * g->out_w * C;
         for (int ox = 0; ox < g->out_w;) {
-            if (p->chunk && ox >= g->pad_left && ox + p->chunk <= cx1) {
+            /* a chunk where every tap of every pixel is inside */
+            if (p->chunk && ox * S >= g->pad_left &&
+                (ox + p->chunk - 1) * S - g->pad_left + g->k_w <= g->in_w) {
                 for (int ky = 0, t = 0; ky < g->k_h; ky++)
                     for (int kx = 0; kx < g->k_w; kx++, t++)
-                        tap[t] = rows_in[ky] ? rows_in[ky] + (size_t)(ox - g->pad_left + kx) * C
+                        tap[t] = rows_in[ky] ? rows_in[ky] + (size_t)(ox * S - g->pad_left + kx) * C
                                              : p->zrow;
-                for (int blk = 0; blk < p->fblocks; blk++)
-                    qdw4_step(p, tap, (size_t)blk * DW4B, blk, ~(__mmask64)0,
-                              orow + (size_t)ox * C + blk * DW4B);
+                uint8_t *o = orow + (size_t)ox * C;
+                if (p->split) /* a loop of its own: the call costs the other one registers */
+                    for (int blk = 0; blk < p->fblocks; blk++) {
+                        const struct dw4piece *pc = p->piece + blk;
+                        if (pc->off1 == pc->off0)
+                            qdw4_step(p, tap, (size_t)pc->off0, blk, ~(__mmask64)0, o + blk * DW4B, 0, 0);
+                        else
+                            qdw4_step_split(p, tap, blk, o + blk * DW4B);
+                    }
+                else
+                    for (int blk = 0; blk < p->fblocks; blk++)
+                        qdw4_step(p, tap, (size_t)blk * DW4B, blk, ~(__mmask64)0, o + blk * DW4B, 0, 0);
                 ox += p->chunk;
                 continue;
             }
@@ -1113,7 +1160,7 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
             for (int blk = 0; blk < p->blocks; blk++) {
                 int left = C - blk * DW4B;
                 __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
-                qdw4_step(p, tap, (size_t)blk * DW4B, blk, m, orow + (size_t)ox * C + blk * DW4B);
+                qdw4_step(p, tap, (size_t)blk * DW4B, blk, m, orow + (size_t)ox * C + blk * DW4B, 0, 0);
             }
             ox++;
         }

@@ -289,11 +289,13 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             check_fconv(t, 0, n, &g, what);
         }
     }
-    /* Depthwise: stride-1 maps wide enough for whole chunks of pixels
-     * (C = 32, 48, 144) next to per-pixel edges, and stride 2. */
+    /* Depthwise: maps wide enough for whole chunks of pixels (C = 16, 32,
+     * 48, 64, 96, 144; at stride 2 steps that straddle two pixels) next to
+     * per-pixel edges. */
     static const int dw_cases[][5] = { /* h, w, c, k, stride */
         { 5, 13, 32, 3, 1 }, { 4, 11, 144, 3, 1 }, { 3, 9, 48, 3, 1 }, { 6, 7, 96, 3, 2 },
-        { 3, 6, 64, 3, 1 }, { 2, 12, 16, 3, 1 },
+        { 3, 6, 64, 3, 1 }, { 2, 12, 16, 3, 1 }, { 4, 15, 96, 3, 2 }, { 3, 19, 144, 3, 2 },
+        { 3, 11, 32, 3, 2 }, { 5, 13, 48, 3, 2 }, { 3, 9, 192, 3, 2 },
     };
     for (size_t i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; i++) {
         const int *c = dw_cases[i];
