@@ -151,13 +151,15 @@ static void task_split(size_t M, int panels, int threads, size_t *rows_per, long
 
 /* Per-column requantization constants, padded to whole vectors. */
 struct rq {
-    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *nudge, *negm;
-    int any_lsh; /* some column shifts left (multiplier >= 1): rare */
+    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *negm;
+    int64_t *rnd;   /* per 16 lanes: 8 even lanes, then 8 odd: 2^30 + nudge * 2^31 */
+    int any_lsh;    /* some column shifts left (multiplier >= 1): rare */
+    int all_rsh;    /* every column shifts right: negm is all -1 */
 };
 
 static int rq_alloc(struct rq *r, size_t n, int32_t **block)
 {
-    int32_t *b = x_alloc(7 * n * sizeof *b);
+    int32_t *b = x_alloc(8 * n * sizeof *b);
     if (!b)
         return -ENOMEM;
     r->bias = b;
@@ -165,9 +167,10 @@ static int rq_alloc(struct rq *r, size_t n, int32_t **block)
     r->mult_odd = b + 2 * n;
     r->lsh = b + 3 * n;
     r->rsh = b + 4 * n;
-    r->nudge = b + 5 * n;
-    r->negm = b + 6 * n;
+    r->negm = b + 5 * n;
+    r->rnd = (int64_t *)(b + 6 * n);
     r->any_lsh = 0;
+    r->all_rsh = 1;
     *block = b;
     return 0;
 }
@@ -180,9 +183,11 @@ static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t s
         r->mult_odd[i - 1] = mult; /* vpmuldq reads the even dword of each qword */
     r->lsh[i] = shift > 0 ? shift : 0;
     r->rsh[i] = shift > 0 ? 0 : -shift;
-    r->nudge[i] = r->rsh[i] > 0 ? 1 << (r->rsh[i] - 1) : 0;
+    int64_t nudge = r->rsh[i] > 0 ? (int64_t)1 << (r->rsh[i] - 1) : 0;
+    r->rnd[i / 16 * 16 + i % 2 * 8 + i % 16 / 2] = ((int64_t)1 << 30) + nudge * ((int64_t)1 << 31);
     r->negm[i] = r->rsh[i] > 0 ? -1 : 0;
     r->any_lsh |= shift > 0;
+    r->all_rsh &= r->rsh[i] > 0 || mult == 0; /* mult 0: a padding lane */
 }
 
 /* MultiplyByQuantizedMultiplier(v, mult, shift) per lane, TFLite's double
@@ -193,19 +198,21 @@ static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t s
  *    into the high dword (odd lanes);
  *  - RoundingDivideByPOT(x, e) (ties away from zero) ==
  *    floor((x + 2^(e-1) - [x < 0]) / 2^e) for e > 0, x for e == 0.
- * The bias is already in v. */
+ * The nudge 2^(e-1) rides in the 64-bit sum (+ 2^(e-1) * 2^31), and [x < 0]
+ * is taken from v: for e > 0 they differ only when x == 0 > v, where
+ * (2^(e-1) - 1) >> e == 2^(e-1) >> e == 0.  The bias is already in v. */
 T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
 {
     if (r->any_lsh)
         v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
-    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    __m512i adj = _mm512_srai_epi32(v, 31);
+    if (!r->all_rsh)
+        adj = _mm512_and_si512(adj, _mm512_loadu_si512(r->negm + i));
     __m512i ev = _mm512_mul_epi32(v, _mm512_loadu_si512(r->mult + i));
     __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_loadu_si512(r->mult_odd + i));
-    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, round), 31);
-    od = _mm512_slli_epi64(_mm512_add_epi64(od, round), 1);
-    v = _mm512_mask_blend_epi32(0xAAAA, ev, od);
-    __m512i adj = _mm512_and_si512(_mm512_srai_epi32(v, 31), _mm512_loadu_si512(r->negm + i));
-    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_loadu_si512(r->nudge + i), adj));
+    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, _mm512_loadu_si512(r->rnd + i)), 31);
+    od = _mm512_slli_epi64(_mm512_add_epi64(od, _mm512_loadu_si512(r->rnd + i + 8)), 1);
+    v = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, ev, od), adj);
     return _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
 }
 
