@@ -1077,12 +1077,20 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
     __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
     __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
     const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
-    for (int gi = 0; gi < p->groups; gi++) {
+    /* 3x3: unrolled, and the last group's three empty taps are zeros
+     * (their weights are 0), which saves their loads and two unpacks */
+    const int nine = p->taps == 9, groups = nine ? 3 : p->groups;
+#pragma GCC unroll 4
+    for (int gi = 0; gi < groups; gi++) {
         const uint8_t *const *tg = tap + 4 * gi;
-        __m512i x0 = dw4_load(tg[0], off, m0, split, off1);
-        __m512i x1 = dw4_load(tg[1], off, m0, split, off1);
-        __m512i x2 = dw4_load(tg[2], off, m0, split, off1);
-        __m512i x3 = dw4_load(tg[3], off, m0, split, off1);
+        __m512i x0 = dw4_load(tg[0], off, m0, split, off1), x1, x2, x3;
+        if (nine && gi == 2) {
+            x1 = x2 = x3 = _mm512_setzero_si512();
+        } else {
+            x1 = dw4_load(tg[1], off, m0, split, off1);
+            x2 = dw4_load(tg[2], off, m0, split, off1);
+            x3 = dw4_load(tg[3], off, m0, split, off1);
+        }
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
         __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
         __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
