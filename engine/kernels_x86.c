@@ -151,13 +151,15 @@ static void task_split(size_t M, int panels, int threads, size_t *rows_per, long
 
 /* Per-column requantization constants, padded to whole vectors. */
 struct rq {
-    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *nudge, *negm;
-    int any_lsh; /* some column shifts left (multiplier >= 1): rare */
+    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *negm;
+    int64_t *rnd;   /* per 16 lanes: 8 even lanes, then 8 odd: 2^30 + nudge * 2^31 */
+    int any_lsh;    /* some column shifts left (multiplier >= 1): rare */
+    int all_rsh;    /* every column shifts right: negm is all -1 */
 };
 
 static int rq_alloc(struct rq *r, size_t n, int32_t **block)
 {
-    int32_t *b = x_alloc(7 * n * sizeof *b);
+    int32_t *b = x_alloc(8 * n * sizeof *b);
     if (!b)
         return -ENOMEM;
     r->bias = b;
@@ -165,9 +167,10 @@ static int rq_alloc(struct rq *r, size_t n, int32_t **block)
     r->mult_odd = b + 2 * n;
     r->lsh = b + 3 * n;
     r->rsh = b + 4 * n;
-    r->nudge = b + 5 * n;
-    r->negm = b + 6 * n;
+    r->negm = b + 5 * n;
+    r->rnd = (int64_t *)(b + 6 * n);
     r->any_lsh = 0;
+    r->all_rsh = 1;
     *block = b;
     return 0;
 }
@@ -180,9 +183,11 @@ static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t s
         r->mult_odd[i - 1] = mult; /* vpmuldq reads the even dword of each qword */
     r->lsh[i] = shift > 0 ? shift : 0;
     r->rsh[i] = shift > 0 ? 0 : -shift;
-    r->nudge[i] = r->rsh[i] > 0 ? 1 << (r->rsh[i] - 1) : 0;
+    int64_t nudge = r->rsh[i] > 0 ? (int64_t)1 << (r->rsh[i] - 1) : 0;
+    r->rnd[i / 16 * 16 + i % 2 * 8 + i % 16 / 2] = ((int64_t)1 << 30) + nudge * ((int64_t)1 << 31);
     r->negm[i] = r->rsh[i] > 0 ? -1 : 0;
     r->any_lsh |= shift > 0;
+    r->all_rsh &= r->rsh[i] > 0 || mult == 0; /* mult 0: a padding lane */
 }
 
 /* MultiplyByQuantizedMultiplier(v, mult, shift) per lane, TFLite's double
@@ -193,20 +198,36 @@ static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t s
  *    into the high dword (odd lanes);
  *  - RoundingDivideByPOT(x, e) (ties away from zero) ==
  *    floor((x + 2^(e-1) - [x < 0]) / 2^e) for e > 0, x for e == 0.
- * The bias is already in v. */
+ * The nudge 2^(e-1) rides in the 64-bit sum (+ 2^(e-1) * 2^31), and [x < 0]
+ * is taken from v: for e > 0 they differ only when x == 0 > v, where
+ * (2^(e-1) - 1) >> e == 2^(e-1) >> e == 0.  The bias is already in v. */
 T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
 {
     if (r->any_lsh)
         v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
-    const __m512i round = _mm512_set1_epi64((int64_t)1 << 30);
+    __m512i adj = _mm512_srai_epi32(v, 31);
+    if (!r->all_rsh)
+        adj = _mm512_and_si512(adj, _mm512_loadu_si512(r->negm + i));
     __m512i ev = _mm512_mul_epi32(v, _mm512_loadu_si512(r->mult + i));
     __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_loadu_si512(r->mult_odd + i));
-    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, round), 31);
-    od = _mm512_slli_epi64(_mm512_add_epi64(od, round), 1);
-    v = _mm512_mask_blend_epi32(0xAAAA, ev, od);
-    __m512i adj = _mm512_and_si512(_mm512_srai_epi32(v, 31), _mm512_loadu_si512(r->negm + i));
-    v = _mm512_add_epi32(v, _mm512_add_epi32(_mm512_loadu_si512(r->nudge + i), adj));
+    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, _mm512_loadu_si512(r->rnd + i)), 31);
+    od = _mm512_slli_epi64(_mm512_add_epi64(od, _mm512_loadu_si512(r->rnd + i + 8)), 1);
+    v = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, ev, od), adj);
     return _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
+}
+
+/* out_zp + four requantized vectors, clamped to [lo, hi], as bytes in the
+ * order of two rounds of in-lane packs.  zp and the clamp run on 32 words /
+ * 64 bytes after saturating packs: every step is monotone and saturates far
+ * outside [0, 255], so the bytes equal the 32-bit clamp(v + zp, lo, hi). */
+T512 INL __m512i pack_zp_clamp(__m512i a0, __m512i a1, __m512i a2, __m512i a3, int32_t zp,
+                               int32_t lo, int32_t hi)
+{
+    const __m512i z = _mm512_set1_epi16((short)zp);
+    __m512i p01 = _mm512_adds_epi16(_mm512_packs_epi32(a0, a1), z);
+    __m512i p23 = _mm512_adds_epi16(_mm512_packs_epi32(a2, a3), z);
+    __m512i y = _mm512_packus_epi16(p01, p23);
+    return _mm512_min_epu8(_mm512_max_epu8(y, _mm512_set1_epi8((char)lo)), _mm512_set1_epi8((char)hi));
 }
 
 /* ======================= int8 GEMM (VNNI) ======================= */
@@ -216,6 +237,7 @@ struct qgemm {
     int K, K4, N, panels;
     int pw;             /* 1x1 stride 1: rows read in place */
     size_t ldk;         /* bytes per gathered row (K rounded up to 64) */
+    size_t tscratch;    /* scratch bytes per thread: gathered rows, then row corrections */
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
     struct rq rq;       /* per column, padded to panels*64 */
     int32_t *rq_block;
@@ -249,33 +271,61 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int pan = oc / PANEL, col = oc % PANEL;
         int nv = (p->N - pan * PANEL + 15) / 16;
         nv = nv > 4 ? 4 : nv;
+        /* Panels of 4 and 2 vectors in the order pack_zp_clamp restores:
+         * vector v, lane l is column 16 * (l / 4) + 4 * v + l % 4 (4), or
+         * 8 * (l / 4) + 4 * v + l % 4 (2) */
+        int pos = nv == 4   ? col / 4 % 4 * 16 + col / 16 * 4 + col % 4
+                  : nv == 2 ? col / 4 % 2 * 16 + col / 8 * 4 + col % 4
+                            : col;
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
         for (int k = 0; k < K; k++)
-            dst[((size_t)(k / 4) * nv * 16 + col) * 4 + k % 4] = l->w[(size_t)oc * K + k];
-        rq_set(&p->rq, (size_t)oc, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+            dst[((size_t)(k / 4) * nv * 16 + pos) * 4 + k % 4] = l->w[(size_t)oc * K + k];
+        rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     p->w_zp = l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
     l->packed = p;
-    l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * RMAX * p->ldk;
+    /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split),
+     * computed once per task instead of once per tile and panel. */
+    p->tscratch = (p->pw ? 0 : RMAX * p->ldk) + (p->w_zp ? 4 * ROWCHUNK * sizeof(int32_t) : 0);
+    l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
     (void)max_batch;
     return 0;
 }
 
-/* Sum of K bytes (vpsadbw against zero). */
-T512 INL int32_t row_sum_u8(const uint8_t *x, int K)
+/* corr[r] = w_zp * (sum of the K bytes of row r) for `rows` rows `stride`
+ * bytes apart: vpsadbw per row, then eight rows' qword sums reduced together
+ * (a transpose-add tree) instead of one horizontal reduction per row. */
+T512 static void row_corr(const uint8_t *x, size_t stride, int K, size_t rows, int32_t w_zp,
+                          int32_t *corr)
 {
-    __m512i s = _mm512_setzero_si512();
-    int k = 0;
-    for (; k + 64 <= K; k += 64)
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(x + k), _mm512_setzero_si512()));
-    if (k < K) {
-        __mmask64 m = ((__mmask64)1 << (K - k)) - 1;
-        s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, x + k), _mm512_setzero_si512()));
+    const __mmask64 tail = K % 64 ? ((__mmask64)1 << (K % 64)) - 1 : ~(__mmask64)0;
+    for (size_t r0 = 0; r0 < rows; r0 += 8) {
+        __m512i v[8];
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *row = x + (r0 + j < rows ? r0 + j : r0) * stride;
+            __m512i s = _mm512_setzero_si512();
+            int k = 0;
+            for (; k + 64 < K; k += 64)
+                s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_loadu_si512(row + k), _mm512_setzero_si512()));
+            v[j] = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(tail, row + k),
+                                                       _mm512_setzero_si512()));
+        }
+        __m512i t[4];
+        for (int j = 0; j < 4; j++)
+            t[j] = _mm512_add_epi64(_mm512_unpacklo_epi64(v[2 * j], v[2 * j + 1]),
+                                    _mm512_unpackhi_epi64(v[2 * j], v[2 * j + 1]));
+        __m512i u0 = _mm512_add_epi64(_mm512_shuffle_i64x2(t[0], t[1], 0x88),
+                                      _mm512_shuffle_i64x2(t[0], t[1], 0xDD));
+        __m512i u1 = _mm512_add_epi64(_mm512_shuffle_i64x2(t[2], t[3], 0x88),
+                                      _mm512_shuffle_i64x2(t[2], t[3], 0xDD));
+        __m512i w = _mm512_add_epi64(_mm512_shuffle_i64x2(u0, u1, 0x88), _mm512_shuffle_i64x2(u0, u1, 0xDD));
+        __m256i c = _mm256_mullo_epi32(_mm512_cvtepi64_epi32(w), _mm256_set1_epi32(w_zp));
+        size_t n = rows - r0 < 8 ? rows - r0 : 8;
+        _mm256_mask_storeu_epi32(corr + r0, (__mmask8)((1u << n) - 1), c);
     }
-    return (int32_t)_mm512_reduce_add_epi64(s);
 }
 
 /* acc += u8(a) . s8(w) per 4-byte group.  Inline asm because GCC 12's
@@ -312,9 +362,9 @@ TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *c
 
 /* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
  * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
- * but not stored. */
+ * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
-                          const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                          const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
     __m512i acc[RMAX][4];
 #pragma GCC unroll 4
@@ -332,21 +382,65 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
         qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
+    if (NV != 3) {
+        /* 64 bytes from 4 / NV rows at a time: columns permuted at pack time
+         * (see vnni_qconv_prepare), rows regrouped by one permute. */
+        const int G = 4 / NV;
+        const __m512i rows2 = _mm512_setr_epi64(0, 2, 4, 6, 1, 3, 5, 7);
+        const __m512i rows4 = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+        const int left = p->N - col0;
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r += G) {
+            if (r >= RM || r >= R)
+                break;
+            __m512i y[4];
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) {
+                int rr = r + j / NV, v = j % NV;
+                __m512i a = acc[rr][v];
+                if (corr) /* uint8 models; rows past R are not stored */
+                    a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
+                y[j] = rq_apply(a, &p->rq, (size_t)col0 + v * 16);
+            }
+            __m512i b = pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max);
+            uint8_t *o = out + (size_t)r * ldo + col0;
+            if (NV == 4) {
+                _mm512_mask_storeu_epi8(o, left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1, b);
+            } else if (NV == 2) {
+                __mmask32 m = left >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << left) - 1;
+                b = _mm512_permutexvar_epi64(rows2, b);
+                _mm256_mask_storeu_epi8(o, m, _mm512_castsi512_si256(b));
+                if (r + 1 < R)
+                    _mm256_mask_storeu_epi8(o + ldo, m, _mm512_extracti64x4_epi64(b, 1));
+            } else {
+                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                b = _mm512_permutexvar_epi32(rows4, b);
+                _mm_mask_storeu_epi8(o, m, _mm512_castsi512_si128(b));
+                if (r + 1 < R)
+                    _mm_mask_storeu_epi8(o + ldo, m, _mm512_extracti32x4_epi32(b, 1));
+                if (r + 2 < R)
+                    _mm_mask_storeu_epi8(o + 2 * ldo, m, _mm512_extracti32x4_epi32(b, 2));
+                if (r + 3 < R)
+                    _mm_mask_storeu_epi8(o + 3 * ldo, m, _mm512_extracti32x4_epi32(b, 3));
+            }
+        }
+        return;
+    }
     const __m512i zp = _mm512_set1_epi32(p->out_zp);
     const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM || r >= R)
             break;
-        __m512i corr = _mm512_setzero_si512();
-        if (p->w_zp) /* - w_zp * sum(x) over the row: uint8 models */
-            corr = _mm512_set1_epi32(p->w_zp * row_sum_u8(rows[r], p->K));
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++) {
             if (v >= NV)
                 break;
             int c = col0 + v * 16;
-            __m512i y = rq_apply(_mm512_sub_epi32(acc[r][v], corr), &p->rq, (size_t)c);
+            __m512i a = acc[r][v];
+            if (corr) /* uint8 models */
+                a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
+            __m512i y = rq_apply(a, &p->rq, (size_t)c);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
             __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
@@ -356,13 +450,14 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
 }
 
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
-                                 const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                                 const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                 int col0)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
-    case 3: qgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
-    case 2: qgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
-    default: qgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
+    case 4: qgemm_tile(p, 6, 4, R, rows, corr, wp, out, ldo, col0); break;
+    case 3: qgemm_tile(p, 8, 3, R, rows, corr, wp, out, ldo, col0); break;
+    case 2: qgemm_tile(p, 12, 2, R, rows, corr, wp, out, ldo, col0); break;
+    default: qgemm_tile(p, 24, 1, R, rows, corr, wp, out, ldo, col0); break;
     }
 }
 
@@ -441,7 +536,11 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         int gi = (int)(t % groups);
         int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
         size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int32_t *corr = p->w_zp ? (int32_t *)(ts + (p->pw ? 0 : RMAX * p->ldk)) : NULL;
         if (p->pw) {
+            if (corr)
+                row_corr(in + m0 * p->K, (size_t)p->K, p->K, m1 - m0, p->w_zp, corr);
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
@@ -452,11 +551,12 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    qgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    qgemm_tile_any(p, nv, R, rows, corr ? corr + (m - m0) : NULL, wp, out + m * p->N,
+                                   (size_t)p->N, pan * PANEL);
                 }
             }
         } else {
-            uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+            uint8_t *buf = ts;
             /* (b, oy, ox) of row m0, stepped along without divisions */
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
@@ -472,6 +572,8 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         }
                     }
                 }
+                if (corr) /* after the whole gather: reading a row just written stalls */
+                    row_corr(buf, p->ldk, p->K, (size_t)RG, p->w_zp, corr);
                 for (int pan = p0; pan < p1; pan++) {
                     int nv = (p->N - pan * PANEL + 15) / 16;
                     nv = nv > 4 ? 4 : nv;
@@ -482,8 +584,8 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         const uint8_t *rows[RMAX];
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
-                        qgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
-                                       pan * PANEL);
+                        qgemm_tile_any(p, nv, R, rows, corr ? corr + sub : NULL, wp,
+                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL);
                     }
                 }
             }
@@ -846,18 +948,32 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
  * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
- * vpdpbusd against ones. */
+ * vpdpbusd against bytes of -w_zp (so w_zp = -128 takes the int16 kernel).
+ * Rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
+ * wherever all their taps are inside the image: the chunk's P*C outputs are
+ * contiguous, so it is P*C/64 whole steps (no idle lanes for C = 32, 96,
+ * 144) with no per-tap padding checks.  At stride 1 a step's inputs are
+ * contiguous too; at stride 2 a step that straddles two pixels loads its
+ * two pieces with a second, merging masked load.  The pack holds those
+ * steps (weights repeat with period C); a single pixel uses the first
+ * `blocks` of them. */
 #define DW4B 64
 
 struct qdw4 {
     struct xpack h;
     void *block;
     int taps, groups, C, blocks;
-    int8_t *w;          /* [block][group][j][64] */
-    int8_t *ones;       /* [group][64]: 1 for real taps */
-    struct rq rq;       /* [block][j][16] */
+    int chunk, fblocks; /* P pixels (0: per pixel only), P*C/64 steps */
+    int split;          /* some chunk step straddles two pixels (stride 2) */
+    struct dw4piece {   /* [fblock]: input offsets of a chunk step's two pieces */
+        int32_t off0, off1;
+        uint64_t m0;    /* bytes from piece 0 */
+    } *piece;
+    int8_t *w;          /* [fblock][group][j][64] */
+    int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
+    struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
-    uint8_t *zrow;      /* blocks*64 bytes of in_zp */
+    uint8_t *zrow;      /* fblocks*64*stride bytes of in_zp */
     int32_t w_zp, out_zp, out_min, out_max;
 };
 
@@ -869,10 +985,18 @@ static int dw4_chan(int j, int lane)
 static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    /* Narrow layers waste most of a 64-channel step: the 32-channel int16
-     * kernel costs about 2/3 of a 64-channel step per 32 channels. */
-    int b64 = (g->out_c + 63) / 64, b32 = (g->out_c + 31) / 32;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || 3 * b64 > 2 * b32)
+    int C = g->out_c, low = C & -C; /* gcd(C, 64) = min(lowest set bit, 64) */
+    int P = DW4B / (low < DW4B ? low : DW4B), S = g->stride_w;
+    int chunk = S <= 2 && g->dil_w == 1 && P <= 4 ? P : 0;
+    for (int f = 0; chunk && f < P * C; f += DW4B) /* at most two pixels a step */
+        if ((f + DW4B - 1) / C > f / C + 1)
+            chunk = 0;
+    /* Narrow layers waste most of a 64-channel step: without chunks the
+     * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
+     * channels. */
+    int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || (!chunk && 3 * b64 > 2 * b32) ||
+        l->w_zp == -128)
         return x512_qdw_prepare(l, max_batch, threads);
     struct qdw4 *p = x_alloc(sizeof *p);
     if (!p)
@@ -880,29 +1004,40 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->h.kind = PK_QDW4;
     p->taps = g->k_h * g->k_w;
     p->groups = (p->taps + 3) / 4;
-    p->C = g->out_c;
-    p->blocks = (p->C + DW4B - 1) / DW4B;
-    size_t nw = (size_t)p->blocks * p->groups * 4 * 64;
-    size_t nc = (size_t)p->blocks * DW4B;
-    p->block = x_alloc(nw + (size_t)p->groups * 64 + nc);
+    p->C = C;
+    p->blocks = b64;
+    p->chunk = chunk;
+    p->fblocks = chunk ? chunk * C / DW4B : b64;
+    size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
+    size_t nc = (size_t)p->fblocks * DW4B, nz = nc * S;
+    p->block = x_alloc(nw + (size_t)p->groups * 64 + nz + (size_t)p->fblocks * sizeof *p->piece);
     if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
         free(p->block);
         free(p);
         return -ENOMEM;
     }
     p->w = p->block;
-    p->ones = p->w + nw;
-    p->zrow = (uint8_t *)(p->ones + (size_t)p->groups * 64);
-    memset(p->zrow, (int)l->in_zp, nc);
+    p->zw = p->w + nw;
+    p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
+    memset(p->zrow, (int)l->in_zp, nz);
+    p->piece = (struct dw4piece *)(p->zrow + nz);
+    for (int blk = 0; blk < p->fblocks; blk++) {
+        /* flat output f = q*C + c reads input f + q*C*(S-1) */
+        int f = blk * DW4B, q0 = f / C, q1 = (f + DW4B - 1) / C, cut = q1 * C - f;
+        p->piece[blk].off0 = f + q0 * C * (S - 1);
+        p->piece[blk].off1 = f + q1 * C * (S - 1);
+        p->piece[blk].m0 = q1 == q0 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
+        p->split |= S > 1 && q1 != q0;
+    }
     for (int gi = 0; gi < p->groups; gi++)
         for (int b = 0; b < 64; b++)
-            p->ones[gi * 64 + b] = 4 * gi + b % 4 < p->taps;
-    for (int blk = 0; blk < p->blocks; blk++)
+            p->zw[gi * 64 + b] = (int8_t)(4 * gi + b % 4 < p->taps ? -l->w_zp : 0);
+    for (int blk = 0; blk < p->fblocks; blk++)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
-                int c = blk * DW4B + dw4_chan(j, lane);
+                int f = blk * DW4B + dw4_chan(j, lane), c = f % p->C;
                 size_t i = (size_t)blk * DW4B + j * 16 + lane;
-                if (c >= p->C) {
+                if (f >= p->C && !p->chunk) {
                     rq_set(&p->rq, i, 0, 0, 0);
                     continue;
                 }
@@ -923,6 +1058,74 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
+/* Bytes m of t + off; split: the others from t + off1. */
+TVNNI INL __m512i dw4_load(const uint8_t *t, size_t off, __mmask64 m, int split, size_t off1)
+{
+    __m512i x = _mm512_maskz_loadu_epi8(m, t + off);
+    return split ? _mm512_mask_loadu_epi8(x, ~m, t + off1) : x;
+}
+
+/* One 64-channel step: packed step blk (channels from tap[t] + off, mask m)
+ * -> o; split: m is replaced by the step's piece-0 mask, the other bytes
+ * come from tap[t] + off1. */
+TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t off, int blk,
+                         __mmask64 m, uint8_t *o, int split, size_t off1)
+{
+    const __mmask64 m0 = split ? p->piece[blk].m0 : m;
+    const int c0 = blk * DW4B;
+    const int32_t *bias = p->rq.bias + c0;
+    __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
+    __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
+    const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
+    /* 3x3: unrolled, and the last group's three empty taps are zeros
+     * (their weights are 0), which saves their loads and two unpacks */
+    const int nine = p->taps == 9, groups = nine ? 3 : p->groups;
+#pragma GCC unroll 4
+    for (int gi = 0; gi < groups; gi++) {
+        const uint8_t *const *tg = tap + 4 * gi;
+        __m512i x0 = dw4_load(tg[0], off, m0, split, off1), x1, x2, x3;
+        if (nine && gi == 2) {
+            x1 = x2 = x3 = _mm512_setzero_si512();
+        } else {
+            x1 = dw4_load(tg[1], off, m0, split, off1);
+            x2 = dw4_load(tg[2], off, m0, split, off1);
+            x3 = dw4_load(tg[3], off, m0, split, off1);
+        }
+        __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+        __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
+        __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
+        __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
+        const int8_t *wg = wb + gi * 256;
+        __m512i w0 = _mm512_load_si512(wg), w1 = _mm512_load_si512(wg + 64);
+        __m512i w2 = _mm512_load_si512(wg + 128), w3 = _mm512_load_si512(wg + 192);
+        DPBUSD(a0, q0, w0);
+        DPBUSD(a1, q1, w1);
+        DPBUSD(a2, q2, w2);
+        DPBUSD(a3, q3, w3);
+        if (p->w_zp) {
+            __m512i z = _mm512_load_si512(p->zw + gi * 64);
+            DPBUSD(a0, q0, z);
+            DPBUSD(a1, q1, z);
+            DPBUSD(a2, q2, z);
+            DPBUSD(a3, q3, z);
+        }
+    }
+    a0 = rq_apply(a0, &p->rq, (size_t)c0);
+    a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
+    a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
+    a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
+    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
+}
+
+/* The stride-2 chunk steps that straddle two pixels: out of line, so the
+ * common steps' loop keeps its registers. */
+TVNNI static __attribute__((noinline)) void qdw4_step_split(const struct qdw4 *p,
+                                                            const uint8_t *const *tap, int blk,
+                                                            uint8_t *o)
+{
+    qdw4_step(p, tap, (size_t)p->piece[blk].off0, blk, ~(__mmask64)0, o, 1, (size_t)p->piece[blk].off1);
+}
+
 TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                void *scratch, int threads)
 {
@@ -935,6 +1138,7 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
+    const int S = g->stride_w;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -943,63 +1147,37 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
         dw_rows(g, in, 1, b, oy, rows_in);
         for (int t = p->taps; t < 16; t++)
             tap[t] = p->zrow;
-        const __m512i zp = _mm512_set1_epi32(p->out_zp);
-        const __m512i lo = _mm512_set1_epi32(p->out_min), hi = _mm512_set1_epi32(p->out_max);
-        const __m512i wzp = _mm512_set1_epi32(p->w_zp);
-        for (int ox = 0; ox < g->out_w; ox++) {
-            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
-            uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
-            for (int blk = 0; blk < p->blocks; blk++) {
-                int c0 = blk * DW4B;
-                int left = C - c0;
-                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
-                const int32_t *bias = p->rq.bias + c0;
-                __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
-                __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
-                __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-                const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
-                for (int gi = 0; gi < p->groups; gi++) {
-                    const uint8_t *const *tg = tap + 4 * gi;
-                    __m512i x0 = _mm512_maskz_loadu_epi8(m, tg[0] + c0);
-                    __m512i x1 = _mm512_maskz_loadu_epi8(m, tg[1] + c0);
-                    __m512i x2 = _mm512_maskz_loadu_epi8(m, tg[2] + c0);
-                    __m512i x3 = _mm512_maskz_loadu_epi8(m, tg[3] + c0);
-                    __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
-                    __m512i l23 = _mm512_unpacklo_epi8(x2, x3), h23 = _mm512_unpackhi_epi8(x2, x3);
-                    __m512i q0 = _mm512_unpacklo_epi16(l01, l23), q1 = _mm512_unpackhi_epi16(l01, l23);
-                    __m512i q2 = _mm512_unpacklo_epi16(h01, h23), q3 = _mm512_unpackhi_epi16(h01, h23);
-                    const int8_t *wg = wb + gi * 256;
-                    __m512i w0 = _mm512_load_si512(wg), w1 = _mm512_load_si512(wg + 64);
-                    __m512i w2 = _mm512_load_si512(wg + 128), w3 = _mm512_load_si512(wg + 192);
-                    DPBUSD(a0, q0, w0);
-                    DPBUSD(a1, q1, w1);
-                    DPBUSD(a2, q2, w2);
-                    DPBUSD(a3, q3, w3);
-                    if (p->w_zp) {
-                        __m512i one = _mm512_load_si512(p->ones + gi * 64);
-                        DPBUSD(s0, q0, one);
-                        DPBUSD(s1, q1, one);
-                        DPBUSD(s2, q2, one);
-                        DPBUSD(s3, q3, one);
+        uint8_t *orow = out + ((size_t)b * g->out_h + oy) * g->out_w * C;
+        for (int ox = 0; ox < g->out_w;) {
+            /* a chunk where every tap of every pixel is inside */
+            if (p->chunk && ox * S >= g->pad_left &&
+                (ox + p->chunk - 1) * S - g->pad_left + g->k_w <= g->in_w) {
+                for (int ky = 0, t = 0; ky < g->k_h; ky++)
+                    for (int kx = 0; kx < g->k_w; kx++, t++)
+                        tap[t] = rows_in[ky] ? rows_in[ky] + (size_t)(ox * S - g->pad_left + kx) * C
+                                             : p->zrow;
+                uint8_t *o = orow + (size_t)ox * C;
+                if (p->split) /* a loop of its own: the call costs the other one registers */
+                    for (int blk = 0; blk < p->fblocks; blk++) {
+                        const struct dw4piece *pc = p->piece + blk;
+                        if (pc->off1 == pc->off0)
+                            qdw4_step(p, tap, (size_t)pc->off0, blk, ~(__mmask64)0, o + blk * DW4B, 0, 0);
+                        else
+                            qdw4_step_split(p, tap, blk, o + blk * DW4B);
                     }
-                }
-                if (p->w_zp) {
-                    a0 = _mm512_sub_epi32(a0, _mm512_mullo_epi32(s0, wzp));
-                    a1 = _mm512_sub_epi32(a1, _mm512_mullo_epi32(s1, wzp));
-                    a2 = _mm512_sub_epi32(a2, _mm512_mullo_epi32(s2, wzp));
-                    a3 = _mm512_sub_epi32(a3, _mm512_mullo_epi32(s3, wzp));
-                }
-                a0 = rq_apply(a0, &p->rq, (size_t)c0);
-                a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
-                a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
-                a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
-                a0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a0, zp), lo), hi);
-                a1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a1, zp), lo), hi);
-                a2 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a2, zp), lo), hi);
-                a3 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(a3, zp), lo), hi);
-                __m512i y = _mm512_packus_epi16(_mm512_packus_epi32(a0, a1), _mm512_packus_epi32(a2, a3));
-                _mm512_mask_storeu_epi8(o + c0, m, y);
+                else
+                    for (int blk = 0; blk < p->fblocks; blk++)
+                        qdw4_step(p, tap, (size_t)blk * DW4B, blk, ~(__mmask64)0, o + blk * DW4B, 0, 0);
+                ox += p->chunk;
+                continue;
             }
+            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
+            for (int blk = 0; blk < p->blocks; blk++) {
+                int left = C - blk * DW4B;
+                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+                qdw4_step(p, tap, (size_t)blk * DW4B, blk, m, orow + (size_t)ox * C + blk * DW4B, 0, 0);
+            }
+            ox++;
         }
     }
 }

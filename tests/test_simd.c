@@ -94,6 +94,8 @@ static void act_range(int32_t *lo, int32_t *hi)
 }
 
 /* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
+/* per_tensor: 0 int8 per-channel (w_zp 0), 1 uint8 per-tensor (random
+ * w_zp), 2 uint8 with weight zero point 0 (s8 domain -128). */
 static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const struct mnet_conv_geom *g,
                         int per_tensor, const char *what)
 {
@@ -108,7 +110,7 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     int32_t *bias = xalloc(g->out_c * 4), *bias_folded = xalloc(g->out_c * 4);
     int32_t *w_sum = xalloc(g->out_c * 4), *mult = xalloc(g->out_c * 4), *shift = xalloc(g->out_c * 4);
     int32_t *wzp = xalloc(g->out_c * 4);
-    int32_t in_zp = rint_in(0, 255), w_zp = per_tensor ? rint_in(-128, 127) : 0;
+    int32_t in_zp = rint_in(0, 255), w_zp = per_tensor == 2 ? -128 : per_tensor ? rint_in(-128, 127) : 0;
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
     for (size_t i = 0; i < nin; i++)
@@ -285,6 +287,23 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             }
             snprintf(what, sizeof what, "fconv 1x1 n%d %dx%dx%d->%d", n, c[0], c[1], c[2], c[3]);
             check_fconv(t, 0, n, &g, what);
+        }
+    }
+    /* Depthwise: maps wide enough for whole chunks of pixels (C = 16, 32,
+     * 48, 64, 96, 144; at stride 2 steps that straddle two pixels) next to
+     * per-pixel edges. */
+    static const int dw_cases[][5] = { /* h, w, c, k, stride */
+        { 5, 13, 32, 3, 1 }, { 4, 11, 144, 3, 1 }, { 3, 9, 48, 3, 1 }, { 6, 7, 96, 3, 2 },
+        { 3, 6, 64, 3, 1 }, { 2, 12, 16, 3, 1 }, { 4, 15, 96, 3, 2 }, { 3, 19, 144, 3, 2 },
+        { 3, 11, 32, 3, 2 }, { 5, 13, 48, 3, 2 }, { 3, 9, 192, 3, 2 },
+    };
+    for (size_t i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; i++) {
+        const int *c = dw_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[2], c[3], c[4], 0, 1);
+        for (int pt = 0; pt <= 2; pt++) {
+            snprintf(what, sizeof what, "qdw %dx%d/%d n2 %dx%dx%d pad %d,%d w_zp %s", c[3], c[3], c[4],
+                     c[0], c[1], c[2], g.pad_top, g.pad_left, pt == 2 ? "-128" : pt ? "random" : "0");
+            check_qconv(t, 1, 2, &g, pt, what);
         }
     }
     for (int round = 0; round < rounds; round++) {
