@@ -27,7 +27,7 @@
 #endif
 
 #define NB 16  /* output channels per GEMM block: 4 vectors */
-#define ROWS 4 /* output pixels per GEMM tile: 4x4 accumulators + 4 weight + 4 input registers */
+#define ROWS 4 /* output pixels per GEMM tile: 16 accumulator + 4 weight + 4 input registers */
 #define HDR 128 /* room for the largest pack header */
 
 /* Ends each k step of the GEMM tiles: without it gcc hoists the next steps'
@@ -49,7 +49,7 @@ static void *block_alloc(size_t header, size_t data)
 }
 
 /* Every pack starts with this.  Layers this file leaves to the portable
- * kernels (see portable_q/portable_f) keep the portable pack inside ours, so
+ * kernels (portable_q, portable_fdw) keep the portable pack inside ours, so
  * release() can tell the two apart. */
 struct pack_hdr {
     int portable;
@@ -87,15 +87,14 @@ static void portable_q_run(const struct mnet_qconv *l, int n, const uint8_t *in,
         mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
 }
 
-static int portable_f(struct mnet_fconv *l, int max_batch, int threads, int dw)
+static int portable_fdw(struct mnet_fconv *l, int max_batch, int threads)
 {
     struct pack_hdr *h = block_alloc(sizeof(*h), 0);
     if (!h)
         return -ENOMEM;
     struct mnet_fconv tmp = *l;
     tmp.packed = NULL;
-    int rc = dw ? mnet_kernels_c.fdw_prepare(&tmp, max_batch, threads)
-                : mnet_kernels_c.fconv_prepare(&tmp, max_batch, threads);
+    int rc = mnet_kernels_c.fdw_prepare(&tmp, max_batch, threads);
     if (rc) {
         free(h);
         return rc;
@@ -404,8 +403,8 @@ static int neon_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* Channels c0..c0+7 of 8 accumulators: (x - in_zp) widened to s16 times the
- * packed s16 weights, accumulated in s32 by smlal. */
+/* 8 channels of one tap: (x - in_zp) widened to s16 (usubl) times the packed
+ * s16 weights, accumulated into two s32 vectors (smlal, smlal2). */
 static inline void dw_mac8(int32x4_t *a0, int32x4_t *a1, uint8x8_t x, uint8x8_t zp, const int16_t *w)
 {
     int16x8_t xs = vreinterpretq_s16_u16(vsubl_u8(x, zp));
@@ -460,7 +459,16 @@ static void neon_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, u
                 a3 = requant(a3, vld1q_s32(p->mult + c + 12), vld1q_s32(p->left + c + 12), vld1q_s32(p->nright + c + 12));
                 vst1q_u8(o + c, narrow_clamp(a0, a1, a2, a3, l));
             }
-            for (; c < C; c++) { /* fewer than 16 channels left */
+            if (c + 8 <= C) { /* 8 more (v1 0.25's 8, 0.75's 24 channels) */
+                int32x4_t a0 = vld1q_s32(l->bias + c), a1 = vld1q_s32(l->bias + c + 4);
+                for (int t = 0; t < nt; t++)
+                    dw_mac8(&a0, &a1, vld1_u8(xt[t] + c), zp, wt[t] + c);
+                a0 = requant(a0, vld1q_s32(p->mult + c), vld1q_s32(p->left + c), vld1q_s32(p->nright + c));
+                a1 = requant(a1, vld1q_s32(p->mult + c + 4), vld1q_s32(p->left + c + 4), vld1q_s32(p->nright + c + 4));
+                vst1_u8(o + c, vget_low_u8(narrow_clamp(a0, a1, a0, a1, l)));
+                c += 8;
+            }
+            for (; c < C; c++) { /* fewer than 8 channels left */
                 int32_t acc = l->bias[c];
                 for (int t = 0; t < nt; t++)
                     acc += ((int32_t)xt[t][c] - l->in_zp) * wt[t][c];
@@ -628,7 +636,7 @@ static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, f
 static int neon_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
 {
     if (dw_portable(&l->g))
-        return portable_f(l, max_batch, threads, 1);
+        return portable_fdw(l, max_batch, threads);
     l->packed = NULL; /* the original (1, k_h, k_w, out_c) layout is what we want */
     l->scratch_bytes = 0;
     return 0;
@@ -680,7 +688,13 @@ static void neon_fdw_run(const struct mnet_fconv *l, int n, const float *in, flo
                 vst1q_f32(o + c + 8, vminq_f32(vmaxq_f32(a2, lo), hi));
                 vst1q_f32(o + c + 12, vminq_f32(vmaxq_f32(a3, lo), hi));
             }
-            for (; c < C; c++) { /* fewer than 16 channels left */
+            for (; c + 4 <= C; c += 4) {
+                float32x4_t a = vld1q_f32(l->bias + c);
+                for (int t = 0; t < nt; t++)
+                    a = vfmaq_f32(a, vld1q_f32(xt[t] + c), vld1q_f32(wt[t] + c));
+                vst1q_f32(o + c, vminq_f32(vmaxq_f32(a, lo), hi));
+            }
+            for (; c < C; c++) { /* fewer than 4 channels left */
                 float acc = l->bias[c];
                 for (int t = 0; t < nt; t++)
                     acc += xt[t][c] * wt[t][c];
