@@ -19,8 +19,8 @@ struct mnet_kernel_ops;
 extern const struct mnet_kernel_ops mnet_kernels_avx512vnni; /* int8 VNNI + float AVX-512 */
 extern const struct mnet_kernel_ops mnet_kernels_avx512;     /* float AVX-512, int8 int16-madd */
 extern const struct mnet_kernel_ops mnet_kernels_avx2;       /* float AVX2/FMA */
-extern const struct mnet_kernel_ops mnet_kernels_neondot;    /* int8 GEMM sdot + the neon table */
-extern const struct mnet_kernel_ops mnet_kernels_neon;       /* int8 depthwise, float GEMM/depthwise */
+extern const struct mnet_kernel_ops mnet_kernels_neondot;    /* int8 GEMM sdot, the rest as neon */
+extern const struct mnet_kernel_ops mnet_kernels_neon;       /* int8 GEMM smlal, depthwise; float fmla */
 
 /* The SIMD tables this CPU can run, best first (0 on other architectures).
  * kernels_c.c puts them ahead of the portable table. */

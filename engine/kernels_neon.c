@@ -1,9 +1,10 @@
 /* kernels_neon.c: the aarch64 NEON kernel tables (see kernels.h).
  *
  * "neondot" (ARMv8.2 dot product, HWCAP_ASIMDDP) runs the int8 GEMM conv/fc
- * with sdot; "neon" (every aarch64 CPU) is the same table with the portable
- * int8 GEMM instead.  Both have the int8 depthwise with 16-bit
- * multiply-accumulate (smlal) and the float GEMM and depthwise with fmla.
+ * with sdot; "neon" (every aarch64 CPU, e.g. Cortex-A53/A72) runs it with
+ * 16-bit multiply-accumulate (smlal by element on pre-widened weights).  Both
+ * have the int8 depthwise with smlal and the float GEMM and depthwise with
+ * fmla.
  *
  * sdot multiplies s8 by s8 and the contract's activations are u8, so each
  * activation is flipped to s8 on load (x ^ 0x80 == x - 128) and what that
@@ -49,22 +50,21 @@ static void *block_alloc(size_t header, size_t data)
 }
 
 /* Every pack starts with this.  Layers this file leaves to the portable
- * kernels (portable_q, portable_fdw) keep the portable pack inside ours, so
+ * kernels (portable_qdw, portable_fdw) keep the portable pack inside ours, so
  * release() can tell the two apart. */
 struct pack_hdr {
     int portable;
     void *c_packed;
 };
 
-static int portable_q(struct mnet_qconv *l, int max_batch, int threads, int dw)
+static int portable_qdw(struct mnet_qconv *l, int max_batch, int threads)
 {
     struct pack_hdr *h = block_alloc(sizeof(*h), 0);
     if (!h)
         return -ENOMEM;
     struct mnet_qconv tmp = *l;
     tmp.packed = NULL;
-    int rc = dw ? mnet_kernels_c.qdw_prepare(&tmp, max_batch, threads)
-                : mnet_kernels_c.qconv_prepare(&tmp, max_batch, threads);
+    int rc = mnet_kernels_c.qdw_prepare(&tmp, max_batch, threads);
     if (rc) {
         free(h);
         return rc;
@@ -76,15 +76,12 @@ static int portable_q(struct mnet_qconv *l, int max_batch, int threads, int dw)
     return 0;
 }
 
-static void portable_q_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                           void *scratch, int threads, int dw)
+static void portable_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                             void *scratch, int threads)
 {
     struct mnet_qconv tmp = *l;
     tmp.packed = ((const struct pack_hdr *)l->packed)->c_packed;
-    if (dw)
-        mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
-    else
-        mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
+    mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
 }
 
 static int portable_fdw(struct mnet_fconv *l, int max_batch, int threads)
@@ -159,41 +156,52 @@ static inline uint8x16_t narrow_clamp(int32x4_t v0, int32x4_t v1, int32x4_t v2, 
     return vminq_u8(vmaxq_u8(u, vdupq_n_u8((uint8_t)l->out_min)), vdupq_n_u8((uint8_t)l->out_max));
 }
 
-/* ================= int8 GEMM conv with sdot ================= */
+/* ================= int8 GEMM conv: sdot or smlal ================= */
 
-struct qdot_pack {
+/* With dot products (dot = 1) weights are packed s8 (nblk, Kp/4, NB, 4) for
+ * sdot, Kp = K rounded up to 16; without, pre-widened s16 (nblk, Kp, NB) for
+ * smlal by element, Kp = K rounded up to 8.  Zero past K and out_c. */
+struct qgemm_pack {
     struct pack_hdr h;
-    int K, Kp, nblk;                  /* Kp: K rounded up to 16 */
-    int8_t *w;                        /* (nblk, Kp/4, NB, 4), zero past K and out_c */
-    int32_t *bias;                    /* (nblk*NB) bias_folded + 128*w_sum */
-    int32_t *mult, *left, *nright;    /* (nblk*NB) */
+    int K, Kp, nblk, dot;
+    void *w;
+    int32_t *bias;                 /* (nblk*NB) bias_folded (+ 128*w_sum for sdot) */
+    int32_t *mult, *left, *nright; /* (nblk*NB) */
 };
 
-static int dot_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+static int qgemm_prepare(struct mnet_qconv *l, int threads, int dot)
 {
     const struct mnet_conv_geom *g = &l->g;
-    const int K = g->k_h * g->k_w * g->in_c, Kp = (int)round_up((size_t)K, 16);
+    const int K = g->k_h * g->k_w * g->in_c, Kp = (int)round_up((size_t)K, dot ? 16 : 8);
     const int nblk = (g->out_c + NB - 1) / NB;
-    const size_t nw = (size_t)nblk * Kp * NB, nc = (size_t)nblk * NB;
-    struct qdot_pack *p = block_alloc(sizeof(*p), nw + 4 * nc * sizeof(int32_t));
+    const size_t wbytes = (size_t)nblk * Kp * NB * (dot ? 1 : 2), nc = (size_t)nblk * NB;
+    struct qgemm_pack *p = block_alloc(sizeof(*p), wbytes + 4 * nc * sizeof(int32_t));
     if (!p)
         return -ENOMEM;
     p->K = K;
     p->Kp = Kp;
     p->nblk = nblk;
-    p->w = (int8_t *)((char *)p + HDR);
-    p->bias = (int32_t *)(p->w + nw);
+    p->dot = dot;
+    p->w = (char *)p + HDR;
+    p->bias = (int32_t *)((char *)p->w + wbytes);
     p->mult = p->bias + nc;
     p->left = p->mult + nc;
     p->nright = p->left + nc;
+    int8_t *w8 = p->w;
+    int16_t *w16 = p->w;
     for (int oc = 0; oc < g->out_c; oc++) {
-        for (int k = 0; k < K; k++)
-            p->w[(((size_t)(oc / NB) * (Kp / 4) + k / 4) * NB + oc % NB) * 4 + k % 4] = l->w[(size_t)oc * K + k];
-        p->bias[oc] = l->bias_folded[oc] + 128 * l->w_sum[oc];
+        const size_t blk = (size_t)(oc / NB) * Kp * NB;
+        for (int k = 0; k < K; k++) {
+            int8_t v = l->w[(size_t)oc * K + k];
+            if (dot)
+                w8[blk + ((size_t)(k / 4) * NB + oc % NB) * 4 + k % 4] = v;
+            else
+                w16[blk + (size_t)k * NB + oc % NB] = v;
+        }
+        p->bias[oc] = l->bias_folded[oc] + (dot ? 128 * l->w_sum[oc] : 0);
     }
     split_shifts(l, p->mult, p->left, p->nright);
     l->packed = p;
-    (void)max_batch;
     l->scratch_bytes = is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * ROWS * Kp;
     return 0;
 }
@@ -209,6 +217,92 @@ static int32_t row_sum(const uint8_t *x, int K)
     for (; k < K; k++)
         t += x[k];
     return (int32_t)t;
+}
+
+/* The 4x16 accumulators of block blk + bias - w_zp*sum(x), requantized,
+ * stored for the first nrows rows. */
+static inline void qgemm_store(const struct mnet_qconv *l, const struct qgemm_pack *p,
+                               const int32x4_t acc[ROWS][4], const int32_t rsum[ROWS], int nrows,
+                               uint8_t *out, size_t ldo, int blk)
+{
+    const int oc0 = blk * NB;
+    const int ocn = l->g.out_c - oc0 < NB ? l->g.out_c - oc0 : NB;
+    for (int r = 0; r < nrows; r++) {
+        int32x4_t v[4];
+        int32x4_t corr = vdupq_n_s32(-l->w_zp * rsum[r]);
+        for (int j = 0; j < 4; j++) {
+            int32x4_t a = vaddq_s32(vaddq_s32(acc[r][j], vld1q_s32(p->bias + oc0 + 4 * j)), corr);
+            v[j] = requant(a, vld1q_s32(p->mult + oc0 + 4 * j), vld1q_s32(p->left + oc0 + 4 * j),
+                           vld1q_s32(p->nright + oc0 + 4 * j));
+        }
+        uint8x16_t u = narrow_clamp(v[0], v[1], v[2], v[3], l);
+        uint8_t *o = out + (size_t)r * ldo + oc0;
+        if (ocn == NB) {
+            vst1q_u8(o, u);
+        } else {
+            uint8_t tmp[16];
+            vst1q_u8(tmp, u);
+            memcpy(o, tmp, (size_t)ocn);
+        }
+    }
+}
+
+/* One k (lane q of the 8 widened inputs of each row) into the 4x16
+ * accumulators: 2 weight loads, 16 smlal/smlal2 by element. */
+#define MLA_STEP(q)                                                                     \
+    do {                                                                                \
+        int16x8_t w0 = vld1q_s16(w), w1 = vld1q_s16(w + 8);                             \
+        w += NB;                                                                        \
+        a00 = vmlal_laneq_s16(a00, vget_low_s16(w0), x0, q); a01 = vmlal_high_laneq_s16(a01, w0, x0, q); \
+        a02 = vmlal_laneq_s16(a02, vget_low_s16(w1), x0, q); a03 = vmlal_high_laneq_s16(a03, w1, x0, q); \
+        a10 = vmlal_laneq_s16(a10, vget_low_s16(w0), x1, q); a11 = vmlal_high_laneq_s16(a11, w0, x1, q); \
+        a12 = vmlal_laneq_s16(a12, vget_low_s16(w1), x1, q); a13 = vmlal_high_laneq_s16(a13, w1, x1, q); \
+        a20 = vmlal_laneq_s16(a20, vget_low_s16(w0), x2, q); a21 = vmlal_high_laneq_s16(a21, w0, x2, q); \
+        a22 = vmlal_laneq_s16(a22, vget_low_s16(w1), x2, q); a23 = vmlal_high_laneq_s16(a23, w1, x2, q); \
+        a30 = vmlal_laneq_s16(a30, vget_low_s16(w0), x3, q); a31 = vmlal_high_laneq_s16(a31, w0, x3, q); \
+        a32 = vmlal_laneq_s16(a32, vget_low_s16(w1), x3, q); a33 = vmlal_high_laneq_s16(a33, w1, x3, q); \
+        STEP_BARRIER();                                                                 \
+    } while (0)
+
+#define WIDEN(v) vreinterpretq_s16_u16(vmovl_u8(v))
+
+/* ROWS rows (rows[r] for r >= nrows repeat row 0) times the blocks blk0..blk1,
+ * u8 (as s16) x s16 with smlal.  rows[r][0..readable) may be loaded 8 bytes
+ * at a time (readable >= K); past that, a zero-padded copy. */
+static void qmla_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, int nrows,
+                      const uint8_t *const rows[ROWS], const int32_t rsum[ROWS], int readable,
+                      uint8_t *out, size_t ldo, int blk0, int blk1)
+{
+    const int K = p->K, kfull = readable / 8 * 8;
+    /* the last partial 8 bytes of each row, zero-padded (weights are zero there) */
+    uint8_t tail[ROWS][8] = {{0}};
+    if (kfull < K)
+        for (int r = 0; r < ROWS; r++)
+            memcpy(tail[r], rows[r] + kfull, (size_t)(K - kfull));
+    for (int blk = blk0; blk < blk1; blk++) {
+        const int16_t *w = (const int16_t *)p->w + (size_t)blk * p->Kp * NB;
+        int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00,
+                  a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00,
+                  a31 = a00, a32 = a00, a33 = a00;
+        for (int k = 0; k < K; k += 8) {
+            const int in_tail = k >= kfull;
+            int16x8_t x0 = WIDEN(vld1_u8(in_tail ? tail[0] : rows[0] + k)),
+                      x1 = WIDEN(vld1_u8(in_tail ? tail[1] : rows[1] + k)),
+                      x2 = WIDEN(vld1_u8(in_tail ? tail[2] : rows[2] + k)),
+                      x3 = WIDEN(vld1_u8(in_tail ? tail[3] : rows[3] + k));
+            MLA_STEP(0);
+            MLA_STEP(1);
+            MLA_STEP(2);
+            MLA_STEP(3);
+            MLA_STEP(4);
+            MLA_STEP(5);
+            MLA_STEP(6);
+            MLA_STEP(7);
+        }
+        const int32x4_t acc[ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13},
+                                        {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+        qgemm_store(l, p, acc, rsum, nrows, out, ldo, blk);
+    }
 }
 
 #pragma GCC push_options
@@ -235,68 +329,40 @@ static int32_t row_sum(const uint8_t *x, int K)
 
 #define FLIP(v) vreinterpretq_s8_u8(veorq_u8((v), flip))
 
-/* ROWS rows (rows[r] for r >= nrows repeat row 0) times the blocks blk0..blk1.
- * rows[r][0..readable) may be loaded 16 bytes at a time (readable >= K). */
-static void qdot_tile(const struct mnet_qconv *l, const struct qdot_pack *p, int nrows,
-                      const uint8_t *const rows[ROWS], int readable, uint8_t *out, size_t ldo,
-                      int blk0, int blk1)
+/* As qmla_tile with sdot: 16 bytes of each row at a time, flipped to s8. */
+static void qdot_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, int nrows,
+                      const uint8_t *const rows[ROWS], const int32_t rsum[ROWS], int readable,
+                      uint8_t *out, size_t ldo, int blk0, int blk1)
 {
     const int K = p->K, kfull = readable / 16 * 16;
     const uint8x16_t flip = vdupq_n_u8(0x80);
-    int32_t rsum[ROWS] = {0};
-    if (l->w_zp != 0)
-        for (int r = 0; r < nrows; r++)
-            rsum[r] = row_sum(rows[r], K);
-    /* the last partial 16 bytes of each row, zero-padded (weights are zero there) */
     uint8_t tail[ROWS][16] = {{0}};
     if (kfull < K)
         for (int r = 0; r < ROWS; r++)
             memcpy(tail[r], rows[r] + kfull, (size_t)(K - kfull));
     for (int blk = blk0; blk < blk1; blk++) {
-        const int8_t *w = p->w + (size_t)blk * p->Kp * NB;
+        const int8_t *w = (const int8_t *)p->w + (size_t)blk * p->Kp * NB;
         int32x4_t a00 = vdupq_n_s32(0), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00,
                   a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00,
                   a31 = a00, a32 = a00, a33 = a00;
-        for (int k = 0; k < kfull; k += 16) {
-            int8x16_t x0 = FLIP(vld1q_u8(rows[0] + k)), x1 = FLIP(vld1q_u8(rows[1] + k)),
-                      x2 = FLIP(vld1q_u8(rows[2] + k)), x3 = FLIP(vld1q_u8(rows[3] + k));
+        for (int k = 0; k < K; k += 16) {
+            const int in_tail = k >= kfull;
+            int8x16_t x0 = FLIP(vld1q_u8(in_tail ? tail[0] : rows[0] + k)),
+                      x1 = FLIP(vld1q_u8(in_tail ? tail[1] : rows[1] + k)),
+                      x2 = FLIP(vld1q_u8(in_tail ? tail[2] : rows[2] + k)),
+                      x3 = FLIP(vld1q_u8(in_tail ? tail[3] : rows[3] + k));
             DOT_STEP(0);
             DOT_STEP(1);
             DOT_STEP(2);
             DOT_STEP(3);
         }
-        if (kfull < K) {
-            int8x16_t x0 = FLIP(vld1q_u8(tail[0])), x1 = FLIP(vld1q_u8(tail[1])),
-                      x2 = FLIP(vld1q_u8(tail[2])), x3 = FLIP(vld1q_u8(tail[3]));
-            DOT_STEP(0);
-            DOT_STEP(1);
-            DOT_STEP(2);
-            DOT_STEP(3);
-        }
-        const int oc0 = blk * NB;
-        const int ocn = l->g.out_c - oc0 < NB ? l->g.out_c - oc0 : NB;
         const int32x4_t acc[ROWS][4] = {{a00, a01, a02, a03}, {a10, a11, a12, a13},
                                         {a20, a21, a22, a23}, {a30, a31, a32, a33}};
-        for (int r = 0; r < nrows; r++) {
-            int32x4_t v[4];
-            int32x4_t corr = vdupq_n_s32(-l->w_zp * rsum[r]);
-            for (int j = 0; j < 4; j++) {
-                int32x4_t a = vaddq_s32(vaddq_s32(acc[r][j], vld1q_s32(p->bias + oc0 + 4 * j)), corr);
-                v[j] = requant(a, vld1q_s32(p->mult + oc0 + 4 * j), vld1q_s32(p->left + oc0 + 4 * j),
-                               vld1q_s32(p->nright + oc0 + 4 * j));
-            }
-            uint8x16_t u = narrow_clamp(v[0], v[1], v[2], v[3], l);
-            uint8_t *o = out + (size_t)r * ldo + oc0;
-            if (ocn == NB) {
-                vst1q_u8(o, u);
-            } else {
-                uint8_t tmp[16];
-                vst1q_u8(tmp, u);
-                memcpy(o, tmp, (size_t)ocn);
-            }
-        }
+        qgemm_store(l, p, acc, rsum, nrows, out, ldo, blk);
     }
 }
+
+#pragma GCC pop_options
 
 /* Gather the K-long patch of output pixel (b, oy, ox) into dst, padded taps
  * filled with in_zp so the folded bias stays exact. */
@@ -316,11 +382,11 @@ static void gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, i
     }
 }
 
-static void dot_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                          void *scratch, int threads)
+static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                      void *scratch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    const struct qdot_pack *p = l->packed;
+    const struct qgemm_pack *p = l->packed;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const long tiles = (long)((M + ROWS - 1) / ROWS);
     const int pw = is_pointwise(g);
@@ -358,11 +424,28 @@ static void dot_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
             }
             readable = Kp;
         }
-        qdot_tile(l, p, nrows, rows, readable, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+        int32_t rsum[ROWS] = {0};
+        if (l->w_zp != 0)
+            for (int r = 0; r < nrows; r++)
+                rsum[r] = row_sum(rows[r], K);
+        if (p->dot)
+            qdot_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+        else
+            qmla_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
     }
 }
 
-#pragma GCC pop_options
+static int dot_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    (void)max_batch;
+    return qgemm_prepare(l, threads, 1);
+}
+
+static int mla_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    (void)max_batch;
+    return qgemm_prepare(l, threads, 0);
+}
 
 /* ================= int8 depthwise with smlal ================= */
 
@@ -385,7 +468,7 @@ static int neon_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
     if (dw_portable(g))
-        return portable_q(l, max_batch, threads, 1);
+        return portable_qdw(l, max_batch, threads);
     const size_t taps = (size_t)g->k_h * g->k_w, C = (size_t)g->out_c;
     const size_t wbytes = round_up(taps * C * sizeof(int16_t), 16);
     struct qdw_pack *p = block_alloc(sizeof(*p), wbytes + 3 * C * sizeof(int32_t));
@@ -418,7 +501,7 @@ static void neon_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, u
 {
     const struct mnet_conv_geom *g = &l->g;
     if (is_portable(l->packed)) {
-        portable_q_run(l, n, in, out, scratch, threads, 1);
+        portable_qdw_run(l, n, in, out, scratch, threads);
         return;
     }
     const struct qdw_pack *p = l->packed;
@@ -713,23 +796,10 @@ static void neon_release(void *packed)
     free(packed);
 }
 
-/* Without dot products the int8 GEMM stays portable (gcc vectorizes it with
- * widening multiply-accumulates). */
-static int neon_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
-{
-    return portable_q(l, max_batch, threads, 0);
-}
-
-static void neon_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                           void *scratch, int threads)
-{
-    portable_q_run(l, n, in, out, scratch, threads, 0);
-}
-
 const struct mnet_kernel_ops mnet_kernels_neondot = {
     .name = "neondot",
     .qconv_prepare = dot_qconv_prepare,
-    .qconv_run = dot_qconv_run,
+    .qconv_run = qgemm_run,
     .qdw_prepare = neon_qdw_prepare,
     .qdw_run = neon_qdw_run,
     .fconv_prepare = neon_fconv_prepare,
@@ -741,8 +811,8 @@ const struct mnet_kernel_ops mnet_kernels_neondot = {
 
 const struct mnet_kernel_ops mnet_kernels_neon = {
     .name = "neon",
-    .qconv_prepare = neon_qconv_prepare,
-    .qconv_run = neon_qconv_run,
+    .qconv_prepare = mla_qconv_prepare,
+    .qconv_run = qgemm_run,
     .qdw_prepare = neon_qdw_prepare,
     .qdw_run = neon_qdw_run,
     .fconv_prepare = neon_fconv_prepare,
