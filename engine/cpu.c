@@ -2,11 +2,15 @@
  *
  * GCC's and clang's __builtin_cpu_supports read cpuid once at start-up and
  * also check XCR0 (that the OS saves the YMM/ZMM state), which is what "may we
- * execute it" means.
+ * execute it" means.  On aarch64 Linux the kernel's AT_HWCAP bits say the same.
  */
 #include "cpu.h"
 
 #include "kernels.h"
+
+#if MNET_SIMD_NEON
+#include <sys/auxv.h>
+#endif
 
 #if MNET_SIMD_X86 /* set by meson when kernels_x86.c is built */
 
@@ -27,29 +31,52 @@ int mnet_cpu_avx512vnni(void)
     return mnet_cpu_avx512() && __builtin_cpu_supports("avx512vnni");
 }
 
-int mnet_cpu_kernel_tables(const struct mnet_kernel_ops **tables, int max)
-{
-    int n = 0;
-    if (mnet_cpu_avx512vnni() && n < max)
-        tables[n++] = &mnet_kernels_avx512vnni;
-    if (mnet_cpu_avx512() && n < max)
-        tables[n++] = &mnet_kernels_avx512;
-    if (mnet_cpu_avx2() && n < max)
-        tables[n++] = &mnet_kernels_avx2;
-    return n;
-}
-
 #else
 
 int mnet_cpu_avx2(void) { return 0; }
 int mnet_cpu_avx512(void) { return 0; }
 int mnet_cpu_avx512vnni(void) { return 0; }
 
-int mnet_cpu_kernel_tables(const struct mnet_kernel_ops **tables, int max)
+#endif
+
+#if MNET_SIMD_NEON /* set by meson when kernels_neon.c is built */
+
+/* The kernel reports in AT_HWCAP what user space may execute. */
+int mnet_cpu_neon(void)
 {
-    (void)tables;
-    (void)max;
-    return 0;
+    return (getauxval(AT_HWCAP) & HWCAP_ASIMD) != 0;
 }
 
+int mnet_cpu_neondot(void)
+{
+    return mnet_cpu_neon() && (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+}
+
+#else
+
+int mnet_cpu_neon(void) { return 0; }
+int mnet_cpu_neondot(void) { return 0; }
+
 #endif
+
+int mnet_cpu_kernel_tables(const struct mnet_kernel_ops **tables, int max)
+{
+    int n = 0;
+#if MNET_SIMD_X86
+    if (mnet_cpu_avx512vnni() && n < max)
+        tables[n++] = &mnet_kernels_avx512vnni;
+    if (mnet_cpu_avx512() && n < max)
+        tables[n++] = &mnet_kernels_avx512;
+    if (mnet_cpu_avx2() && n < max)
+        tables[n++] = &mnet_kernels_avx2;
+#endif
+#if MNET_SIMD_NEON
+    if (mnet_cpu_neondot() && n < max)
+        tables[n++] = &mnet_kernels_neondot;
+    if (mnet_cpu_neon() && n < max)
+        tables[n++] = &mnet_kernels_neon;
+#endif
+    (void)tables;
+    (void)max;
+    return n;
+}
