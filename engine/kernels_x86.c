@@ -543,10 +543,12 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* One RM x (NV*16) tile (RM = rows_for(NV)); rows r >= R are computed
- * (repeating row 0) but not stored. */
+/* One RM x (NV*16) tile; rows r >= R are computed (repeating row 0) but not
+ * stored.  The first pfn k steps each prefetch one line of pf into L2 (a
+ * slice of the next weight panel, so that streaming it from L3 overlaps
+ * this panel's FMAs). */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
-                         const float *wp, float *out, size_t ldo, int col0)
+                         const float *wp, float *out, size_t ldo, int col0, const float *pf, int pfn)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -560,6 +562,8 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
     const int K = p->K;
     for (int k = 0; k < K; k++) {
         const float *wk = wp + (size_t)k * NV * 16;
+        if (k < pfn)
+            _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
         __m512 w[4];
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
@@ -594,15 +598,52 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
     }
 }
 
+/* A tile of up to 4 rows computes just those (M = 1 is a GEMV: the weights
+ * stream once, NV accumulator chains). */
 T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const float *const *rows,
-                                const float *wp, float *out, size_t ldo, int col0)
+                                const float *wp, float *out, size_t ldo, int col0, const float *pf,
+                                int pfn)
 {
-    switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
-    case 3: fgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
-    case 2: fgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
-    default: fgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, wp, out, ldo, col0, pf, pfn)
+#define FT_SMALL(NV)                                                                               \
+    switch (R) {                                                                                   \
+    case 1: FT(1, NV); return;                                                                     \
+    case 2: FT(2, NV); return;                                                                     \
+    case 3: FT(3, NV); return;                                                                     \
+    case 4: FT(4, NV); return;                                                                     \
     }
+    switch (NV) {
+    case 4: FT_SMALL(4); FT(6, 4); break;
+    case 3: FT_SMALL(3); FT(8, 3); break;
+    case 2: FT_SMALL(2); FT(12, 2); break;
+    default: FT_SMALL(1); FT(24, 1); break;
+    }
+#undef FT_SMALL
+#undef FT
+}
+
+/* Panel pan's weights; *nv its 16-column vectors. */
+static const float *fpanel(const struct fgemm *p, int pan, int *nv)
+{
+    int v = (p->N - pan * PANEL + 15) / 16;
+    *nv = v > 4 ? 4 : v;
+    return p->w + (size_t)pan * p->K * PANEL;
+}
+
+/* What row tile t of panel pan prefetches: lines t*K .. t*K + K - 1 of the
+ * next panel (*pfn of them, 0 past its end or after the last panel). */
+static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
+{
+    *pfn = 0;
+    if (pan + 1 >= p->panels)
+        return p->w;
+    int nv;
+    const float *next = fpanel(p, pan + 1, &nv);
+    long left = (long)p->K * nv - (long)t * p->K;
+    if (left <= 0)
+        return p->w;
+    *pfn = left < p->K ? (int)left : p->K;
+    return next + (size_t)t * p->K * 16;
 }
 
 T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -631,16 +672,18 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
         size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
-                int nv = (p->N - pan * PANEL + 15) / 16;
-                nv = nv > 4 ? 4 : nv;
-                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                int nv;
+                const float *wp = fpanel(p, pan, &nv);
                 const int rm = rows_for(nv);
-                for (size_t m = m0; m < m1; m += rm) {
+                int t = 0;
+                for (size_t m = m0; m < m1; m += rm, t++) {
                     int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
                     const float *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    fgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    int pfn;
+                    const float *pf = fpf_slice(p, pan, t, &pfn);
+                    fgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL, pf, pfn);
                 }
             }
         } else {
@@ -661,17 +704,18 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                     }
                 }
                 for (int pan = p0; pan < p1; pan++) {
-                    int nv = (p->N - pan * PANEL + 15) / 16;
-                    nv = nv > 4 ? 4 : nv;
-                    const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                    int nv;
+                    const float *wp = fpanel(p, pan, &nv);
                     const int rm = rows_for(nv);
-                    for (int sub = 0; sub < RG; sub += rm) {
+                    for (int sub = 0, t = 0; sub < RG; sub += rm, t++) {
                         int R = RG - sub < rm ? RG - sub : rm;
                         const float *rows[RMAX];
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
+                        int pfn;
+                        const float *pf = fpf_slice(p, pan, t, &pfn);
                         fgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
-                                       pan * PANEL);
+                                       pan * PANEL, pf, pfn);
                     }
                 }
             }
@@ -1331,9 +1375,8 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
                 }
             }
             for (int pan = p0; pan < p1; pan++) {
-                int nv = (p->N - pan * PANEL + 15) / 16;
-                nv = nv > 4 ? 4 : nv;
-                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                int nv;
+                const float *wp = fpanel(p, pan, &nv);
                 for (int j = 0; j < nv; j++)
                     fgemm2_tile(p, nv, j, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
             }

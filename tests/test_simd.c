@@ -273,6 +273,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 7, 7, 960, 160 }, { 14, 14, 64, 384 }, { 9, 9, 32, 16 }, { 5, 3, 24, 144 },
         { 1, 1, 1280, 1001 }, { 1, 1, 1024, 1001 }, { 4, 4, 320, 1280 }, { 3, 5, 17, 65 },
         { 2, 3, 3, 1 }, { 6, 1, 130, 63 },
+        /* 1-4 rows (n 1 and 3) on panels of 1-3 vectors: the small-row tiles */
+        { 1, 1, 77, 17 }, { 1, 1, 33, 47 }, { 2, 1, 50, 30 }, { 4, 1, 9, 200 },
     };
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
