@@ -1092,22 +1092,98 @@ static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* 3x3, dilation 1: one output row, 16 channels a vector, the nine taps'
- * weights held in registers while the row is swept; border columns read the
- * zero row for padded taps. */
+/* One output pixel of the 3x3 row sweep at column ox, any position (border
+ * taps outside the image are skipped). */
+T512 INL __m512 fdw3_pixel(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                           __m512 acc, int ox, int c0, __mmask16 m)
+{
+    const int C = g->in_c, ix0 = ox * g->stride_w - g->pad_left;
+    for (int ky = 0; ky < 3; ky++) {
+        if (!rowp[ky])
+            continue;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ix0 + kx;
+            if (ix >= 0 && ix < g->in_w)
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, rowp[ky] + (size_t)ix * C + c0),
+                                      w[3 * ky + kx], acc);
+        }
+    }
+    return acc;
+}
+
+/* Four interior output pixels from ox (stride S): four independent
+ * accumulator chains, each input vector loaded once for all the outputs that
+ * use it. */
+T512 INL void fdw3_quad(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                        __m512 bias, __m512 lo, __m512 hi, int S, int ox, int c0, __mmask16 m,
+                        float *orow)
+{
+    const int C = g->in_c;
+    const int ix0 = ox * S - g->pad_left;
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; o++)
+        acc[o] = bias;
+    for (int ky = 0; ky < 3; ky++) {
+        if (!rowp[ky])
+            continue;
+        const float *r = rowp[ky] + (size_t)ix0 * C + c0;
+        __m512 x[3 * 2 + 3];
+#pragma GCC unroll 9
+        for (int j = 0; j < 3 * S + 3; j++)
+            x[j] = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; kx++)
+                acc[o] = _mm512_fmadd_ps(x[o * S + kx], w[3 * ky + kx], acc[o]);
+    }
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; o++)
+        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
+}
+
+/* Output columns [x0, x1) of the 3x3 row sweep for channels c0..c0+15, the
+ * nine taps' weights in registers; interior columns [ox_a, ox_b) 4 at a time
+ * (stride 1 or 2). */
+T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
+                        int c0, int x0, int x1, int ox_a, int ox_b, float *orow)
+{
+    const int left = p->C - c0, s = g->stride_w;
+    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
+    const __m512 bias = _mm512_load_ps(p->bias + c0);
+    int ox = x0;
+    for (; ox < x1 && ox < ox_a; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+    const int xb = x1 < ox_b ? x1 : ox_b;
+    if (s == 1)
+        for (; ox + 4 <= xb; ox += 4)
+            fdw3_quad(g, rowp, w, bias, lo, hi, 1, ox, c0, m, orow);
+    else if (s == 2)
+        for (; ox + 4 <= xb; ox += 4)
+            fdw3_quad(g, rowp, w, bias, lo, hi, 2, ox, c0, m, orow);
+    for (; ox < x1; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+}
+
+/* 3x3, dilation 1: one output row, 16 channels a vector.  While the three
+ * input rows fit L1 each channel block sweeps the whole row; wider rows go
+ * 8 columns at a time over all channels, so that the input is read in
+ * order (a strided sweep per channel block defeats the prefetchers). */
 T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
                           int b, int oy, float *orow)
 {
     const int C = p->C, s = g->stride_w;
     const float *rowp[3];
-    size_t xs[3]; /* 1, or 0 for a row in the padding (reads the zero row) */
-    for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky;
-        int ok = iy >= 0 && iy < g->in_h;
-        rowp[ky] = ok ? in + ((size_t)b * g->in_h + iy) * g->in_w * C : p->zrow;
-        xs[ky] = ok;
-    }
-    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
     /* interior columns: ox in [ox_a, ox_b) have all three taps inside */
     int ox_a = (g->pad_left + s - 1) / s;
     int lim = g->in_w - 3 + g->pad_left; /* ox * s <= lim */
@@ -1116,35 +1192,13 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    for (int c0 = 0; c0 < C; c0 += 16) {
-        int left = C - c0;
-        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 w[9];
-        for (int t = 0; t < 9; t++)
-            w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
-        const __m512 bias = _mm512_load_ps(p->bias + c0);
-        for (int ox = 0; ox < g->out_w; ox++) {
-            __m512 acc = bias;
-            int ix0 = ox * s - g->pad_left;
-            if (ox >= ox_a && ox < ox_b) {
-                for (int ky = 0; ky < 3; ky++) {
-                    const float *r = rowp[ky] + ((size_t)ix0 * C + c0) * xs[ky];
-                    size_t st = (size_t)C * xs[ky];
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky], acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + st), w[3 * ky + 1], acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + 2 * st), w[3 * ky + 2], acc);
-                }
-            } else {
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++) {
-                        int ix = ix0 + kx;
-                        const float *r = xs[ky] && ix >= 0 && ix < g->in_w ? rowp[ky] + (size_t)ix * C + c0
-                                                                           : p->zrow + c0;
-                        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky + kx], acc);
-                    }
-            }
-            _mm512_mask_storeu_ps(orow + (size_t)ox * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-        }
+    const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
+    /* chunks after the left border start at interior columns: whole groups of 4 */
+    for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
+        x1 = (x0 ? x0 : ox_a) + step;
+        x1 = x1 < g->out_w ? x1 : g->out_w;
+        for (int c0 = 0; c0 < C; c0 += 16)
+            fdw3_span(p, g, rowp, c0, x0, x1, ox_a, ox_b, orow);
     }
 }
 
@@ -1162,10 +1216,8 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
-    /* The row sweep wins while its three input rows stay in L1 across the
-     * channel blocks; wider layers go pixel by pixel. */
-    const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1 &&
-                   (size_t)3 * g->in_w * C * sizeof(float) <= 48 * 1024;
+    /* 3x3 (every MobileNet depthwise) by row sweeps; other sizes pixel by pixel */
+    const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);

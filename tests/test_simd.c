@@ -289,6 +289,20 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             check_fconv(t, 0, n, &g, what);
         }
     }
+    /* 3x3 depthwise rows too wide for one sweep per channel block (chunks of
+     * columns), stride 1 and 2, odd sizes and channel tails */
+    static const int dw_cases[][4] = { /* h, w, c, stride */
+        { 9, 40, 96, 2 }, { 5, 37, 100, 1 }, { 3, 29, 144, 1 }, { 4, 58, 33, 2 },
+    };
+    for (size_t i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; i++) {
+        const int *c = dw_cases[i];
+        for (int valid = 0; valid <= 1; valid++) {
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], valid, 1);
+            snprintf(what, sizeof what, "fdw 3x3/%d%s n2 %dx%dx%d", c[3], valid ? " valid" : "", c[0],
+                     c[1], c[2]);
+            check_fconv(t, 1, 2, &g, what);
+        }
+    }
     for (int round = 0; round < rounds; round++) {
         int n = rint_in(1, 3);
         int h = rint_in(1, 19), w = rint_in(1, 19);
