@@ -10,7 +10,8 @@
  *    vpdpbusd on 4-k groups (u8 activations broadcast, s8 weights packed as
  *    [k/4][col][4]); float: FMA with the activation broadcast.  1x1 stride-1
  *    convs read input rows in place; other convs gather each 6-row tile's
- *    patches (padded taps = the input zero point, so the folded bias holds).
+ *    patches (padded taps = the input zero point, so the folded bias holds;
+ *    float gathers only border patches and reads the rest in place).
  *    Bias, requantization (TFLite double rounding, exact) and the activation
  *    clamp are fused into the tile's epilogue.
  *  - depthwise (multiplier 1): per output pixel, a pointer per tap (padded taps
@@ -544,11 +545,14 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
 }
 
 /* One RM x (NV*16) tile; rows r >= R are computed (repeating row 0) but not
- * stored.  The first pfn k steps each prefetch one line of pf into L2 (a
- * slice of the next weight panel, so that streaming it from L3 overlaps
- * this panel's FMAs). */
+ * stored.  Row r's K values are nseg runs of K/nseg, run s at rows[r] +
+ * s*ld[r] (a conv reads its taps in place: a run per kernel row).  The
+ * first pfn k steps each prefetch one line of pf into L2 (a slice of the
+ * next weight panel, so that streaming it from L3 overlaps this panel's
+ * FMAs). */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
-                         const float *wp, float *out, size_t ldo, int col0, const float *pf, int pfn)
+                         const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
+                         int col0, const float *pf, int pfn)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -559,8 +563,9 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             if (r < RM)
                 acc[r][v] = b;
     }
-    const int K = p->K;
-    for (int k = 0; k < K; k++) {
+    const int seg = p->K / nseg;
+    for (int s = 0, k = 0; s < nseg; s++)
+    for (int j = 0; j < seg; j++, k++) {
         const float *wk = wp + (size_t)k * NV * 16;
         if (k < pfn)
             _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
@@ -573,7 +578,7 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
         for (int r = 0; r < RMAX; r++) {
             if (r >= RM)
                 break;
-            const __m512 a = _mm512_set1_ps(rows[r][k]);
+            const __m512 a = _mm512_set1_ps(rows[r][(s ? s * ld[r] : 0) + j]);
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 if (v < NV)
@@ -601,10 +606,10 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
 /* A tile of up to 4 rows computes just those (M = 1 is a GEMV: the weights
  * stream once, NV accumulator chains). */
 T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const float *const *rows,
-                                const float *wp, float *out, size_t ldo, int col0, const float *pf,
-                                int pfn)
+                                const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
+                                int col0, const float *pf, int pfn)
 {
-#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, wp, out, ldo, col0, pf, pfn)
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn)
 #define FT_SMALL(NV)                                                                               \
     switch (R) {                                                                                   \
     case 1: FT(1, NV); return;                                                                     \
@@ -683,18 +688,34 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
                     int pfn;
                     const float *pf = fpf_slice(p, pan, t, &pfn);
-                    fgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL, pf, pfn);
+                    fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
+                                   pan * PANEL, pf, pfn);
                 }
             }
         } else {
+            /* Patches inside the image are read in place, a run of k_w*in_c
+             * per kernel row; only border patches are gathered. */
             float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+            const int nseg = g->dil_w == 1 ? g->k_h : 1;
+            const size_t ld_in = (size_t)g->dil_h * g->in_w * g->in_c, ld_buf = (size_t)p->K / nseg;
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
             for (size_t m = m0; m < m1; m += RMAX) {
-                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows gathered */
+                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows in this block */
+                const float *prow[RMAX];
+                size_t pld[RMAX];
                 for (int r = 0; r < RG; r++) {
-                    gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
-                                 (uint8_t *)(buf + (size_t)r * p->ldk));
+                    int iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+                    if (nseg > 1 && iy0 >= 0 && iy0 + (g->k_h - 1) * g->dil_h < g->in_h && ix0 >= 0 &&
+                        ix0 + g->k_w <= g->in_w) {
+                        prow[r] = in + ((b * g->in_h + iy0) * g->in_w + ix0) * g->in_c;
+                        pld[r] = ld_in;
+                    } else {
+                        gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
+                                     (uint8_t *)(buf + (size_t)r * p->ldk));
+                        prow[r] = buf + (size_t)r * p->ldk;
+                        pld[r] = ld_buf;
+                    }
                     if (++ox == g->out_w) {
                         ox = 0;
                         if (++oy == g->out_h) {
@@ -710,12 +731,15 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                     for (int sub = 0, t = 0; sub < RG; sub += rm, t++) {
                         int R = RG - sub < rm ? RG - sub : rm;
                         const float *rows[RMAX];
-                        for (int r = 0; r < rm; r++)
-                            rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
+                        size_t ld[RMAX];
+                        for (int r = 0; r < rm; r++) {
+                            rows[r] = prow[sub + (r < R ? r : 0)];
+                            ld[r] = pld[sub + (r < R ? r : 0)];
+                        }
                         int pfn;
                         const float *pf = fpf_slice(p, pan, t, &pfn);
-                        fgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
-                                       pan * PANEL, pf, pfn);
+                        fgemm_tile_any(p, nv, R, rows, ld, nseg, wp, out + (m + sub) * p->N,
+                                       (size_t)p->N, pan * PANEL, pf, pfn);
                     }
                 }
             }
