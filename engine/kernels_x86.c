@@ -564,25 +564,31 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
                 acc[r][v] = b;
     }
     const int seg = p->K / nseg;
-    for (int s = 0, k = 0; s < nseg; s++)
-    for (int j = 0; j < seg; j++, k++) {
-        const float *wk = wp + (size_t)k * NV * 16;
-        if (k < pfn)
-            _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
-        __m512 w[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++)
-            if (v < NV)
-                w[v] = _mm512_load_ps(wk + v * 16);
+    for (int s = 0, k = 0; s < nseg; s++) {
+        const float *rs[RMAX];
 #pragma GCC unroll 24
-        for (int r = 0; r < RMAX; r++) {
-            if (r >= RM)
-                break;
-            const __m512 a = _mm512_set1_ps(rows[r][(s ? s * ld[r] : 0) + j]);
+        for (int r = 0; r < RMAX; r++)
+            if (r < RM)
+                rs[r] = s ? rows[r] + s * ld[r] : rows[r];
+        for (int j = 0; j < seg; j++, k++) {
+            const float *wk = wp + (size_t)k * NV * 16;
+            if (k < pfn)
+                _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
+            __m512 w[4];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 if (v < NV)
-                    acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+                    w[v] = _mm512_load_ps(wk + v * 16);
+#pragma GCC unroll 24
+            for (int r = 0; r < RMAX; r++) {
+                if (r >= RM)
+                    break;
+                const __m512 a = _mm512_set1_ps(rs[r][j]);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    if (v < NV)
+                        acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+            }
         }
     }
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
