@@ -1206,8 +1206,9 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
 
 /* 3x3, dilation 1: one output row, 16 channels a vector.  While the three
  * input rows fit L1 each channel block sweeps the whole row; wider rows go
- * 8 columns at a time over all channels, so that the input is read in
- * order (a strided sweep per channel block defeats the prefetchers). */
+ * 8 columns (stride 2: 4) at a time over all channels, so that the input is
+ * read nearly in order (a strided sweep per channel block defeats the
+ * prefetchers). */
 T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
                           int b, int oy, float *orow)
 {
@@ -1222,7 +1223,9 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
+    int step = s == 1 ? 8 : 4;
+    if ((size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16)
+        step = g->out_w;
     /* chunks after the left border start at interior columns: whole groups of 4 */
     for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
         x1 = (x0 ? x0 : ox_a) + step;
