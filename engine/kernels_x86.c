@@ -1206,9 +1206,8 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
 
 /* 3x3, dilation 1: one output row, 16 channels a vector.  While the three
  * input rows fit L1 each channel block sweeps the whole row; wider rows go
- * 8 columns (stride 2: 4) at a time over all channels, so that the input is
- * read nearly in order (a strided sweep per channel block defeats the
- * prefetchers). */
+ * 8 columns at a time over all channels, so that the input is read nearly
+ * in order (a strided sweep per channel block defeats the prefetchers). */
 T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
                           int b, int oy, float *orow)
 {
@@ -1223,9 +1222,7 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    int step = s == 1 ? 8 : 4;
-    if ((size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16)
-        step = g->out_w;
+    const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
     /* chunks after the left border start at interior columns: whole groups of 4 */
     for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
         x1 = (x0 ? x0 : ox_a) + step;
@@ -1249,8 +1246,11 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
-    /* 3x3 (every MobileNet depthwise) by row sweeps; other sizes pixel by pixel */
-    const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1;
+    /* 3x3 by row sweeps, except stride 2 with rows wider than L1: read in
+     * column chunks they lost to the pixel-by-pixel order once the input
+     * comes from DRAM (batch 8); other sizes pixel by pixel. */
+    const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1 &&
+                   (g->stride_w == 1 || (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
