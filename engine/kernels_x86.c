@@ -10,7 +10,8 @@
  *    vpdpbusd on 4-k groups (u8 activations broadcast, s8 weights packed as
  *    [k/4][col][4]); float: FMA with the activation broadcast.  1x1 stride-1
  *    convs read input rows in place; other convs gather each 6-row tile's
- *    patches (padded taps = the input zero point, so the folded bias holds).
+ *    patches (padded taps = the input zero point, so the folded bias holds;
+ *    float gathers only border patches and reads the rest in place).
  *    Bias, requantization (TFLite double rounding, exact) and the activation
  *    clamp are fused into the tile's epilogue.
  *  - depthwise (multiplier 1): per output pixel, a pointer per tap (padded taps
@@ -645,10 +646,15 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* One RM x (NV*16) tile (RM = rows_for(NV)); rows r >= R are computed
- * (repeating row 0) but not stored. */
+/* One RM x (NV*16) tile; rows r >= R are computed (repeating row 0) but not
+ * stored.  Row r's K values are nseg runs of K/nseg, run s at rows[r] +
+ * s*ld[r] (a conv reads its taps in place: a run per kernel row).  The
+ * first pfn k steps each prefetch one line of pf into L2 (a slice of the
+ * next weight panel, so that streaming it from L3 overlaps this panel's
+ * FMAs). */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
-                         const float *wp, float *out, size_t ldo, int col0)
+                         const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
+                         int col0, const float *pf, int pfn)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -659,23 +665,32 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             if (r < RM)
                 acc[r][v] = b;
     }
-    const int K = p->K;
-    for (int k = 0; k < K; k++) {
-        const float *wk = wp + (size_t)k * NV * 16;
-        __m512 w[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++)
-            if (v < NV)
-                w[v] = _mm512_load_ps(wk + v * 16);
+    const int seg = p->K / nseg;
+    for (int s = 0, k = 0; s < nseg; s++) {
+        const float *rs[RMAX];
 #pragma GCC unroll 24
-        for (int r = 0; r < RMAX; r++) {
-            if (r >= RM)
-                break;
-            const __m512 a = _mm512_set1_ps(rows[r][k]);
+        for (int r = 0; r < RMAX; r++)
+            if (r < RM)
+                rs[r] = s ? rows[r] + s * ld[r] : rows[r];
+        for (int j = 0; j < seg; j++, k++) {
+            const float *wk = wp + (size_t)k * NV * 16;
+            if (k < pfn)
+                _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
+            __m512 w[4];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
                 if (v < NV)
-                    acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+                    w[v] = _mm512_load_ps(wk + v * 16);
+#pragma GCC unroll 24
+            for (int r = 0; r < RMAX; r++) {
+                if (r >= RM)
+                    break;
+                const __m512 a = _mm512_set1_ps(rs[r][j]);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    if (v < NV)
+                        acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+            }
         }
     }
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
@@ -696,15 +711,52 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
     }
 }
 
+/* A tile of up to 4 rows computes just those (M = 1 is a GEMV: the weights
+ * stream once, NV accumulator chains). */
 T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const float *const *rows,
-                                const float *wp, float *out, size_t ldo, int col0)
+                                const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
+                                int col0, const float *pf, int pfn)
 {
-    switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, R, rows, wp, out, ldo, col0); break;
-    case 3: fgemm_tile(p, 8, 3, R, rows, wp, out, ldo, col0); break;
-    case 2: fgemm_tile(p, 12, 2, R, rows, wp, out, ldo, col0); break;
-    default: fgemm_tile(p, 24, 1, R, rows, wp, out, ldo, col0); break;
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn)
+#define FT_SMALL(NV)                                                                               \
+    switch (R) {                                                                                   \
+    case 1: FT(1, NV); return;                                                                     \
+    case 2: FT(2, NV); return;                                                                     \
+    case 3: FT(3, NV); return;                                                                     \
+    case 4: FT(4, NV); return;                                                                     \
     }
+    switch (NV) {
+    case 4: FT_SMALL(4); FT(6, 4); break;
+    case 3: FT_SMALL(3); FT(8, 3); break;
+    case 2: FT_SMALL(2); FT(12, 2); break;
+    default: FT_SMALL(1); FT(24, 1); break;
+    }
+#undef FT_SMALL
+#undef FT
+}
+
+/* Panel pan's weights; *nv its 16-column vectors. */
+static const float *fpanel(const struct fgemm *p, int pan, int *nv)
+{
+    int v = (p->N - pan * PANEL + 15) / 16;
+    *nv = v > 4 ? 4 : v;
+    return p->w + (size_t)pan * p->K * PANEL;
+}
+
+/* What row tile t of panel pan prefetches: lines t*K .. t*K + K - 1 of the
+ * next panel (*pfn of them, 0 past its end or after the last panel). */
+static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
+{
+    *pfn = 0;
+    if (pan + 1 >= p->panels)
+        return p->w;
+    int nv;
+    const float *next = fpanel(p, pan + 1, &nv);
+    long left = (long)p->K * nv - (long)t * p->K;
+    if (left <= 0)
+        return p->w;
+    *pfn = left < p->K ? (int)left : p->K;
+    return next + (size_t)t * p->K * 16;
 }
 
 T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -733,27 +785,45 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
         size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
-                int nv = (p->N - pan * PANEL + 15) / 16;
-                nv = nv > 4 ? 4 : nv;
-                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                int nv;
+                const float *wp = fpanel(p, pan, &nv);
                 const int rm = rows_for(nv);
-                for (size_t m = m0; m < m1; m += rm) {
+                int t = 0;
+                for (size_t m = m0; m < m1; m += rm, t++) {
                     int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
                     const float *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    fgemm_tile_any(p, nv, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    int pfn;
+                    const float *pf = fpf_slice(p, pan, t, &pfn);
+                    fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
+                                   pan * PANEL, pf, pfn);
                 }
             }
         } else {
+            /* Patches inside the image are read in place, a run of k_w*in_c
+             * per kernel row; only border patches are gathered. */
             float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+            const int nseg = g->dil_w == 1 ? g->k_h : 1;
+            const size_t ld_in = (size_t)g->dil_h * g->in_w * g->in_c, ld_buf = (size_t)p->K / nseg;
             int ox = (int)(m0 % g->out_w), oy = (int)((m0 / g->out_w) % g->out_h);
             size_t b = m0 / ((size_t)g->out_w * g->out_h);
             for (size_t m = m0; m < m1; m += RMAX) {
-                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows gathered */
+                int RG = m1 - m < RMAX ? (int)(m1 - m) : RMAX; /* rows in this block */
+                const float *prow[RMAX];
+                size_t pld[RMAX];
                 for (int r = 0; r < RG; r++) {
-                    gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
-                                 (uint8_t *)(buf + (size_t)r * p->ldk));
+                    int iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left;
+                    if (nseg > 1 && iy0 >= 0 && iy0 + (g->k_h - 1) * g->dil_h < g->in_h && ix0 >= 0 &&
+                        ix0 + g->k_w <= g->in_w) {
+                        prow[r] = in + ((b * g->in_h + iy0) * g->in_w + ix0) * g->in_c;
+                        pld[r] = ld_in;
+                    } else {
+                        gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0,
+                                     (uint8_t *)(buf + (size_t)r * p->ldk));
+                        prow[r] = buf + (size_t)r * p->ldk;
+                        pld[r] = ld_buf;
+                    }
                     if (++ox == g->out_w) {
                         ox = 0;
                         if (++oy == g->out_h) {
@@ -763,17 +833,21 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                     }
                 }
                 for (int pan = p0; pan < p1; pan++) {
-                    int nv = (p->N - pan * PANEL + 15) / 16;
-                    nv = nv > 4 ? 4 : nv;
-                    const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                    int nv;
+                    const float *wp = fpanel(p, pan, &nv);
                     const int rm = rows_for(nv);
-                    for (int sub = 0; sub < RG; sub += rm) {
+                    for (int sub = 0, t = 0; sub < RG; sub += rm, t++) {
                         int R = RG - sub < rm ? RG - sub : rm;
                         const float *rows[RMAX];
-                        for (int r = 0; r < rm; r++)
-                            rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
-                        fgemm_tile_any(p, nv, R, rows, wp, out + (m + sub) * p->N, (size_t)p->N,
-                                       pan * PANEL);
+                        size_t ld[RMAX];
+                        for (int r = 0; r < rm; r++) {
+                            rows[r] = prow[sub + (r < R ? r : 0)];
+                            ld[r] = pld[sub + (r < R ? r : 0)];
+                        }
+                        int pfn;
+                        const float *pf = fpf_slice(p, pan, t, &pfn);
+                        fgemm_tile_any(p, nv, R, rows, ld, nseg, wp, out + (m + sub) * p->N,
+                                       (size_t)p->N, pan * PANEL, pf, pfn);
                     }
                 }
             }
@@ -1226,22 +1300,98 @@ static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* 3x3, dilation 1: one output row, 16 channels a vector, the nine taps'
- * weights held in registers while the row is swept; border columns read the
- * zero row for padded taps. */
+/* One output pixel of the 3x3 row sweep at column ox, any position (border
+ * taps outside the image are skipped). */
+T512 INL __m512 fdw3_pixel(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                           __m512 acc, int ox, int c0, __mmask16 m)
+{
+    const int C = g->in_c, ix0 = ox * g->stride_w - g->pad_left;
+    for (int ky = 0; ky < 3; ky++) {
+        if (!rowp[ky])
+            continue;
+        for (int kx = 0; kx < 3; kx++) {
+            int ix = ix0 + kx;
+            if (ix >= 0 && ix < g->in_w)
+                acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, rowp[ky] + (size_t)ix * C + c0),
+                                      w[3 * ky + kx], acc);
+        }
+    }
+    return acc;
+}
+
+/* Four interior output pixels from ox (stride S): four independent
+ * accumulator chains, each input vector loaded once for all the outputs that
+ * use it. */
+T512 INL void fdw3_quad(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                        __m512 bias, __m512 lo, __m512 hi, int S, int ox, int c0, __mmask16 m,
+                        float *orow)
+{
+    const int C = g->in_c;
+    const int ix0 = ox * S - g->pad_left;
+    __m512 acc[4];
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; o++)
+        acc[o] = bias;
+    for (int ky = 0; ky < 3; ky++) {
+        if (!rowp[ky])
+            continue;
+        const float *r = rowp[ky] + (size_t)ix0 * C + c0;
+        __m512 x[3 * 2 + 3];
+#pragma GCC unroll 9
+        for (int j = 0; j < 3 * S + 3; j++)
+            x[j] = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; kx++)
+                acc[o] = _mm512_fmadd_ps(x[o * S + kx], w[3 * ky + kx], acc[o]);
+    }
+#pragma GCC unroll 4
+    for (int o = 0; o < 4; o++)
+        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
+}
+
+/* Output columns [x0, x1) of the 3x3 row sweep for channels c0..c0+15, the
+ * nine taps' weights in registers; interior columns [ox_a, ox_b) 4 at a time
+ * (stride 1 or 2). */
+T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
+                        int c0, int x0, int x1, int ox_a, int ox_b, float *orow)
+{
+    const int left = p->C - c0, s = g->stride_w;
+    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
+    const __m512 bias = _mm512_load_ps(p->bias + c0);
+    int ox = x0;
+    for (; ox < x1 && ox < ox_a; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+    const int xb = x1 < ox_b ? x1 : ox_b;
+    if (s == 1)
+        for (; ox + 4 <= xb; ox += 4)
+            fdw3_quad(g, rowp, w, bias, lo, hi, 1, ox, c0, m, orow);
+    else if (s == 2)
+        for (; ox + 4 <= xb; ox += 4)
+            fdw3_quad(g, rowp, w, bias, lo, hi, 2, ox, c0, m, orow);
+    for (; ox < x1; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+}
+
+/* 3x3, dilation 1: one output row, 16 channels a vector.  While the three
+ * input rows fit L1 each channel block sweeps the whole row; wider rows go
+ * 8 columns at a time over all channels, so that the input is read nearly
+ * in order (a strided sweep per channel block defeats the prefetchers). */
 T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
                           int b, int oy, float *orow)
 {
     const int C = p->C, s = g->stride_w;
     const float *rowp[3];
-    size_t xs[3]; /* 1, or 0 for a row in the padding (reads the zero row) */
-    for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky;
-        int ok = iy >= 0 && iy < g->in_h;
-        rowp[ky] = ok ? in + ((size_t)b * g->in_h + iy) * g->in_w * C : p->zrow;
-        xs[ky] = ok;
-    }
-    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
     /* interior columns: ox in [ox_a, ox_b) have all three taps inside */
     int ox_a = (g->pad_left + s - 1) / s;
     int lim = g->in_w - 3 + g->pad_left; /* ox * s <= lim */
@@ -1250,35 +1400,13 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    for (int c0 = 0; c0 < C; c0 += 16) {
-        int left = C - c0;
-        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-        __m512 w[9];
-        for (int t = 0; t < 9; t++)
-            w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
-        const __m512 bias = _mm512_load_ps(p->bias + c0);
-        for (int ox = 0; ox < g->out_w; ox++) {
-            __m512 acc = bias;
-            int ix0 = ox * s - g->pad_left;
-            if (ox >= ox_a && ox < ox_b) {
-                for (int ky = 0; ky < 3; ky++) {
-                    const float *r = rowp[ky] + ((size_t)ix0 * C + c0) * xs[ky];
-                    size_t st = (size_t)C * xs[ky];
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky], acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + st), w[3 * ky + 1], acc);
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r + 2 * st), w[3 * ky + 2], acc);
-                }
-            } else {
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++) {
-                        int ix = ix0 + kx;
-                        const float *r = xs[ky] && ix >= 0 && ix < g->in_w ? rowp[ky] + (size_t)ix * C + c0
-                                                                           : p->zrow + c0;
-                        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, r), w[3 * ky + kx], acc);
-                    }
-            }
-            _mm512_mask_storeu_ps(orow + (size_t)ox * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-        }
+    const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
+    /* chunks after the left border start at interior columns: whole groups of 4 */
+    for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
+        x1 = (x0 ? x0 : ox_a) + step;
+        x1 = x1 < g->out_w ? x1 : g->out_w;
+        for (int c0 = 0; c0 < C; c0 += 16)
+            fdw3_span(p, g, rowp, c0, x0, x1, ox_a, ox_b, orow);
     }
 }
 
@@ -1296,10 +1424,11 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
     const int C = p->C;
-    /* The row sweep wins while its three input rows stay in L1 across the
-     * channel blocks; wider layers go pixel by pixel. */
+    /* 3x3 by row sweeps, except stride 2 with rows wider than L1: read in
+     * column chunks they lost to the pixel-by-pixel order once the input
+     * comes from DRAM (batch 8); other sizes pixel by pixel. */
     const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1 &&
-                   (size_t)3 * g->in_w * C * sizeof(float) <= 48 * 1024;
+                   (g->stride_w == 1 || (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -1509,9 +1638,8 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
                 }
             }
             for (int pan = p0; pan < p1; pan++) {
-                int nv = (p->N - pan * PANEL + 15) / 16;
-                nv = nv > 4 ? 4 : nv;
-                const float *wp = p->w + (size_t)pan * p->K * PANEL;
+                int nv;
+                const float *wp = fpanel(p, pan, &nv);
                 for (int j = 0; j < nv; j++)
                     fgemm2_tile(p, nv, j, R, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL);
             }

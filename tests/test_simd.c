@@ -275,6 +275,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 7, 7, 960, 160 }, { 14, 14, 64, 384 }, { 9, 9, 32, 16 }, { 5, 3, 24, 144 },
         { 1, 1, 1280, 1001 }, { 1, 1, 1024, 1001 }, { 4, 4, 320, 1280 }, { 3, 5, 17, 65 },
         { 2, 3, 3, 1 }, { 6, 1, 130, 63 },
+        /* 1-4 rows (n 1 and 3) on panels of 1-3 vectors: the small-row tiles */
+        { 1, 1, 77, 17 }, { 1, 1, 33, 47 }, { 2, 1, 50, 30 }, { 4, 1, 9, 200 },
     };
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
@@ -292,18 +294,32 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
     /* Depthwise: maps wide enough for whole chunks of pixels (C = 16, 32,
      * 48, 64, 96, 144; at stride 2 steps that straddle two pixels) next to
      * per-pixel edges. */
-    static const int dw_cases[][5] = { /* h, w, c, k, stride */
+    static const int qdw_cases[][5] = { /* h, w, c, k, stride */
         { 5, 13, 32, 3, 1 }, { 4, 11, 144, 3, 1 }, { 3, 9, 48, 3, 1 }, { 6, 7, 96, 3, 2 },
         { 3, 6, 64, 3, 1 }, { 2, 12, 16, 3, 1 }, { 4, 15, 96, 3, 2 }, { 3, 19, 144, 3, 2 },
         { 3, 11, 32, 3, 2 }, { 5, 13, 48, 3, 2 }, { 3, 9, 192, 3, 2 },
     };
-    for (size_t i = 0; i < sizeof dw_cases / sizeof dw_cases[0]; i++) {
-        const int *c = dw_cases[i];
+    for (size_t i = 0; i < sizeof qdw_cases / sizeof qdw_cases[0]; i++) {
+        const int *c = qdw_cases[i];
         make_geom(&g, c[0], c[1], c[2], c[2], c[3], c[4], 0, 1);
         for (int pt = 0; pt <= 2; pt++) {
             snprintf(what, sizeof what, "qdw %dx%d/%d n2 %dx%dx%d pad %d,%d w_zp %s", c[3], c[3], c[4],
                      c[0], c[1], c[2], g.pad_top, g.pad_left, pt == 2 ? "-128" : pt ? "random" : "0");
             check_qconv(t, 1, 2, &g, pt, what);
+        }
+    }
+    /* 3x3 depthwise rows too wide for one sweep per channel block (chunks of
+     * columns), stride 1 and 2, odd sizes and channel tails */
+    static const int fdw_cases[][4] = { /* h, w, c, stride */
+        { 9, 40, 96, 2 }, { 5, 37, 100, 1 }, { 3, 29, 144, 1 }, { 4, 58, 33, 2 },
+    };
+    for (size_t i = 0; i < sizeof fdw_cases / sizeof fdw_cases[0]; i++) {
+        const int *c = fdw_cases[i];
+        for (int valid = 0; valid <= 1; valid++) {
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], valid, 1);
+            snprintf(what, sizeof what, "fdw 3x3/%d%s n2 %dx%dx%d", c[3], valid ? " valid" : "", c[0],
+                     c[1], c[2]);
+            check_fconv(t, 1, 2, &g, what);
         }
     }
     for (int round = 0; round < rounds; round++) {
