@@ -165,6 +165,12 @@ void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const 
 /* out[i] = lut[in[i]] (elementwise ops of one u8 input, tabulated exactly). */
 void mnet_c_lut_u8(const uint8_t lut[256], size_t count, const uint8_t *in, uint8_t *out,
                    int threads);
+/* Float average pool and same-shape ADD: the reference's arithmetic in the
+ * same order (identical results), channels innermost so they vectorize. */
+void mnet_c_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float out_max,
+                     const float *in, float *out, int threads);
+void mnet_c_fadd(size_t count, const float *a, const float *b, float out_min, float out_max,
+                 float *out, int threads);
 /* Average pool on u8 (geometry as mnet_ref_qavgpool); is_signed selects the
  * int8 rounding of the average for tensors that are int8 in the model. */
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,

@@ -614,6 +614,54 @@ void mnet_c_qsoftmax(const struct mnet_qsoftmax_params *p, const int32_t exp_of_
     }
 }
 
+void mnet_c_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float out_max,
+                     const float *in, float *out, int threads)
+{
+    const long rows = (long)n * g->out_h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows > 1)
+    for (long r = 0; r < rows; r++) {
+        int b = (int)(r / g->out_h), oy = (int)(r % g->out_h);
+        float sum[DW_CHUNK];
+        for (int ox = 0; ox < g->out_w; ox++)
+            for (int c0 = 0; c0 < g->in_c; c0 += DW_CHUNK) {
+                int cn = g->in_c - c0 < DW_CHUNK ? g->in_c - c0 : DW_CHUNK;
+                int cnt = 0;
+                for (int c = 0; c < cn; c++)
+                    sum[c] = 0;
+                for (int ky = 0; ky < g->k_h; ky++) {
+                    int iy = oy * g->stride_h - g->pad_top + ky;
+                    if (iy < 0 || iy >= g->in_h)
+                        continue;
+                    for (int kx = 0; kx < g->k_w; kx++) {
+                        int ix = ox * g->stride_w - g->pad_left + kx;
+                        if (ix < 0 || ix >= g->in_w)
+                            continue;
+                        const float *x = in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c + c0;
+                        for (int c = 0; c < cn; c++)
+                            sum[c] += x[c];
+                        cnt++;
+                    }
+                }
+                float *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
+                for (int c = 0; c < cn; c++) {
+                    float v = cnt ? sum[c] / (float)cnt : 0.0f;
+                    o[c] = v < out_min ? out_min : v > out_max ? out_max : v;
+                }
+            }
+    }
+}
+
+void mnet_c_fadd(size_t count, const float *a, const float *b, float out_min, float out_max,
+                 float *out, int threads)
+{
+    const long cnt = (long)count;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 32768)
+    for (long i = 0; i < cnt; i++) {
+        float v = a[i] + b[i];
+        out[i] = v < out_min ? out_min : v > out_max ? out_max : v;
+    }
+}
+
 void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32_t out_min,
                      int32_t out_max, const uint8_t *in, uint8_t *out, int threads)
 {

@@ -1299,8 +1299,11 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
                           s->u.bin.b_stride, out, T);
         break;
     case S_FADD:
-        mnet_ref_fadd(n, s->u.bin.inner, in, in1, s->u.bin.b_stride ? n : 1, s->u.bin.b_inner,
-                      s->u.bin.lo, s->u.bin.hi, out);
+        if (s->u.bin.b_inner == s->u.bin.inner && s->u.bin.b_stride)
+            mnet_c_fadd(cnt, in, in1, s->u.bin.lo, s->u.bin.hi, out, T);
+        else
+            mnet_ref_fadd(n, s->u.bin.inner, in, in1, s->u.bin.b_stride ? n : 1, s->u.bin.b_inner,
+                          s->u.bin.lo, s->u.bin.hi, out);
         break;
     case S_FMUL:
         mnet_ref_fmul(n, s->u.bin.inner, in, in1, s->u.bin.b_stride ? n : 1, s->u.bin.b_inner,
@@ -1310,7 +1313,7 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
         mnet_c_qavgpool(&s->u.pool.g, n, s->u.pool.is_signed, s->u.pool.lo, s->u.pool.hi, in, out, T);
         break;
     case S_FPOOL:
-        mnet_ref_favgpool(&s->u.pool.g, n, s->u.pool.flo, s->u.pool.fhi, in, out);
+        mnet_c_favgpool(&s->u.pool.g, n, s->u.pool.flo, s->u.pool.fhi, in, out, T);
         break;
     case S_QMEAN:
         mnet_ref_qmean(&s->u.mean.q, n, s->u.mean.hw, s->u.mean.c, in, out);

@@ -551,6 +551,13 @@ static void test_avgpool(void)
         if (rint_in(0, 1))
             lo += 20, hi -= 30;
         mnet_ref_qavgpool(&g, n, is8 ? MNET_I8 : MNET_U8, lo, hi, in, ref);
+        /* float: the same sums in the same order, so the same bits */
+        float *fin = malloc(nin * sizeof(float)), *fref = malloc(nout * sizeof(float)),
+              *fgot = malloc(nout * sizeof(float));
+        for (size_t i = 0; i < nin; i++)
+            fin[i] = (float)runif(-4, 4);
+        float flo = rint_in(0, 1) ? 0.0f : -INFINITY, fhi = rint_in(0, 1) ? 1.5f : INFINITY;
+        mnet_ref_favgpool(&g, n, flo, fhi, fin, fref);
         for (int threads = 1; threads <= 2; threads++) {
             mnet_c_qavgpool(&g, n, is8, is8 ? lo + 128 : lo, is8 ? hi + 128 : hi, in8, got, threads);
             for (size_t i = 0; i < nout; i++) {
@@ -560,9 +567,29 @@ static void test_avgpool(void)
                     break;
                 }
             }
+            mnet_c_favgpool(&g, n, flo, fhi, fin, fgot, threads);
+            CHECK(memcmp(fgot, fref, nout * sizeof(float)) == 0, "float avgpool differs (threads %d)",
+                  threads);
         }
-        free(in), free(in8), free(ref), free(got);
+        free(in), free(in8), free(ref), free(got), free(fin), free(fref), free(fgot);
     }
+}
+
+static void test_fadd(void)
+{
+    enum { N = 70001 };
+    float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float)), *want = malloc(N * sizeof(float)),
+          *got = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) {
+        a[i] = (float)runif(-8, 8);
+        b[i] = (float)runif(-8, 8);
+    }
+    mnet_ref_fadd(1, N, a, b, 1, N, 0.0f, 6.0f, want);
+    for (int threads = 1; threads <= 2; threads++) {
+        mnet_c_fadd(N, a, b, 0.0f, 6.0f, got, threads);
+        CHECK(memcmp(got, want, N * sizeof(float)) == 0, "float add differs (threads %d)", threads);
+    }
+    free(a), free(b), free(want), free(got);
 }
 
 static void test_lut(void)
@@ -660,6 +687,7 @@ int main(void)
     test_binary();
     test_avgpool();
     test_lut();
+    test_fadd();
     test_softmax();
     printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
     return failures ? 1 : 0;
