@@ -94,6 +94,7 @@ struct pval {
     const void *cdata;   /* constants: prepared data (one copy for every image) */
     int root;            /* alias root */
     int def, last;       /* op indices (graph input: -1) */
+    int one_image;       /* lives only inside the image-by-image steps: room for one image */
     size_t off, bytes;   /* arena slice (roots only) */
     int placed;
 };
@@ -118,6 +119,7 @@ struct mnet_plan {
     uint8_t *arena;     /* parts x part_bytes: one partition per thread */
     size_t arena_bytes, part_bytes;
     int parts, part_cap; /* partitions, images each holds */
+    int image_steps;    /* batches run steps [0, image_steps) image by image */
     void *scratch;
     size_t scratch_bytes;
     struct plan_block *blocks;
@@ -978,6 +980,56 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
 
 static size_t esize(enum mnet_dtype rt) { return rt == MNET_F32 ? 4 : 1; }
 
+/* Steps before the first conv whose weights outweigh its activations (input
+ * and output of one image): see run_part. */
+static int count_image_steps(const struct mnet_plan *p)
+{
+    for (int i = 0; i < p->nsteps; i++) {
+        const struct step *s = &p->steps[i];
+        const struct mnet_conv_geom *g;
+        size_t wsize;
+        if (s->kind == S_QCONV || s->kind == S_QDW)
+            g = &s->u.qc.g, wsize = 1;
+        else if (s->kind == S_FCONV || s->kind == S_FDW)
+            g = &s->u.fc.g, wsize = 4;
+        else
+            continue;
+        size_t taps = (size_t)g->k_h * g->k_w * (s->kind == S_QDW || s->kind == S_FDW ? 1 : g->in_c);
+        size_t weights = taps * g->out_c * wsize;
+        size_t acts = p->v[s->in0].elems * esize(p->v[s->in0].rt) +
+                      p->v[s->out].elems * esize(p->v[s->out].rt);
+        if (weights > acts)
+            return i;
+    }
+    return p->nsteps;
+}
+
+/* Batches run the first image_steps steps image by image (run_part).  A
+ * value made and consumed inside them needs room for one image only; one
+ * that crosses into the batched steps (or the graph input they start from)
+ * holds every image and lives through all of them, since image 0 writes it
+ * first and the batched steps read it last. */
+static void plan_image_steps(struct mnet_plan *p)
+{
+    p->image_steps = count_image_steps(p);
+    if (p->image_steps == 0)
+        return;
+    /* the first op of the batched steps; the graph output counts as one */
+    const int boundary = p->image_steps < p->nsteps ? p->steps[p->image_steps].op
+                                                    : p->v[root(p, p->output)].last;
+    for (int i = 0; i < p->nv; i++) {
+        struct pval *v = &p->v[i];
+        if (!v->used || v->cdata || v->root != i || v->def >= boundary)
+            continue;
+        if (v->def >= 0 && v->last < boundary) {
+            v->one_image = 1;
+        } else {
+            v->def = -1;
+            v->last = v->last > boundary ? v->last : boundary;
+        }
+    }
+}
+
 /* The arena holds one partition per thread, each laid out for part_cap
  * images, so that threads can run whole networks on their own images at
  * once (mnet_plan_run).  A partition fits its share of a full batch, and
@@ -994,7 +1046,7 @@ static int assign_arena(struct mnet_plan *p)
         struct pval *v = &p->v[i];
         if (!v->used || v->cdata || v->root != i)
             continue;
-        v->bytes = (v->elems * esize(v->rt) * (size_t)p->part_cap + 63) / 64 * 64;
+        v->bytes = (v->elems * esize(v->rt) * (size_t)(v->one_image ? 1 : p->part_cap) + 63) / 64 * 64;
         /* first fit among placed values whose lifetimes overlap this one */
         size_t off = 0;
         for (;;) {
@@ -1223,6 +1275,7 @@ int mnet_plan_build(const struct mnet_graph *g, const struct mnet_options *opt,
         io->threads = p->threads;
         io->max_batch = p->max_batch;
     }
+    plan_image_steps(p);
     if ((r = assign_arena(p)) < 0) {
         r = mnet_error(err, errlen, -ENOMEM, "out of memory for the activation arena");
         goto fail;
@@ -1247,13 +1300,15 @@ fail:
 
 /* ---------------- run ---------------- */
 
-/* Value vi in arena partition part (constants: one copy for every image). */
-static void *vptr(const struct mnet_plan *p, int vi, int part)
+/* Value vi in arena partition part from image b0 on (constants: one copy
+ * for every image). */
+static void *vptr(const struct mnet_plan *p, int vi, int part, int b0)
 {
-    const struct pval *v = &p->v[vi];
+    const struct pval *v = &p->v[vi], *r = &p->v[root(p, vi)];
     if (v->cdata)
         return (void *)v->cdata;
-    return p->arena + (size_t)part * p->part_bytes + p->v[root(p, vi)].off;
+    return p->arena + (size_t)part * p->part_bytes + r->off +
+           (r->one_image ? 0 : (size_t)b0 * v->elems * esize(v->rt));
 }
 
 static double now_ms(void)
@@ -1263,11 +1318,11 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* One step on the n images of arena partition part, with T threads. */
-static void run_step(const struct mnet_plan *p, const struct step *s, int part, int n, int T)
+/* One step on images b0 .. b0+n-1 of arena partition part, with T threads. */
+static void run_step(const struct mnet_plan *p, const struct step *s, int part, int b0, int n, int T)
 {
-    void *in = vptr(p, s->in0, part), *out = vptr(p, s->out, part);
-    void *in1 = s->in1 >= 0 ? vptr(p, s->in1, part) : NULL;
+    void *in = vptr(p, s->in0, part, b0), *out = vptr(p, s->out, part, b0);
+    void *in1 = s->in1 >= 0 ? vptr(p, s->in1, part, b0) : NULL;
     void *scratch = (uint8_t *)p->scratch + (size_t)part * p->scratch_bytes;
     size_t cnt = (size_t)n * p->v[s->out].elems;
     if (s->lut) {
@@ -1363,6 +1418,22 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
         mnet_ref_fclamp(cnt, out, s->post_lo, s->post_hi, out);
 }
 
+/* Steps [from, to) on images b0 .. b0+n-1 of partition part. */
+static void run_steps(struct mnet_plan *p, int part, int b0, int n, int T, int from, int to,
+                      int profile)
+{
+    for (int i = from; i < to; i++) {
+        struct step *s = &p->steps[i];
+        if (profile) {
+            double t0 = now_ms();
+            run_step(p, s, part, b0, n, T);
+            s->ms += now_ms() - t0;
+        } else {
+            run_step(p, s, part, b0, n, T);
+        }
+    }
+}
+
 /* Images b0 .. b0+n-1 of the caller's batch through arena partition part
  * with T threads; profile: add each step's time. */
 static void run_part(struct mnet_plan *p, int part, const void *input, int b0, int n, int T,
@@ -1371,7 +1442,7 @@ static void run_part(struct mnet_plan *p, int part, const void *input, int b0, i
     /* entry: the raw input into its arena slot */
     const struct pval *vi = &p->v[p->input];
     size_t cnt = (size_t)n * vi->elems;
-    void *dst = vptr(p, p->input, part);
+    void *dst = vptr(p, p->input, part, 0);
     if (vi->rt == MNET_F32 && p->input_orig != MNET_F32) {
         mnet_ref_dequantize(cnt, (const uint8_t *)input + (size_t)b0 * vi->elems, p->input_orig,
                             p->io.input_scale, p->io.input_zero_point, dst);
@@ -1383,20 +1454,17 @@ static void run_part(struct mnet_plan *p, int part, const void *input, int b0, i
         size_t es = esize(vi->rt);
         memcpy(dst, (const uint8_t *)input + (size_t)b0 * vi->elems * es, cnt * es);
     }
-    for (int i = 0; i < p->nsteps; i++) {
-        struct step *s = &p->steps[i];
-        if (profile) {
-            double t0 = now_ms();
-            run_step(p, s, part, n, T);
-            s->ms += now_ms() - t0;
-        } else {
-            run_step(p, s, part, n, T);
-        }
-    }
+    /* The early steps, whose activations outweigh their weights, run image
+     * by image so each image's tensors stay in cache (and take room for one
+     * image); the rest batched, so their weights are read once per batch. */
+    int first = n > 1 ? p->image_steps : 0;
+    for (int b = 0; b < n && first; b++)
+        run_steps(p, part, b, 1, T, 0, first, profile);
+    run_steps(p, part, 0, n, T, first, p->nsteps, profile);
     /* exit: the output value in the io dtype */
     const struct pval *vo = &p->v[p->output];
     cnt = (size_t)n * vo->elems;
-    const uint8_t *src = vptr(p, p->output, part);
+    const uint8_t *src = vptr(p, p->output, part, 0);
     if (vo->rt == MNET_F32) {
         memcpy((float *)output + (size_t)b0 * vo->elems, src, cnt * sizeof(float));
     } else {
