@@ -152,6 +152,25 @@ const struct mnet_kernel_ops *mnet_kernels_select(void);
 /* Every table this CPU can run (tests loop over them); returns the count. */
 int mnet_kernels_available(const struct mnet_kernel_ops **tables, int max);
 
+/* ---- helpers shared by the kernel implementations (kernels_c.c) ---- */
+static inline size_t mnet_round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+/* 1x1, stride 1, no padding: a GEMM can read the input rows in place. */
+static inline int mnet_conv_is_pointwise(const struct mnet_conv_geom *g)
+{
+    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
+}
+/* Copy the k_h*k_w*in_c patch of output pixel (b, oy, ox) to dst (im2col);
+ * taps in the padding get fill (u8: the input zero point, which keeps a
+ * folded bias exact) or 0.0f. */
+void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy, int ox,
+                          uint8_t fill, uint8_t *dst);
+void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy, int ox,
+                           float *dst);
+/* Output-channel chunks to split a GEMM's row tiles into, so that small-M
+ * layers (7x7 maps, FC at batch 1) still keep every thread busy. */
+int mnet_oc_chunks(long tiles, int nblk, int threads);
+
 /* ---- the portable C kernels for the non-hot ops (kernels_c.c) ----
  * u8 domain as above.  a and out are (n, inner); b is (n, b_inner) with
  * b_inner == inner, 1 (scalar) or dividing inner (a (1,1,1,C) vector over

@@ -42,8 +42,6 @@ static inline float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
 /* Every pack is ONE zeroed, 64-byte aligned allocation (header, then data at
  * offset HDR), so release() is a plain free(). */
 #define HDR 64
@@ -51,17 +49,11 @@ static void *block_alloc(size_t header, size_t data)
 {
     if (header > HDR || data > ((size_t)1 << 40))
         return NULL;
-    size_t total = round_up(HDR + data, 64);
+    size_t total = mnet_round_up(HDR + data, 64);
     void *p = aligned_alloc(64, total);
     if (p)
         memset(p, 0, total);
     return p;
-}
-
-static int is_pointwise(const struct mnet_conv_geom *g)
-{
-    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
 }
 
 /* ================= quantized GEMM conv ================= */
@@ -87,7 +79,7 @@ static int c_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             p->w[((size_t)(oc / NB) * K + k) * NB + oc % NB] = l->w[(size_t)oc * K + k];
     l->packed = p;
     (void)max_batch;
-    l->scratch_bytes = is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * round_up((size_t)ROWS * K, 64);
+    l->scratch_bytes = mnet_conv_is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * mnet_round_up((size_t)ROWS * K, 64);
     return 0;
 }
 
@@ -148,9 +140,8 @@ static void qgemm_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, i
     }
 }
 
-/* Gather the K-long patch of output pixel (b, oy, ox) into dst. */
-static void gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy,
-                            int ox, uint8_t fill, uint8_t *dst)
+void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy, int ox,
+                          uint8_t fill, uint8_t *dst)
 {
     for (int ky = 0; ky < g->k_h; ky++) {
         int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
@@ -165,12 +156,10 @@ static void gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, i
     }
 }
 
-/* Split the (row tiles x oc blocks) space into tasks so that small-M layers
- * (7x7 maps, fully-connected at batch 1) still keep every thread busy. */
-static int oc_chunks_for(int tiles, int nblk, int threads)
+int mnet_oc_chunks(long tiles, int nblk, int threads)
 {
     int chunks = 1;
-    while (chunks < nblk && tiles * chunks < 4 * threads)
+    while (chunks < nblk && tiles * chunks < 4L * threads)
         chunks *= 2;
     return chunks < nblk ? chunks : nblk;
 }
@@ -182,11 +171,11 @@ static void c_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, ui
     const struct qgemm_pack *p = l->packed;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const long tiles = (long)((M + ROWS - 1) / ROWS);
-    const int pw = is_pointwise(g);
-    const int chunks = oc_chunks_for((int)(tiles < 1 << 20 ? tiles : 1 << 20), p->nblk, threads);
+    const int pw = mnet_conv_is_pointwise(g);
+    const int chunks = mnet_oc_chunks(tiles, p->nblk, threads);
     const long tasks = tiles * chunks;
     const int K = p->K;
-    const size_t ldk = round_up((size_t)ROWS * K, 64);
+    const size_t ldk = mnet_round_up((size_t)ROWS * K, 64);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         long tile = t / chunks;
@@ -211,7 +200,7 @@ static void c_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, ui
                 int b = (int)(m / ((size_t)g->out_w * g->out_h));
                 rows[r] = buf + (size_t)r * K;
                 if (r < nrows)
-                    gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * K);
+                    mnet_gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * K);
             }
         }
         qgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
@@ -348,8 +337,8 @@ static int c_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
     }
     l->packed = p;
     (void)max_batch;
-    l->scratch_bytes = is_pointwise(g) ? 0
-                                       : (size_t)(threads > 0 ? threads : 1) * round_up((size_t)ROWS * K * sizeof(float), 64);
+    l->scratch_bytes = mnet_conv_is_pointwise(g) ? 0
+                                       : (size_t)(threads > 0 ? threads : 1) * mnet_round_up((size_t)ROWS * K * sizeof(float), 64);
     return 0;
 }
 
@@ -394,8 +383,8 @@ static void fgemm_tile(const struct mnet_fconv *l, const struct fgemm_pack *p, i
     }
 }
 
-static void gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy,
-                             int ox, float *dst)
+void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy, int ox,
+                           float *dst)
 {
     for (int ky = 0; ky < g->k_h; ky++) {
         int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
@@ -418,11 +407,11 @@ static void c_fconv_run(const struct mnet_fconv *l, int n, const float *in, floa
     const struct fgemm_pack *p = l->packed;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const long tiles = (long)((M + ROWS - 1) / ROWS);
-    const int pw = is_pointwise(g);
-    const int chunks = oc_chunks_for((int)(tiles < 1 << 20 ? tiles : 1 << 20), p->nblk, threads);
+    const int pw = mnet_conv_is_pointwise(g);
+    const int chunks = mnet_oc_chunks(tiles, p->nblk, threads);
     const long tasks = tiles * chunks;
     const int K = p->K;
-    const size_t ldk = round_up((size_t)ROWS * K * sizeof(float), 64) / sizeof(float);
+    const size_t ldk = mnet_round_up((size_t)ROWS * K * sizeof(float), 64) / sizeof(float);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         long tile = t / chunks;
@@ -447,7 +436,7 @@ static void c_fconv_run(const struct mnet_fconv *l, int n, const float *in, floa
                 int b = (int)(m / ((size_t)g->out_w * g->out_h));
                 rows[r] = buf + (size_t)r * K;
                 if (r < nrows)
-                    gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * K);
+                    mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * K);
             }
         }
         fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);

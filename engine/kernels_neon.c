@@ -35,14 +35,12 @@
  * weight loads (16 more vector registers) and spills accumulators. */
 #define STEP_BARRIER() __asm__ volatile("" ::: "memory")
 
-static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
-
 /* One zeroed, 64-byte aligned allocation per pack (header, data at HDR). */
 static void *block_alloc(size_t header, size_t data)
 {
     if (header > HDR || data > ((size_t)1 << 40))
         return NULL;
-    size_t total = round_up(HDR + data, 64);
+    size_t total = mnet_round_up(HDR + data, 64);
     void *p = aligned_alloc(64, total);
     if (p)
         memset(p, 0, total);
@@ -108,21 +106,6 @@ static int is_portable(const void *packed)
     return packed && ((const struct pack_hdr *)packed)->portable;
 }
 
-static int is_pointwise(const struct mnet_conv_geom *g)
-{
-    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
-}
-
-/* Split (row tiles x oc blocks) so small-M layers still use every thread. */
-static int oc_chunks_for(long tiles, int nblk, int threads)
-{
-    int chunks = 1;
-    while (chunks < nblk && tiles * chunks < 4L * threads)
-        chunks *= 2;
-    return chunks < nblk ? chunks : nblk;
-}
-
 /* Per-channel requantization vectors, split as mnet_mbqm_fast wants them. */
 static void split_shifts(const struct mnet_qconv *l, int32_t *mult, int32_t *left, int32_t *nright)
 {
@@ -172,7 +155,7 @@ struct qgemm_pack {
 static int qgemm_prepare(struct mnet_qconv *l, int threads, int dot)
 {
     const struct mnet_conv_geom *g = &l->g;
-    const int K = g->k_h * g->k_w * g->in_c, Kp = (int)round_up((size_t)K, dot ? 16 : 8);
+    const int K = g->k_h * g->k_w * g->in_c, Kp = (int)mnet_round_up((size_t)K, dot ? 16 : 8);
     const int nblk = (g->out_c + NB - 1) / NB;
     const size_t wbytes = (size_t)nblk * Kp * NB * (dot ? 1 : 2), nc = (size_t)nblk * NB;
     struct qgemm_pack *p = block_alloc(sizeof(*p), wbytes + 4 * nc * sizeof(int32_t));
@@ -202,7 +185,7 @@ static int qgemm_prepare(struct mnet_qconv *l, int threads, int dot)
     }
     split_shifts(l, p->mult, p->left, p->nright);
     l->packed = p;
-    l->scratch_bytes = is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * ROWS * Kp;
+    l->scratch_bytes = mnet_conv_is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * ROWS * Kp;
     return 0;
 }
 
@@ -364,24 +347,6 @@ static void qdot_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, in
 
 #pragma GCC pop_options
 
-/* Gather the K-long patch of output pixel (b, oy, ox) into dst, padded taps
- * filled with in_zp so the folded bias stays exact. */
-static void gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy,
-                            int ox, uint8_t fill, uint8_t *dst)
-{
-    for (int ky = 0; ky < g->k_h; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-        for (int kx = 0; kx < g->k_w; kx++) {
-            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-            uint8_t *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                memset(d, fill, (size_t)g->in_c);
-            else
-                memcpy(d, in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c, (size_t)g->in_c);
-        }
-    }
-}
-
 static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                       void *scratch, int threads)
 {
@@ -389,8 +354,8 @@ static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
     const struct qgemm_pack *p = l->packed;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const long tiles = (long)((M + ROWS - 1) / ROWS);
-    const int pw = is_pointwise(g);
-    const int chunks = oc_chunks_for(tiles, p->nblk, threads);
+    const int pw = mnet_conv_is_pointwise(g);
+    const int chunks = mnet_oc_chunks(tiles, p->nblk, threads);
     const long tasks = tiles * chunks;
     const int K = p->K, Kp = p->Kp;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -419,7 +384,7 @@ static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
                 int ox = (int)(m % g->out_w);
                 int oy = (int)((m / g->out_w) % g->out_h);
                 int b = (int)(m / ((size_t)g->out_w * g->out_h));
-                gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * Kp);
+                mnet_gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * Kp);
                 memset(buf + (size_t)r * Kp + K, 0, (size_t)(Kp - K));
             }
             readable = Kp;
@@ -470,7 +435,7 @@ static int neon_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     if (dw_portable(g))
         return portable_qdw(l, max_batch, threads);
     const size_t taps = (size_t)g->k_h * g->k_w, C = (size_t)g->out_c;
-    const size_t wbytes = round_up(taps * C * sizeof(int16_t), 16);
+    const size_t wbytes = mnet_round_up(taps * C * sizeof(int16_t), 16);
     struct qdw_pack *p = block_alloc(sizeof(*p), wbytes + 3 * C * sizeof(int32_t));
     if (!p)
         return -ENOMEM;
@@ -589,7 +554,7 @@ static int neon_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
     }
     l->packed = p;
     (void)max_batch;
-    l->scratch_bytes = is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * ROWS * round_up((size_t)K * sizeof(float), 64);
+    l->scratch_bytes = mnet_conv_is_pointwise(g) ? 0 : (size_t)(threads > 0 ? threads : 1) * ROWS * mnet_round_up((size_t)K * sizeof(float), 64);
     return 0;
 }
 
@@ -653,23 +618,6 @@ static void fgemm_tile(const struct mnet_fconv *l, const struct fgemm_pack *p, i
     }
 }
 
-static void gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy,
-                             int ox, float *dst)
-{
-    for (int ky = 0; ky < g->k_h; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-        for (int kx = 0; kx < g->k_w; kx++) {
-            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-            float *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                memset(d, 0, (size_t)g->in_c * sizeof(float));
-            else
-                memcpy(d, in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c,
-                       (size_t)g->in_c * sizeof(float));
-        }
-    }
-}
-
 static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
                            void *scratch, int threads)
 {
@@ -677,11 +625,11 @@ static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, f
     const struct fgemm_pack *p = l->packed;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const long tiles = (long)((M + ROWS - 1) / ROWS);
-    const int pw = is_pointwise(g);
-    const int chunks = oc_chunks_for(tiles, p->nblk, threads);
+    const int pw = mnet_conv_is_pointwise(g);
+    const int chunks = mnet_oc_chunks(tiles, p->nblk, threads);
     const long tasks = tiles * chunks;
     const int K = p->K;
-    const size_t ldk = round_up((size_t)K * sizeof(float), 64) / sizeof(float);
+    const size_t ldk = mnet_round_up((size_t)K * sizeof(float), 64) / sizeof(float);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         long tile = t / chunks;
@@ -707,7 +655,7 @@ static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, f
                 int ox = (int)(m % g->out_w);
                 int oy = (int)((m / g->out_w) % g->out_h);
                 int b = (int)(m / ((size_t)g->out_w * g->out_h));
-                gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * ldk);
+                mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * ldk);
             }
         }
         fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);

@@ -46,7 +46,6 @@
 #define PANEL 64      /* columns of a weight panel (4 zmm vectors) */
 #define ROWCHUNK 48   /* rows of a task (8 tiles) */
 
-static size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 /* Tile rows for a tile of nv 16-column vectors: 24 accumulators either way,
  * so narrow layers (16-32 output channels) still amortize each weight load. */
@@ -64,11 +63,6 @@ static int thread_id(void)
 #endif
 }
 
-static int is_pointwise(const struct mnet_conv_geom *g)
-{
-    return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
-}
 
 /* Every pack starts with this header; the rest of the allocation follows. */
 enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4 };
@@ -82,7 +76,7 @@ struct xpack {
 /* Zeroed, 64-byte aligned. */
 static void *x_alloc(size_t size)
 {
-    size = round_up(size, 64);
+    size = mnet_round_up(size, 64);
     void *p = aligned_alloc(64, size);
     if (p)
         memset(p, 0, size);
@@ -259,8 +253,8 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->K4 = (K + 3) / 4;
     p->N = g->out_c;
     p->panels = (g->out_c + PANEL - 1) / PANEL;
-    p->pw = is_pointwise(g);
-    p->ldk = round_up((size_t)p->K4 * 4, 64);
+    p->pw = mnet_conv_is_pointwise(g);
+    p->ldk = mnet_round_up((size_t)p->K4 * 4, 64);
     size_t ncol = (size_t)p->panels * PANEL;
     p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
     if (!p->w || rq_alloc(&p->rq, ncol, &p->rq_block)) {
@@ -619,8 +613,8 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->K = K;
     p->N = g->out_c;
     p->panels = (g->out_c + PANEL - 1) / PANEL;
-    p->pw = is_pointwise(g);
-    p->ldk = round_up((size_t)K, 16);
+    p->pw = mnet_conv_is_pointwise(g);
+    p->ldk = mnet_round_up((size_t)K, 16);
     size_t wsz = (size_t)p->panels * K * PANEL;
     p->block = x_alloc((wsz + (size_t)p->panels * PANEL) * sizeof(float));
     if (!p->block) {
@@ -1279,7 +1273,7 @@ static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->h.kind = PK_FDW;
     p->taps = g->k_h * g->k_w;
     p->C = g->out_c;
-    p->CP = (int)round_up((size_t)p->C, 16);
+    p->CP = (int)mnet_round_up((size_t)p->C, 16);
     p->block = x_alloc(((size_t)p->taps + 2) * p->CP * sizeof(float));
     if (!p->block) {
         free(p);
@@ -1578,24 +1572,6 @@ TAVX2 static void fgemm2_tile(const struct fgemm *p, int NV, int j, int R, const
     }
 }
 
-/* Plain im2col gather (no AVX-512 byte masks here). */
-static void gather_plain_f32(const struct mnet_conv_geom *g, const float *in, size_t b, int oy, int ox,
-                             float *dst)
-{
-    for (int ky = 0; ky < g->k_h; ky++) {
-        int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-        for (int kx = 0; kx < g->k_w; kx++) {
-            int ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-            float *d = dst + ((size_t)ky * g->k_w + kx) * g->in_c;
-            if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
-                memset(d, 0, (size_t)g->in_c * sizeof *d);
-            else
-                memcpy(d, in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c,
-                       (size_t)g->in_c * sizeof *d);
-        }
-    }
-}
-
 TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
                                void *scratch, int threads)
 {
@@ -1631,9 +1607,9 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
                 } else {
                     rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
                     if (r < R) {
-                        size_t b = mr / ((size_t)g->out_w * g->out_h);
+                        int b = (int)(mr / ((size_t)g->out_w * g->out_h));
                         int oy = (int)((mr / g->out_w) % g->out_h), ox = (int)(mr % g->out_w);
-                        gather_plain_f32(g, in, b, oy, ox, buf + (size_t)r * p->ldk);
+                        mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * p->ldk);
                     }
                 }
             }
