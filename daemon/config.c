@@ -858,8 +858,9 @@ static void stem_name(const char *path, char *out, size_t n)
     char *dot = strrchr(tmp, '.');
     if (dot && dot != tmp)
         *dot = '\0';
-    if (valid_model_name(tmp))
-        snprintf(out, n, "%s", tmp);
+    size_t len = strlen(tmp); /* a valid name is shorter than n: copied whole */
+    if (valid_model_name(tmp) && len < n)
+        memcpy(out, tmp, len + 1);
     else
         snprintf(out, n, "mobilenet");
 }
