@@ -160,16 +160,32 @@ static inline int mnet_conv_is_pointwise(const struct mnet_conv_geom *g)
     return g->k_h == 1 && g->k_w == 1 && g->stride_h == 1 && g->stride_w == 1 &&
            g->pad_top == 0 && g->pad_left == 0 && g->out_h == g->in_h && g->out_w == g->in_w;
 }
-/* Copy the k_h*k_w*in_c patch of output pixel (b, oy, ox) to dst (im2col);
- * taps in the padding get fill (u8: the input zero point, which keeps a
- * folded bias exact) or 0.0f. */
-void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy, int ox,
-                          uint8_t fill, uint8_t *dst);
-void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy, int ox,
-                           float *dst);
+/* Copy the k_h*k_w*in_c patch of output pixel m (flattened over n, out_h,
+ * out_w) to dst (im2col); taps in the padding get fill (u8: the input zero
+ * point, which keeps a folded bias exact) or 0.0f. */
+void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, size_t m, uint8_t fill,
+                          uint8_t *dst);
+void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, size_t m, float *dst);
 /* Output-channel chunks to split a GEMM's row tiles into, so that small-M
  * layers (7x7 maps, FC at batch 1) still keep every thread busy. */
 int mnet_oc_chunks(long tiles, int nblk, int threads);
+/* Task t of an M-row GEMM split into row tiles of tile_rows x chunks of its
+ * nblk output-channel blocks: rows [m0, m0 + nrows), blocks [blk0, blk1). */
+struct mnet_gemm_task {
+    size_t m0;
+    int nrows, blk0, blk1;
+};
+static inline struct mnet_gemm_task mnet_gemm_task_of(long t, int chunks, int nblk, size_t M,
+                                                      int tile_rows)
+{
+    struct mnet_gemm_task k;
+    int chunk = (int)(t % chunks);
+    k.blk0 = (int)((long)nblk * chunk / chunks);
+    k.blk1 = (int)((long)nblk * (chunk + 1) / chunks);
+    k.m0 = (size_t)(t / chunks) * tile_rows;
+    k.nrows = M - k.m0 < (size_t)tile_rows ? (int)(M - k.m0) : tile_rows;
+    return k;
+}
 
 /* ---- the portable C kernels for the non-hot ops (kernels_c.c) ----
  * u8 domain as above.  a and out are (n, inner); b is (n, b_inner) with

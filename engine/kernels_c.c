@@ -140,9 +140,19 @@ static void qgemm_tile(const struct mnet_qconv *l, const struct qgemm_pack *p, i
     }
 }
 
-void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, int b, int oy, int ox,
-                          uint8_t fill, uint8_t *dst)
+/* Image and output coordinates of pixel m (flattened over n, out_h, out_w). */
+static void pixel_of(const struct mnet_conv_geom *g, size_t m, int *b, int *oy, int *ox)
 {
+    *ox = (int)(m % g->out_w);
+    *oy = (int)((m / g->out_w) % g->out_h);
+    *b = (int)(m / ((size_t)g->out_w * g->out_h));
+}
+
+void mnet_gather_patch_u8(const struct mnet_conv_geom *g, const uint8_t *in, size_t m, uint8_t fill,
+                          uint8_t *dst)
+{
+    int b, oy, ox;
+    pixel_of(g, m, &b, &oy, &ox);
     for (int ky = 0; ky < g->k_h; ky++) {
         int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
         for (int kx = 0; kx < g->k_w; kx++) {
@@ -178,11 +188,9 @@ static void c_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, ui
     const size_t ldk = mnet_round_up((size_t)ROWS * K, 64);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long tile = t / chunks;
-        int chunk = (int)(t % chunks);
-        int blk0 = (int)((long)p->nblk * chunk / chunks), blk1 = (int)((long)p->nblk * (chunk + 1) / chunks);
-        size_t m0 = (size_t)tile * ROWS;
-        int nrows = M - m0 < ROWS ? (int)(M - m0) : ROWS;
+        const struct mnet_gemm_task k = mnet_gemm_task_of(t, chunks, p->nblk, M, ROWS);
+        const size_t m0 = k.m0;
+        const int nrows = k.nrows;
         const uint8_t *rows[ROWS];
         if (pw) {
             for (int r = 0; r < ROWS; r++)
@@ -194,16 +202,12 @@ static void c_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, ui
 #endif
             uint8_t *buf = (uint8_t *)scratch + (size_t)tid * ldk;
             for (int r = 0; r < ROWS; r++) {
-                size_t m = m0 + (r < nrows ? r : 0);
-                int ox = (int)(m % g->out_w);
-                int oy = (int)((m / g->out_w) % g->out_h);
-                int b = (int)(m / ((size_t)g->out_w * g->out_h));
                 rows[r] = buf + (size_t)r * K;
                 if (r < nrows)
-                    mnet_gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * K);
+                    mnet_gather_patch_u8(g, in, m0 + r, (uint8_t)l->in_zp, buf + (size_t)r * K);
             }
         }
-        qgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+        qgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, k.blk0, k.blk1);
     }
 }
 
@@ -383,9 +387,10 @@ static void fgemm_tile(const struct mnet_fconv *l, const struct fgemm_pack *p, i
     }
 }
 
-void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, int b, int oy, int ox,
-                           float *dst)
+void mnet_gather_patch_f32(const struct mnet_conv_geom *g, const float *in, size_t m, float *dst)
 {
+    int b, oy, ox;
+    pixel_of(g, m, &b, &oy, &ox);
     for (int ky = 0; ky < g->k_h; ky++) {
         int iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
         for (int kx = 0; kx < g->k_w; kx++) {
@@ -414,11 +419,9 @@ static void c_fconv_run(const struct mnet_fconv *l, int n, const float *in, floa
     const size_t ldk = mnet_round_up((size_t)ROWS * K * sizeof(float), 64) / sizeof(float);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long tile = t / chunks;
-        int chunk = (int)(t % chunks);
-        int blk0 = (int)((long)p->nblk * chunk / chunks), blk1 = (int)((long)p->nblk * (chunk + 1) / chunks);
-        size_t m0 = (size_t)tile * ROWS;
-        int nrows = M - m0 < ROWS ? (int)(M - m0) : ROWS;
+        const struct mnet_gemm_task k = mnet_gemm_task_of(t, chunks, p->nblk, M, ROWS);
+        const size_t m0 = k.m0;
+        const int nrows = k.nrows;
         const float *rows[ROWS];
         if (pw) {
             for (int r = 0; r < ROWS; r++)
@@ -430,16 +433,12 @@ static void c_fconv_run(const struct mnet_fconv *l, int n, const float *in, floa
 #endif
             float *buf = (float *)scratch + (size_t)tid * ldk;
             for (int r = 0; r < ROWS; r++) {
-                size_t m = m0 + (r < nrows ? r : 0);
-                int ox = (int)(m % g->out_w);
-                int oy = (int)((m / g->out_w) % g->out_h);
-                int b = (int)(m / ((size_t)g->out_w * g->out_h));
                 rows[r] = buf + (size_t)r * K;
                 if (r < nrows)
-                    mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * K);
+                    mnet_gather_patch_f32(g, in, m0 + r, buf + (size_t)r * K);
             }
         }
-        fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+        fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, k.blk0, k.blk1);
     }
 }
 
@@ -603,6 +602,24 @@ void mnet_c_qsoftmax(const struct mnet_qsoftmax_params *p, const int32_t exp_of_
     }
 }
 
+/* The input rows [y0, y1) and columns [x0, x1) an average pool's output
+ * pixel covers (padding excluded, as TFLite counts it). */
+struct pool_window {
+    int y0, y1, x0, x1, count;
+};
+
+static struct pool_window pool_window(const struct mnet_conv_geom *g, int oy, int ox)
+{
+    struct pool_window w;
+    int iy = oy * g->stride_h - g->pad_top, ix = ox * g->stride_w - g->pad_left;
+    w.y0 = iy > 0 ? iy : 0;
+    w.y1 = iy + g->k_h < g->in_h ? iy + g->k_h : g->in_h;
+    w.x0 = ix > 0 ? ix : 0;
+    w.x1 = ix + g->k_w < g->in_w ? ix + g->k_w : g->in_w;
+    w.count = w.y1 > w.y0 && w.x1 > w.x0 ? (w.y1 - w.y0) * (w.x1 - w.x0) : 0;
+    return w;
+}
+
 void mnet_c_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float out_max,
                      const float *in, float *out, int threads)
 {
@@ -614,23 +631,16 @@ void mnet_c_favgpool(const struct mnet_conv_geom *g, int n, float out_min, float
         for (int ox = 0; ox < g->out_w; ox++)
             for (int c0 = 0; c0 < g->in_c; c0 += DW_CHUNK) {
                 int cn = g->in_c - c0 < DW_CHUNK ? g->in_c - c0 : DW_CHUNK;
-                int cnt = 0;
+                struct pool_window w = pool_window(g, oy, ox);
                 for (int c = 0; c < cn; c++)
                     sum[c] = 0;
-                for (int ky = 0; ky < g->k_h; ky++) {
-                    int iy = oy * g->stride_h - g->pad_top + ky;
-                    if (iy < 0 || iy >= g->in_h)
-                        continue;
-                    for (int kx = 0; kx < g->k_w; kx++) {
-                        int ix = ox * g->stride_w - g->pad_left + kx;
-                        if (ix < 0 || ix >= g->in_w)
-                            continue;
+                for (int iy = w.y0; iy < w.y1; iy++)
+                    for (int ix = w.x0; ix < w.x1; ix++) {
                         const float *x = in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c + c0;
                         for (int c = 0; c < cn; c++)
                             sum[c] += x[c];
-                        cnt++;
                     }
-                }
+                const int cnt = w.count;
                 float *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
                 for (int c = 0; c < cn; c++) {
                     float v = cnt ? sum[c] / (float)cnt : 0.0f;
@@ -662,22 +672,15 @@ void mnet_c_qavgpool(const struct mnet_conv_geom *g, int n, int is_signed, int32
         for (int ox = 0; ox < g->out_w; ox++)
             for (int c0 = 0; c0 < g->in_c; c0 += DW_CHUNK) {
                 int cn = g->in_c - c0 < DW_CHUNK ? g->in_c - c0 : DW_CHUNK;
-                int32_t cnt = 0;
+                struct pool_window w = pool_window(g, oy, ox);
                 memset(sum, 0, sizeof(sum));
-                for (int ky = 0; ky < g->k_h; ky++) {
-                    int iy = oy * g->stride_h - g->pad_top + ky;
-                    if (iy < 0 || iy >= g->in_h)
-                        continue;
-                    for (int kx = 0; kx < g->k_w; kx++) {
-                        int ix = ox * g->stride_w - g->pad_left + kx;
-                        if (ix < 0 || ix >= g->in_w)
-                            continue;
+                for (int iy = w.y0; iy < w.y1; iy++)
+                    for (int ix = w.x0; ix < w.x1; ix++) {
                         const uint8_t *x = in + (((size_t)b * g->in_h + iy) * g->in_w + ix) * g->in_c + c0;
                         for (int j = 0; j < cn; j++)
                             sum[j] += x[j];
-                        cnt++;
                     }
-                }
+                const int32_t cnt = w.count;
                 uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * g->in_c + c0;
                 for (int j = 0; j < cn; j++) {
                     int32_t v;

@@ -360,11 +360,9 @@ static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
     const int K = p->K, Kp = p->Kp;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long tile = t / chunks;
-        int chunk = (int)(t % chunks);
-        int blk0 = (int)((long)p->nblk * chunk / chunks), blk1 = (int)((long)p->nblk * (chunk + 1) / chunks);
-        size_t m0 = (size_t)tile * ROWS;
-        int nrows = M - m0 < ROWS ? (int)(M - m0) : ROWS;
+        const struct mnet_gemm_task k = mnet_gemm_task_of(t, chunks, p->nblk, M, ROWS);
+        const size_t m0 = k.m0;
+        const int nrows = k.nrows;
         const uint8_t *rows[ROWS];
         int readable = K;
         if (pw) {
@@ -380,11 +378,7 @@ static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
                 rows[r] = buf + (size_t)(r < nrows ? r : 0) * Kp;
                 if (r >= nrows)
                     continue;
-                size_t m = m0 + r;
-                int ox = (int)(m % g->out_w);
-                int oy = (int)((m / g->out_w) % g->out_h);
-                int b = (int)(m / ((size_t)g->out_w * g->out_h));
-                mnet_gather_patch_u8(g, in, b, oy, ox, (uint8_t)l->in_zp, buf + (size_t)r * Kp);
+                mnet_gather_patch_u8(g, in, m0 + r, (uint8_t)l->in_zp, buf + (size_t)r * Kp);
                 memset(buf + (size_t)r * Kp + K, 0, (size_t)(Kp - K));
             }
             readable = Kp;
@@ -394,9 +388,9 @@ static void qgemm_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint
             for (int r = 0; r < nrows; r++)
                 rsum[r] = row_sum(rows[r], K);
         if (p->dot)
-            qdot_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+            qdot_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, k.blk0, k.blk1);
         else
-            qmla_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+            qmla_tile(l, p, nrows, rows, rsum, readable, out + m0 * g->out_c, (size_t)g->out_c, k.blk0, k.blk1);
     }
 }
 
@@ -632,11 +626,9 @@ static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, f
     const size_t ldk = mnet_round_up((size_t)K * sizeof(float), 64) / sizeof(float);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long tile = t / chunks;
-        int chunk = (int)(t % chunks);
-        int blk0 = (int)((long)p->nblk * chunk / chunks), blk1 = (int)((long)p->nblk * (chunk + 1) / chunks);
-        size_t m0 = (size_t)tile * ROWS;
-        int nrows = M - m0 < ROWS ? (int)(M - m0) : ROWS;
+        const struct mnet_gemm_task k = mnet_gemm_task_of(t, chunks, p->nblk, M, ROWS);
+        const size_t m0 = k.m0;
+        const int nrows = k.nrows;
         const float *rows[ROWS];
         if (pw) {
             for (int r = 0; r < ROWS; r++)
@@ -651,14 +643,10 @@ static void neon_fconv_run(const struct mnet_fconv *l, int n, const float *in, f
                 rows[r] = buf + (size_t)(r < nrows ? r : 0) * ldk;
                 if (r >= nrows)
                     continue;
-                size_t m = m0 + r;
-                int ox = (int)(m % g->out_w);
-                int oy = (int)((m / g->out_w) % g->out_h);
-                int b = (int)(m / ((size_t)g->out_w * g->out_h));
-                mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * ldk);
+                mnet_gather_patch_f32(g, in, m0 + r, buf + (size_t)r * ldk);
             }
         }
-        fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, blk0, blk1);
+        fgemm_tile(l, p, nrows, rows, out + m0 * g->out_c, (size_t)g->out_c, k.blk0, k.blk1);
     }
 }
 

@@ -1606,11 +1606,8 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
                     rows[r] = in + mr * (size_t)p->K;
                 } else {
                     rows[r] = buf + (size_t)(r < R ? r : 0) * p->ldk;
-                    if (r < R) {
-                        int b = (int)(mr / ((size_t)g->out_w * g->out_h));
-                        int oy = (int)((mr / g->out_w) % g->out_h), ox = (int)(mr % g->out_w);
-                        mnet_gather_patch_f32(g, in, b, oy, ox, buf + (size_t)r * p->ldk);
-                    }
+                    if (r < R)
+                        mnet_gather_patch_f32(g, in, mr, buf + (size_t)r * p->ldk);
                 }
             }
             for (int pan = p0; pan < p1; pan++) {
