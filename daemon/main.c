@@ -50,10 +50,18 @@ static void publish_metrics(struct metrics_daemon *md, const struct registry *r)
 {
     if (!md)
         return;
-    metrics_daemon_retire_models(md);
-    for (int i = 0; i < r->n; i++)
+    const char **names = calloc((size_t)r->n + 1, 2 * sizeof *names);
+    for (int i = 0; i < r->n; i++) {
         metrics_daemon_model(md, MNETD_VERSION, r->slots[i]->cfg.name, r->slots[i]->info->sha256,
                              r->slots[i]->cfg.max_queue_images, r->slots[i]->load_seconds);
+        if (names) {
+            names[i] = r->slots[i]->cfg.name;
+            names[r->n + 1 + i] = r->slots[i]->info->sha256;
+        }
+    }
+    if (names) /* without memory the old models' series stay, which is only cosmetic */
+        metrics_daemon_retire_except(md, r->n, names, names + r->n + 1);
+    free(names);
 }
 
 static void log_models(const struct registry *r)

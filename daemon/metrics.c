@@ -29,6 +29,7 @@ struct metrics_series {
     char *values[METRICS_MAX_LABELS];
     _Atomic uint64_t bits;        /* counter/gauge value, or histogram sum (double bits) */
     _Atomic uint64_t *buckets;    /* histograms: n_buckets + 1 counts (last is +Inf) */
+    _Atomic bool hidden;          /* left out of the exposition (a model gone by a reload) */
 };
 
 struct metrics_family {
@@ -178,6 +179,7 @@ static metrics_series *series_new(metrics_family *f, const char *const *values)
             goto fail;
     }
     atomic_init(&s->bits, double_to_bits(0.0));
+    atomic_init(&s->hidden, false);
     if (f->tail)
         f->tail->next = s;
     else
@@ -476,6 +478,8 @@ static void render_family(struct sbuf *b, const metrics_family *f)
     static const char *const types[] = {"counter", "gauge", "histogram"};
     sb_header(b, f->name, f->help, types[f->type]);
     for (const metrics_series *s = f->head; s; s = s->next) {
+        if (atomic_load_explicit((_Atomic bool *)&s->hidden, memory_order_relaxed))
+            continue;
         if (f->type != METRICS_HISTOGRAM) {
             sb_sample(b, f->name, "", f, s, NULL, NULL, metrics_value(s));
             continue;
@@ -674,13 +678,29 @@ void metrics_daemon_free(struct metrics_daemon *m)
     memset(m, 0, sizeof *m);
 }
 
-void metrics_daemon_retire_models(struct metrics_daemon *m)
+static bool in_set(const char *model, const char *sha, int n, const char *const *models,
+                   const char *const *shas)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(model, models[i]) && (!sha || !strcmp(sha, shas[i])))
+            return true;
+    return false;
+}
+
+void metrics_daemon_retire_except(struct metrics_daemon *m, int n, const char *const *models,
+                                  const char *const *weights_sha256)
 {
     if (!m || !m->reg || !m->build_info)
         return;
+    metrics_family *per_model[] = {m->queue_capacity, m->model_load_seconds, m->queue_depth};
     pthread_mutex_lock(&m->reg->lock);
-    for (metrics_series *s = m->build_info->head; s; s = s->next)
-        atomic_store(&s->bits, double_to_bits(0.0));
+    for (metrics_series *s = m->build_info->head; s; s = s->next) /* labels version,model,sha */
+        if (!in_set(s->values[1], s->values[2], n, models, weights_sha256))
+            atomic_store(&s->bits, double_to_bits(0.0));
+    for (size_t f = 0; f < sizeof per_model / sizeof *per_model; f++)
+        for (metrics_series *s = per_model[f]->head; s; s = s->next) /* label model */
+            if (!in_set(s->values[0], NULL, n, models, weights_sha256))
+                atomic_store(&s->hidden, true);
     pthread_mutex_unlock(&m->reg->lock);
 }
 
@@ -689,8 +709,14 @@ void metrics_daemon_model(struct metrics_daemon *m, const char *version, const c
 {
     if (!m || !m->reg)
         return;
+    metrics_series *s[] = {metrics_labels(m->queue_capacity, model),
+                           metrics_labels(m->model_load_seconds, model),
+                           metrics_labels(m->queue_depth, model)};
     metrics_set(metrics_labels(m->build_info, version, model, weights_sha256), 1);
-    metrics_set(metrics_labels(m->queue_capacity, model), queue_capacity);
-    metrics_set(metrics_labels(m->model_load_seconds, model), load_seconds);
-    metrics_set(metrics_labels(m->queue_depth, model), 0);
+    metrics_set(s[0], queue_capacity);
+    metrics_set(s[1], load_seconds);
+    metrics_set(s[2], 0);
+    for (size_t i = 0; i < sizeof s / sizeof *s; i++)
+        if (s[i])
+            atomic_store(&s[i]->hidden, false);
 }

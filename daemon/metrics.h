@@ -115,10 +115,13 @@ void metrics_daemon_free(struct metrics_daemon *m); /* NULL-safe; zeroes *m */
  * Call again after a SIGHUP swap (values are overwritten). */
 void metrics_daemon_model(struct metrics_daemon *m, const char *version, const char *model,
                           const char *weights_sha256, int queue_capacity, double load_seconds);
-/* Every build_info series = 0: call before metrics_daemon_model() for each
- * model of a newly published set, so weights swapped out and models dropped
- * by a reload read 0 instead of staying 1 beside their successors (series are
- * never deleted: hot paths cache their handles).  NULL-safe. */
-void metrics_daemon_retire_models(struct metrics_daemon *m);
+/* After metrics_daemon_model() for each of the n models of a newly published
+ * set: build_info of weights swapped out or dropped reads 0, and the
+ * per-model gauges of dropped models leave the exposition (series are never
+ * deleted: hot paths cache their handles; a model that comes back shows
+ * them again).  Announcing first, then retiring, means a scrape never sees a
+ * live model missing.  NULL-safe. */
+void metrics_daemon_retire_except(struct metrics_daemon *m, int n, const char *const *models,
+                                  const char *const *weights_sha256);
 
 #endif

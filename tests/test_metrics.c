@@ -612,8 +612,12 @@ static void test_daemon_set(void)
     free(out);
     /* a reload publishes a new set: new weights for "mobilenet", "bird" gone */
     metrics_daemon_model(&m, "0.1.0", "bird", "ef56", 8, 0.5);
-    metrics_daemon_retire_models(&m);
+    out = render(m.reg);
+    CHECK(find_sample(out, "mobilenetd_queue_capacity{model=\"bird\"}", &v) && v == 8, "bird cap");
+    free(out);
     metrics_daemon_model(&m, "0.1.0", "mobilenet", "cd34", 32, 0.5);
+    const char *live[] = {"mobilenet"}, *live_sha[] = {"cd34"};
+    metrics_daemon_retire_except(&m, 1, live, live_sha);
     out = render(m.reg);
     CHECK(check_exposition(out) > 0, "after a reload:\n%s", out);
     CHECK(find_sample(out, "mobilenetd_build_info{version=\"0.1.0\",model=\"mobilenet\","
@@ -624,8 +628,15 @@ static void test_daemon_set(void)
                            "weights_sha256=\"cd34\"}", &v) && v == 1, "new weights read 1");
     CHECK(find_sample(out, "mobilenetd_queue_capacity{model=\"mobilenet\"}", &v) && v == 32,
           "new capacity");
+    CHECK(!strstr(out, "model=\"bird\"}"), "a dropped model's gauges are gone:\n%s", out);
+    CHECK(find_sample(out, "mobilenetd_queue_depth{model=\"mobilenet\"}", &v) && v == 0, "depth");
     free(out);
-    metrics_daemon_retire_models(NULL);
+    /* the dropped model comes back */
+    metrics_daemon_model(&m, "0.1.0", "bird", "ef56", 16, 0.5);
+    out = render(m.reg);
+    CHECK(find_sample(out, "mobilenetd_queue_capacity{model=\"bird\"}", &v) && v == 16, "back");
+    free(out);
+    metrics_daemon_retire_except(NULL, 0, NULL, NULL);
     metrics_daemon_free(&m);
     CHECK(m.reg == NULL, "free zeroes");
     metrics_daemon_free(NULL);
