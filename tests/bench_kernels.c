@@ -1,7 +1,9 @@
 /* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
  *
- *   bench_kernels [TABLE]        TABLE: a kernel table name (default: the one
- *                                mnet_kernels_select picks, MNET_KERNELS works)
+ *   bench_kernels [TABLE [W_ZP]] TABLE: a kernel table name (default: the one
+ *                                mnet_kernels_select picks, MNET_KERNELS works);
+ *                                W_ZP: the int8 layers' weight zero point (s8
+ *                                domain; default 0, as in per-channel models)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -18,6 +20,7 @@
 #include "quant.h"
 
 static const struct mnet_kernel_ops *T;
+static int32_t w_zp;
 
 static double cpu_ms(void)
 {
@@ -77,7 +80,7 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
         shift[c] = sh;
     }
     struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias, .w_sum = bias,
-                            .in_zp = 3, .out_zp = 5, .out_min = 0, .out_max = 255,
+                            .in_zp = 3, .w_zp = w_zp, .out_zp = 5, .out_min = 0, .out_max = 255,
                             .mult = mult, .shift = shift };
     if (dw ? T->qdw_prepare(&l, 1, 1) : T->qconv_prepare(&l, 1, 1))
         return;
@@ -149,14 +152,19 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_kernels: no table %s on this CPU\n", argv[1]);
             return 2;
         }
+        if (argc > 2)
+            w_zp = atoi(argv[2]);
     }
-    /* (dw, map, in_c, out_c, k, stride): MobileNetV2 1.0-224 layers */
+    /* (dw, map, in_c, out_c, k, stride) */
     static const int shapes[][6] = {
         { 0, 224, 3, 32, 3, 2 },   { 1, 112, 32, 32, 3, 1 },  { 0, 112, 32, 16, 1, 1 },
         { 0, 112, 16, 96, 1, 1 },  { 1, 112, 96, 96, 3, 2 },  { 0, 56, 96, 24, 1, 1 },
         { 0, 56, 24, 144, 1, 1 },  { 1, 56, 144, 144, 3, 1 }, { 0, 56, 144, 24, 1, 1 },
         { 0, 14, 384, 64, 1, 1 },  { 0, 14, 96, 576, 1, 1 },  { 1, 14, 576, 576, 3, 1 },
         { 0, 7, 960, 320, 1, 1 },  { 0, 7, 320, 1280, 1, 1 }, { 0, 1, 1280, 1001, 1, 1 },
+        /* and MobileNetV1's wide 1x1 convs */
+        { 0, 112, 32, 64, 1, 1 },  { 0, 56, 128, 128, 1, 1 }, { 0, 28, 256, 256, 1, 1 },
+        { 0, 14, 512, 512, 1, 1 }, { 0, 7, 1024, 1024, 1, 1 },
     };
     for (int q = 1; q >= 0; q--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

@@ -5,8 +5,8 @@
  *              [--resolution R] [--seed S]
  *
  * v1 / v2 are the builders' MobileNet 1.0-224 networks (1001 classes, random
- * weights); FILE is a .tflite (fp32 on a quantized file runs it in float32,
- * int8 runs it in its own numerics).  Each iteration times one mnet_run call
+ * weights); FILE is a .tflite, run in its own numerics unless --precision
+ * fp32 asks for float32 (the builders default to fp32).  Each iteration times one mnet_run call
  * on the whole batch; nothing else is inside the timed region.
  *
  * --json prints one JSON object (the contract of ../shared/bench/peers):
@@ -34,7 +34,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mnet-bench --model v1|v2|FILE [--precision fp32|int8] [--batch B] [--threads T]\n"
+            "usage: mnet-bench --model v1|v2|FILE [--precision fp32|int8|native] [--batch B] [--threads T]\n"
             "                  [--iters N] [--warmup W] [--json] [--profile]\n"
             "                  [--alpha A] [--resolution R] [--seed S]\n");
 }
@@ -94,7 +94,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 int main(int argc, char **argv)
 {
     mnet_omp_bound_spin(argv); /* measure the engine as mobilenetd runs it */
-    const char *model = NULL, *precision = "fp32";
+    const char *model = NULL, *precision = NULL; /* NULL: fp32 builder, native file */
     int batch = 1, threads = 1, iters = 10, warmup = 2, json = 0, profile = 0;
     int resolution = 224;
     double alpha = 1.0;
@@ -139,13 +139,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    int int8;
-    if (!strcmp(precision, "fp32"))
-        int8 = 0;
-    else if (!strcmp(precision, "int8"))
-        int8 = 1;
-    else {
-        fprintf(stderr, "mnet-bench: --precision must be fp32 or int8\n");
+    const int builder = !strcmp(model, "v1") || !strcmp(model, "v2");
+    if (!precision)
+        precision = builder ? "fp32" : "native";
+    int int8 = !strcmp(precision, "int8");
+    if (!int8 && strcmp(precision, "fp32") && (builder || strcmp(precision, "native"))) {
+        fprintf(stderr, "mnet-bench: --precision must be fp32 or int8 (or native, for a file)\n");
         return 2;
     }
 
@@ -155,12 +154,12 @@ int main(int argc, char **argv)
     char err[256] = "";
     int rc;
     double t_load = now_ms();
-    if (!strcmp(model, "v1") || !strcmp(model, "v2")) {
+    if (builder) {
         struct mnet_build_spec spec = { model[1] - '0', (float)alpha, resolution, 1001,
                                         int8 ? MNET_I8 : MNET_F32, seed };
         rc = mnet_build(&spec, &opt, &m, err, sizeof err);
     } else {
-        if (!int8)
+        if (!strcmp(precision, "fp32"))
             opt.precision = MNET_PRECISION_FLOAT32; /* no-op on a float file */
         rc = mnet_load_file(model, &opt, &m, err, sizeof err);
     }
