@@ -231,13 +231,23 @@ struct qgemm {
     struct xpack h;
     int K, K4, N, panels;
     int pw;             /* 1x1 stride 1: rows read in place */
-    size_t ldk;         /* bytes per gathered row (K rounded up to 64) */
+    int direct;         /* short kernel rows (the stem): qdirect_run */
+    int kh, L, G;       /* direct: k_h runs of L = k_w*in_c bytes, G = ceil(L/4) groups each */
+    size_t ldk;         /* bytes per gathered row (K rounded up to 64; direct: K + 3 up to 16) */
     size_t tscratch;    /* scratch bytes per thread: gathered rows, then row corrections */
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
     struct rq rq;       /* per column, padded to panels*64 */
     int32_t *rq_block;
     int32_t w_zp, out_zp, out_min, out_max;
 };
+
+/* A full conv whose kernel rows are runs of at most 16 input bytes (the
+ * 3x3x3 stem: 9) goes to the direct kernel (qdirect_run): gathering its tiny
+ * patches costs more than their dot products. */
+static int direct_ok(const struct mnet_conv_geom *g)
+{
+    return !mnet_conv_is_pointwise(g) && g->dil_w == 1 && g->k_w * g->in_c <= 16;
+}
 
 static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
@@ -255,6 +265,16 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->panels = (g->out_c + PANEL - 1) / PANEL;
     p->pw = mnet_conv_is_pointwise(g);
     p->ldk = mnet_round_up((size_t)p->K4 * 4, 64);
+    p->direct = direct_ok(g);
+    if (p->direct) {
+        /* Each kernel row's L weights padded to G groups of 4 (zeros); a
+         * gathered patch is K bytes and up to 3 read past its last run. */
+        p->kh = g->k_h;
+        p->L = g->k_w * g->in_c;
+        p->G = (p->L + 3) / 4;
+        p->K4 = p->kh * p->G;
+        p->ldk = mnet_round_up((size_t)K + 3, 16);
+    }
     size_t ncol = (size_t)p->panels * PANEL;
     p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
     if (!p->w || rq_alloc(&p->rq, ncol, &p->rq_block)) {
@@ -273,8 +293,10 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
                   : nv == 2 ? col / 4 % 2 * 16 + col / 8 * 4 + col % 4
                             : col;
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
-        for (int k = 0; k < K; k++)
-            dst[((size_t)(k / 4) * nv * 16 + pos) * 4 + k % 4] = l->w[(size_t)oc * K + k];
+        for (int k = 0; k < K; k++) {
+            int kp = p->direct ? k / p->L * p->G * 4 + k % p->L : k; /* direct: runs padded */
+            dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = l->w[(size_t)oc * K + k];
+        }
         rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     p->w_zp = l->w_zp;
@@ -355,13 +377,9 @@ TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *c
     }
 }
 
-/* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
- * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
- * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
-TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
-                          const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+/* The accumulators of an RM x (NV*16) tile start at the folded bias. */
+TVNNI INL void qgemm_init(const struct qgemm *p, int RM, int NV, __m512i acc[RMAX][4], int col0)
 {
-    __m512i acc[RMAX][4];
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
         __m512i b = v < NV ? _mm512_load_si512(p->rq.bias + col0 + v * 16) : _mm512_setzero_si512();
@@ -370,13 +388,13 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
             if (r < RM)
                 acc[r][v] = b;
     }
-    const int K4full = p->K / 4;
-    int k4 = 0;
-    for (; k4 < K4full; k4++)
-        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
-    if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
-        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
-                   (__mmask16)((1u << (p->K - 4 * k4)) - 1));
+}
+
+/* Epilogue of a tile: row r -> out + r*ldo, columns col0..; rows r >= R are
+ * not stored.  corr[r] = w_zp * sum(x of row r) (NULL when w_zp == 0). */
+TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i acc[RMAX][4],
+                           const int32_t *corr, uint8_t *out, size_t ldo, int col0)
+{
     if (NV != 3) {
         /* 64 bytes from 4 / NV rows at a time: columns permuted at pack time
          * (see vnni_qconv_prepare), rows regrouped by one permute. */
@@ -444,6 +462,24 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     }
 }
 
+/* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
+ * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
+ * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
+TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
+                          const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+{
+    __m512i acc[RMAX][4];
+    qgemm_init(p, RM, NV, acc, col0);
+    const int K4full = p->K / 4;
+    int k4 = 0;
+    for (; k4 < K4full; k4++)
+        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
+    if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
+        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
+                   (__mmask16)((1u << (p->K - 4 * k4)) - 1));
+    qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
+}
+
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                  int col0)
@@ -507,6 +543,139 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
     }
 }
 
+/* ======================= int8 direct conv (VNNI): the stem =======================
+ *
+ * For convs with short kernel rows (direct_ok: L = k_w*in_c <= 16 bytes; the
+ * 224x224x3 -> 112x112x32 3x3/2 stem has L = 9, K = 27) the GEMM path's
+ * per-pixel gather and K4 padding cost more than the dot products.  Here no
+ * pixel is gathered unless it touches the padding: kernel row ky of output
+ * pixel (oy, ox) is one contiguous run of L input bytes, read in place, its
+ * G = ceil(L/4) 4-byte groups broadcast straight from the input row.  The
+ * weights of each run are padded with zeros to 4G, so the up to 3 bytes read
+ * past a run (the next pixel's) add nothing.  The pixels of a tile are
+ * consecutive in one output row, sx = stride_w*in_c bytes apart: one pointer
+ * per tile.  Tiles touching the padding, or whose over-read would pass the
+ * end of the input tensor, are gathered (in_zp fill, which keeps the folded
+ * bias exact) into the same layout: runs L bytes apart, pixels ldk apart.
+ * uint8 weights (w_zp != 0): corr = w_zp * sum of the L real bytes of each
+ * run (masked loads, so the bytes past a run are left out). */
+
+/* One RM x (NV*16) tile: pixel r's kernel row ky at base + r*sx + ky*ld;
+ * rows r >= R are computed but not stored. */
+TVNNI INL void qdirect_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *base,
+                            size_t sx, size_t ld, const int32_t *corr, const int8_t *wp, uint8_t *out,
+                            size_t ldo, int col0)
+{
+    __m512i acc[RMAX][4];
+    qgemm_init(p, RM, NV, acc, col0);
+    for (int ky = 0; ky < p->kh; ky++, base += ld) {
+        for (int gi = 0; gi < p->G; gi++, wp += NV * 64) {
+            __m512i w[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                if (v < NV)
+                    w[v] = _mm512_load_si512(wp + v * 64);
+#pragma GCC unroll 24
+            for (int r = 0; r < RMAX; r++) {
+                if (r >= RM)
+                    break;
+                int32_t a32;
+                memcpy(&a32, base + r * sx + 4 * gi, 4);
+                const __m512i a = _mm512_set1_epi32(a32);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    if (v < NV)
+                        DPBUSD(acc[r][v], a, w[v]);
+            }
+        }
+    }
+    qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
+}
+
+TVNNI static void qdirect_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *base,
+                                   size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
+                                   uint8_t *out, size_t ldo, int col0)
+{
+    switch (NV) {
+    case 4: qdirect_tile(p, 6, 4, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    case 3: qdirect_tile(p, 8, 3, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    case 2: qdirect_tile(p, 12, 2, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    default: qdirect_tile(p, 24, 1, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    }
+}
+
+/* corr[r] = w_zp * (sum of the L real bytes of pixel r's k_h runs), r < R. */
+T512 static void qdirect_corr(const struct qgemm *p, int R, const uint8_t *base, size_t sx,
+                              size_t ld, int32_t *corr)
+{
+    const __mmask16 m = (__mmask16)((1u << p->L) - 1);
+    for (int r = 0; r < R; r++) {
+        __m128i s = _mm_setzero_si128();
+        for (int ky = 0; ky < p->kh; ky++)
+            s = _mm_add_epi64(s, _mm_sad_epu8(_mm_maskz_loadu_epi8(m, base + r * sx + ky * ld),
+                                              _mm_setzero_si128()));
+        corr[r] = p->w_zp * (_mm_cvtsi128_si32(s) + _mm_extract_epi32(s, 2));
+    }
+}
+
+TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                              void *scratch, int threads)
+{
+    const struct qgemm *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t row_in = (size_t)g->in_w * g->in_c; /* bytes of an input row */
+    const size_t sx = (size_t)g->stride_w * g->in_c, ld = (size_t)g->dil_h * row_in;
+    const size_t in_bytes = (size_t)n * g->in_h * row_in;
+    /* output columns [xa, xb) have every tap inside the row */
+    const int xa = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    const int xb = g->in_w + g->pad_left < g->k_w ? 0 : (g->in_w + g->pad_left - g->k_w) / g->stride_w + 1;
+    const long rows = (long)n * g->out_h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        const size_t b = (size_t)(row / g->out_h);
+        const int oy = (int)(row % g->out_h), iy0 = oy * g->stride_h - g->pad_top;
+        const int rows_in = iy0 >= 0 && iy0 + (g->k_h - 1) * g->dil_h < g->in_h;
+        uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int32_t *corr = p->w_zp ? (int32_t *)(buf + RMAX * p->ldk) : NULL;
+        uint8_t *orow = out + (size_t)row * g->out_w * p->N;
+        for (int pan = 0; pan < p->panels; pan++) {
+            int nv = (p->N - pan * PANEL + 15) / 16;
+            nv = nv > 4 ? 4 : nv;
+            const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
+            const int rm = rows_for(nv);
+            for (int ox = 0; ox < g->out_w;) {
+                int R = g->out_w - ox < rm ? g->out_w - ox : rm;
+                size_t off = 0;
+                const uint8_t *base;
+                size_t bsx, bld;
+                int inside = rows_in && ox >= xa && ox + rm <= xb;
+                if (inside) {
+                    off = ((b * g->in_h + iy0) * g->in_w + (size_t)(ox * g->stride_w - g->pad_left)) * g->in_c;
+                    inside = off + (rm - 1) * sx + (g->k_h - 1) * ld + 4 * p->G <= in_bytes;
+                }
+                if (inside) {
+                    base = in + off; /* a whole tile in place */
+                    bsx = sx;
+                    bld = ld;
+                } else {
+                    if (ox < xa && ox + R > xa)
+                        R = xa - ox; /* the tiles after the left border start in place */
+                    for (int r = 0; r < R; r++)
+                        gather_patch(g, in, 1, b, oy, ox + r, (uint8_t)l->in_zp, buf + r * p->ldk);
+                    base = buf;
+                    bsx = p->ldk;
+                    bld = (size_t)p->L;
+                }
+                if (corr)
+                    qdirect_corr(p, R, base, bsx, bld, corr);
+                qdirect_tile_any(p, nv, R, base, bsx, bld, corr, wp, orow + (size_t)ox * p->N,
+                                 (size_t)p->N, pan * PANEL);
+                ox += R;
+            }
+        }
+    }
+}
+
 TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                  void *scratch, int threads)
 {
@@ -518,6 +687,10 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         return;
     }
     const struct qgemm *p = l->packed;
+    if (p->direct) {
+        qdirect_run(l, n, in, out, scratch, threads);
+        return;
+    }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     long chunks;
