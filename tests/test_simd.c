@@ -322,6 +322,47 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             check_fconv(t, 1, 2, &g, what);
         }
     }
+    /* Full convs with short kernel rows (k_w*in_c <= 16 bytes: the direct
+     * kernel of the VNNI table, e.g. the stem 224x224x3 -> 112x112x32 3x3/2
+     * SAME): in_c 1..4, stride 1 and 2, 3x3 and 5x5 (5x5x4: 20 bytes, the
+     * GEMM again), odd sizes, maps narrower and wider than a tile (6, 8, 12
+     * or 24 pixels by the output channels), every padding split, VALID (the
+     * last pixel's runs end at the end of the input), w_zp 0 / random /
+     * -128, 1 and 3 images. */
+    static const int stem_cases[][6] = { /* h, w, in_c, out_c, k, stride */
+        { 224, 224, 3, 32, 3, 2 }, { 17, 23, 3, 32, 3, 2 }, { 15, 29, 1, 8, 3, 1 },
+        { 13, 30, 2, 40, 3, 2 }, { 9, 31, 4, 70, 3, 1 }, { 20, 27, 3, 16, 5, 2 },
+        { 11, 26, 4, 24, 5, 1 }, { 7, 50, 3, 100, 3, 2 }, { 5, 13, 3, 64, 3, 2 },
+        { 6, 53, 1, 17, 5, 2 }, { 4, 4, 3, 32, 3, 2 }, { 1, 40, 2, 32, 3, 1 },
+    };
+    for (size_t i = 0; i < sizeof stem_cases / sizeof stem_cases[0]; i++) {
+        const int *c = stem_cases[i];
+        const int big = c[0] > 100;
+        for (int pad = 0; pad < (big ? 2 : 5); pad++) {
+            /* pad 0: SAME as TFLite (odd row/column at the end), 1: top and
+             * left 1, 2: top only, 3: left only, 4: VALID */
+            if (pad == 4 && (c[0] < c[4] || c[1] < c[4]))
+                continue;
+            make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], pad == 4, 1);
+            if (pad < 4) {
+                g.pad_top = pad == 1 || pad == 2 ? 1 : 0;
+                g.pad_left = pad == 1 || pad == 3 ? 1 : 0;
+            }
+            for (int pt = 0; pt <= 2; pt++) {
+                int n = big ? 1 + pt % 2 : pt == 1 ? 3 : 1;
+                snprintf(what, sizeof what, "qconv stem %dx%d/%d n%d %dx%dx%d->%d pad %d,%d%s w_zp %s",
+                         c[4], c[4], c[5], n, c[0], c[1], c[2], c[3], g.pad_top, g.pad_left,
+                         pad == 4 ? " valid" : "", pt == 2 ? "-128" : pt ? "random" : "0");
+                check_qconv(t, 0, n, &g, pt, what);
+            }
+            for (int n = 1; n <= (big ? 2 : 3); n += big ? 1 : 2) {
+                snprintf(what, sizeof what, "fconv stem %dx%d/%d n%d %dx%dx%d->%d pad %d,%d%s", c[4],
+                         c[4], c[5], n, c[0], c[1], c[2], c[3], g.pad_top, g.pad_left,
+                         pad == 4 ? " valid" : "");
+                check_fconv(t, 0, n, &g, what);
+            }
+        }
+    }
     for (int round = 0; round < rounds; round++) {
         int n = rint_in(1, 3);
         int h = rint_in(1, 19), w = rint_in(1, 19);
