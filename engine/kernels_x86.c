@@ -769,6 +769,7 @@ struct fgemm {
     float *w;           /* [panel][K][nv*16] */
     float *bias;        /* panels*64 */
     int K, N, panels, pw;
+    int direct;         /* short kernel rows (the stem): fdirect_run (AVX-512 only) */
     size_t ldk;         /* floats per gathered row */
     float out_min, out_max;
 };
@@ -787,6 +788,7 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->N = g->out_c;
     p->panels = (g->out_c + PANEL - 1) / PANEL;
     p->pw = mnet_conv_is_pointwise(g);
+    p->direct = direct_ok(g);
     p->ldk = mnet_round_up((size_t)K, 16);
     size_t wsz = (size_t)p->panels * K * PANEL;
     p->block = x_alloc((wsz + (size_t)p->panels * PANEL) * sizeof(float));
@@ -811,6 +813,29 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     l->scratch_bytes = p->pw ? 0 : (size_t)(threads > 0 ? threads : 1) * RMAX * p->ldk * sizeof(float);
     (void)max_batch;
     return 0;
+}
+
+/* Epilogue of a float tile: clamp, row r -> out + r*ldo, columns col0..;
+ * rows r >= R are not stored. */
+T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 acc[RMAX][4],
+                          float *out, size_t ldo, int col0)
+{
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++) {
+        if (r >= RM || r >= R)
+            break;
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++) {
+            if (v >= NV)
+                break;
+            int c = col0 + v * 16;
+            __m512 y = _mm512_min_ps(_mm512_max_ps(acc[r][v], lo), hi);
+            int left = p->N - c;
+            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c, m, y);
+        }
+    }
 }
 
 /* One RM x (NV*16) tile; rows r >= R are computed (repeating row 0) but not
@@ -860,22 +885,7 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             }
         }
     }
-    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
-#pragma GCC unroll 24
-    for (int r = 0; r < RMAX; r++) {
-        if (r >= RM || r >= R)
-            break;
-#pragma GCC unroll 4
-        for (int v = 0; v < 4; v++) {
-            if (v >= NV)
-                break;
-            int c = col0 + v * 16;
-            __m512 y = _mm512_min_ps(_mm512_max_ps(acc[r][v], lo), hi);
-            int left = p->N - c;
-            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c, m, y);
-        }
-    }
+    fgemm_store(p, RM, NV, R, acc, out, ldo, col0);
 }
 
 /* A tile of up to 4 rows computes just those (M = 1 is a GEMV: the weights
@@ -926,6 +936,111 @@ static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
     return next + (size_t)t * p->K * 16;
 }
 
+/* ======================= float direct conv (AVX-512): the stem =======================
+ *
+ * The int8 direct kernel's layout (qdirect_run) in float: kernel row ky of
+ * output pixel (oy, ox) is a run of L = k_w*in_c floats read in place, each
+ * broadcast in turn (the packed weights are the GEMM's, K = k_h*L in order),
+ * and a tile's pixels are sx = stride_w*in_c floats apart, so one pointer
+ * serves a tile where the GEMM path sets up and spills one per pixel.
+ * Tiles touching the padding are gathered (zeros), runs L floats apart. */
+
+/* One RM x (NV*16) tile: pixel r's kernel row ky at base + r*sx + ky*ld. */
+T512 INL void fdirect_tile(const struct fgemm *p, int RM, int NV, int R, const float *base,
+                           size_t sx, size_t ld, int kh, int L, const float *wp, float *out,
+                           size_t ldo, int col0)
+{
+    __m512 acc[RMAX][4];
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++) {
+        __m512 b = v < NV ? _mm512_load_ps(p->bias + col0 + v * 16) : _mm512_setzero_ps();
+#pragma GCC unroll 24
+        for (int r = 0; r < RMAX; r++)
+            if (r < RM)
+                acc[r][v] = b;
+    }
+    for (int ky = 0; ky < kh; ky++, base += ld) {
+        for (int j = 0; j < L; j++, wp += NV * 16) {
+            __m512 w[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                if (v < NV)
+                    w[v] = _mm512_load_ps(wp + v * 16);
+#pragma GCC unroll 24
+            for (int r = 0; r < RMAX; r++) {
+                if (r >= RM)
+                    break;
+                const __m512 a = _mm512_set1_ps(base[r * sx + j]);
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    if (v < NV)
+                        acc[r][v] = _mm512_fmadd_ps(a, w[v], acc[r][v]);
+            }
+        }
+    }
+    fgemm_store(p, RM, NV, R, acc, out, ldo, col0);
+}
+
+T512 static void fdirect_tile_any(const struct fgemm *p, int NV, int R, const float *base, size_t sx,
+                                  size_t ld, int kh, int L, const float *wp, float *out, size_t ldo,
+                                  int col0)
+{
+    switch (NV) {
+    case 4: fdirect_tile(p, 6, 4, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
+    case 3: fdirect_tile(p, 8, 3, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
+    case 2: fdirect_tile(p, 12, 2, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
+    default: fdirect_tile(p, 24, 1, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
+    }
+}
+
+T512 static void fdirect_run(const struct mnet_fconv *l, int n, const float *in, float *out,
+                             void *scratch, int threads)
+{
+    const struct fgemm *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const int L = g->k_w * g->in_c;
+    const size_t sx = (size_t)g->stride_w * g->in_c, ld = (size_t)g->dil_h * g->in_w * g->in_c;
+    /* output columns [xa, xb) have every tap inside the row */
+    const int xa = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    const int xb = g->in_w + g->pad_left < g->k_w ? 0 : (g->in_w + g->pad_left - g->k_w) / g->stride_w + 1;
+    const long rows = (long)n * g->out_h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        const size_t b = (size_t)(row / g->out_h);
+        const int oy = (int)(row % g->out_h), iy0 = oy * g->stride_h - g->pad_top;
+        const int rows_in = iy0 >= 0 && iy0 + (g->k_h - 1) * g->dil_h < g->in_h;
+        float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
+        float *orow = out + (size_t)row * g->out_w * p->N;
+        for (int pan = 0; pan < p->panels; pan++) {
+            int nv;
+            const float *wp = fpanel(p, pan, &nv);
+            const int rm = rows_for(nv);
+            for (int ox = 0; ox < g->out_w;) {
+                int R = g->out_w - ox < rm ? g->out_w - ox : rm;
+                if (rows_in && ox >= xa && ox + rm <= xb) { /* a whole tile in place */
+                    const float *base = in + ((b * g->in_h + iy0) * g->in_w +
+                                              (size_t)(ox * g->stride_w - g->pad_left)) * g->in_c;
+                    fdirect_tile_any(p, nv, R, base, sx, ld, g->k_h, L, wp, orow + (size_t)ox * p->N,
+                                     (size_t)p->N, pan * PANEL);
+                } else {
+                    if (ox < xa && ox + R > xa)
+                        R = xa - ox; /* the tiles after the left border start in place */
+                    for (int r = 0; r < rm; r++) { /* rows past R: zeros, computed, not stored */
+                        if (r < R)
+                            gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox + r, 0,
+                                         (uint8_t *)(buf + r * p->ldk));
+                        else
+                            memset(buf + r * p->ldk, 0, (size_t)p->K * sizeof(float));
+                    }
+                    fdirect_tile_any(p, nv, R, buf, p->ldk, (size_t)L, g->k_h, L, wp,
+                                     orow + (size_t)ox * p->N, (size_t)p->N, pan * PANEL);
+                }
+                ox += R;
+            }
+        }
+    }
+}
+
 T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
                                 void *scratch, int threads)
 {
@@ -937,6 +1052,10 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
         return;
     }
     const struct fgemm *p = l->packed;
+    if (p->direct) {
+        fdirect_run(l, n, in, out, scratch, threads);
+        return;
+    }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     long chunks;
