@@ -14,6 +14,10 @@
  *    float gathers only border patches and reads the rest in place).
  *    Bias, requantization (TFLite double rounding, exact) and the activation
  *    clamp are fused into the tile's epilogue.
+ *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
+ *    stem) skip the gather: each kernel row of a patch is read in place as
+ *    one run of the input row, a tile's pixels one stride apart (qdirect_run,
+ *    fdirect_run; AVX-512 tables).
  *  - depthwise (multiplier 1): per output pixel, a pointer per tap (padded taps
  *    point at a row of the input zero point / zeros), 32 channels a step.
  *    int8: u8 widened to int16, two taps interleaved, vpmaddwd against
@@ -609,12 +613,14 @@ T512 static void qdirect_corr(const struct qgemm *p, int R, const uint8_t *base,
                               size_t ld, int32_t *corr)
 {
     const __mmask16 m = (__mmask16)((1u << p->L) - 1);
-    for (int r = 0; r < R; r++) {
+    const int kh = p->kh;
+    const int32_t w_zp = p->w_zp;
+    for (int r = 0; r < R; r++, base += sx) {
         __m128i s = _mm_setzero_si128();
-        for (int ky = 0; ky < p->kh; ky++)
-            s = _mm_add_epi64(s, _mm_sad_epu8(_mm_maskz_loadu_epi8(m, base + r * sx + ky * ld),
+        for (int ky = 0; ky < kh; ky++)
+            s = _mm_add_epi64(s, _mm_sad_epu8(_mm_maskz_loadu_epi8(m, base + ky * ld),
                                               _mm_setzero_si128()));
-        corr[r] = p->w_zp * (_mm_cvtsi128_si32(s) + _mm_extract_epi32(s, 2));
+        corr[r] = w_zp * (_mm_cvtsi128_si32(s) + _mm_extract_epi32(s, 2));
     }
 }
 

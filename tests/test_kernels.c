@@ -676,10 +676,12 @@ int main(void)
         /* The stem and other short-row full convs (the VNNI direct kernel),
          * buffers of the exact size so that ASan sees a read past the input:
          * VALID 5x13x3 -> 2x6x64 3x3/2 ends its last pixel's runs on the
-         * input's last byte, in a tile that would be read in place. */
-        static const int direct[][7] = { /* h, w, in_c, out_c, k, stride, same */
-            {224, 224, 3, 32, 3, 2, 1}, {5, 13, 3, 64, 3, 2, 0}, {7, 25, 3, 32, 3, 2, 0},
-            {6, 29, 1, 16, 3, 1, 0},    {9, 14, 4, 40, 3, 1, 1}, {12, 19, 2, 8, 5, 2, 1},
+         * input's last byte, in a tile that would be read in place; rows
+         * dilated (dil_h 2, 3), columns not. */
+        static const int direct[][8] = { /* h, w, in_c, out_c, k, stride, same, dil_h */
+            {224, 224, 3, 32, 3, 2, 1, 1}, {5, 13, 3, 64, 3, 2, 0, 1}, {7, 25, 3, 32, 3, 2, 0, 1},
+            {6, 29, 1, 16, 3, 1, 0, 1},    {9, 14, 4, 40, 3, 1, 1, 1}, {12, 19, 2, 8, 5, 2, 1, 1},
+            {11, 30, 3, 32, 3, 2, 1, 2},   {9, 40, 3, 16, 3, 1, 0, 3},
         };
         int dbad = 0;
         for (int i = 0; i < (int)(sizeof direct / sizeof direct[0]); i++) {
@@ -687,7 +689,7 @@ int main(void)
             for (int t = 0; t < 2; t++) {
                 struct qcase qc = {.g = {.in_h = c[0], .in_w = c[1], .in_c = c[2], .out_c = c[3],
                                          .k_h = c[4], .k_w = c[4], .stride_h = c[5], .stride_w = c[5],
-                                         .dil_h = 1, .dil_w = 1, .depth_multiplier = 1},
+                                         .dil_h = c[7], .dil_w = 1, .depth_multiplier = 1},
                                    .t = t ? MNET_U8 : MNET_I8};
                 same_or_valid(&qc.g, c[6]);
                 bad += qcompare(&qc, i ? 2 : 1, ops);
