@@ -551,12 +551,13 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
  *
  * For convs with short kernel rows (direct_ok: L = k_w*in_c <= 16 bytes; the
  * 224x224x3 -> 112x112x32 3x3/2 stem has L = 9, K = 27) the GEMM path's
- * per-pixel gather and K4 padding cost more than the dot products.  Here no
- * pixel is gathered unless it touches the padding: kernel row ky of output
- * pixel (oy, ox) is one contiguous run of L input bytes, read in place, its
+ * per-pixel gather costs more than the dot products.  Here a pixel is only
+ * gathered when its tile touches the padding: kernel row ky of output pixel
+ * (oy, ox) is one contiguous run of L input bytes, read in place, its
  * G = ceil(L/4) 4-byte groups broadcast straight from the input row.  The
  * weights of each run are padded with zeros to 4G, so the up to 3 bytes read
- * past a run (the next pixel's) add nothing.  The pixels of a tile are
+ * past a run (the next pixel's) add nothing (the stem: 9 groups a pixel
+ * instead of the GEMM's 7, still far cheaper than gathering).  The pixels of a tile are
  * consecutive in one output row, sx = stride_w*in_c bytes apart: one pointer
  * per tile.  Tiles touching the padding, or whose over-read would pass the
  * end of the input tensor, are gathered (in_zp fill, which keeps the folded
