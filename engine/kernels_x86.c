@@ -1513,15 +1513,6 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
         return -ENOTSUP;
     if (b->residual && (gp->out_h != gi->in_h || gp->out_w != gi->in_w || gp->out_c != gi->in_c))
         return -ENOTSUP;
-    /* Worth it only while the intermediate tensors it keeps out of memory
-     * (written and read back once each) outweigh the pointwise weights it
-     * reads again for every output row. */
-    static double fac = -1;
-    if (fac < 0) fac = getenv("FB_FAC") ? atof(getenv("FB_FAC")) : 1.0;
-    double inter = (double)gd->in_h * gd->in_w * gd->in_c + (double)gd->out_h * gd->out_w * gd->out_c;
-    double wre = (double)gd->out_h * ((b->expand ? (double)gi->in_c * gi->out_c : 0) + (double)gp->in_c * gp->out_c);
-    if (wre > fac * inter)
-        return -ENOTSUP;
     b->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * fb_thread_floats(b) * sizeof(float);
     return 0;
 }

@@ -982,18 +982,37 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
 
 /* ---------------- fused blocks ---------------- */
 
+/* A fused block keeps its intermediate tensors (the depthwise input and
+ * output, written and read back once each when run layer by layer) out of
+ * memory, and reads its pointwise weights again for every output row.  It
+ * pays while the first outweighs the second: MobileNetV2 1.0/224's blocks
+ * at 112x112 and 56x56 (4.8 MB of expanded tensor against 0.9 MB of weight
+ * reads in the first), not the later ones, whose weights are larger than
+ * their maps (14x14x576: 0.9 MB of activations, 6 MB of weight reads). */
+static int fuse_pays(const struct step *e, const struct step *d, const struct step *pj)
+{
+    const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
+    double acts = (double)gd->in_h * gd->in_w * gd->in_c + (double)gd->out_h * gd->out_w * gd->out_c;
+    double wts = (double)gp->in_c * gp->out_c;
+    if (e)
+        wts += (double)e->u.fc.g.in_c * e->u.fc.g.out_c;
+    return gd->out_h * wts <= acts;
+}
+
 /* Float depthwise -> pointwise chains (MobileNetV2's expand 1x1 -> depthwise
  * -> project 1x1 [-> residual ADD], v1's depthwise -> pointwise) become one
- * step when the kernel table has fblock_run: the intermediate tensors then
- * live only in per-thread scratch rows and get no arena slice.  A chain
- * fuses only when each intermediate value has exactly one reader (the next
- * step) and the steps are consecutive.  MNET_FUSE=0 in the environment turns
- * fusion off (for comparisons). */
+ * step when the kernel table has fblock_run and fuse_pays: the intermediate
+ * tensors then live only in per-thread scratch rows and get no arena slice.
+ * A chain fuses only when each intermediate value has exactly one reader
+ * (the next step) and the steps are consecutive.  MNET_FUSE=0 in the
+ * environment turns fusion off, MNET_FUSE=all fuses every chain the table
+ * can run (for tests and comparisons). */
 static int fuse_blocks(struct mnet_plan *p)
 {
     const char *env = getenv("MNET_FUSE");
     if (env && strcmp(env, "0") == 0)
         return 0;
+    const int all = env && strcmp(env, "all") == 0;
     int *uses = calloc((size_t)p->nv, sizeof(int));
     if (!uses)
         return -ENOMEM;
@@ -1014,6 +1033,8 @@ static int fuse_blocks(struct mnet_plan *p)
             e = NULL;
         if (pj->kind != S_FCONV || pj->k != k || root(p, pj->in0) != root(p, d->out) ||
             uses[root(p, d->out)] != 1 || !mnet_conv_is_pointwise(&pj->u.fc.g))
+            continue;
+        if (!all && !fuse_pays(e, d, pj))
             continue;
         const int in_v = root(p, e ? e->in0 : d->in0);
         if (i + 2 < p->nsteps) {
