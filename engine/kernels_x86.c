@@ -1626,9 +1626,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
         ox_b = gd->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    static int stepenv = -1;
-    if (stepenv < 0) stepenv = getenv("FB_STEP") ? atoi(getenv("FB_STEP")) : 8;
-    const int step = (size_t)3 * W * C * sizeof(float) <= 32 * 1024 || gd->out_w <= 16 ? gd->out_w : stepenv;
+    const int step = (size_t)3 * W * C * sizeof(float) <= 32 * 1024 || gd->out_w <= 16 ? gd->out_w : 8;
     for (int oy = y0; oy < y1; oy++) {
         const float *rowp[3];
         for (int ky = 0; ky < 3; ky++) {
