@@ -19,6 +19,10 @@
  *    int8: u8 widened to int16, two taps interleaved, vpmaddwd against
  *    prepacked (w - w_zp) int16 pairs; float: FMA, 16 channels a vector.
  *  - residual ADD: TFLite's quantized ADD, 16 lanes at a time.
+ *  - fused float block (AVX-512 tables): expand 1x1 -> depthwise 3x3 ->
+ *    project 1x1 [-> residual ADD] output row by output row, the expanded
+ *    rows in a per-thread ring, with the GEMM tiles and depthwise sweeps
+ *    above (same floats as the layers run one by one).
  * Shapes a family does not handle fast (depthwise multiplier != 1, ...) are
  * handed to the portable table from inside, with its own pack.
  */
