@@ -1661,10 +1661,11 @@ void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int i
             for (int j = i + 1; j <= s->fb_last; j++)
                 macs += step_macs(&p->steps[j]);
             kind = "block_f32";
-        } else if (s->fused) {
+        } else if (s->fused) { /* counted on the head's line */
             kind = "(in block)";
+            macs = 0;
         }
-        if (macs > 0) {
+        if (step_macs(s) > 0) {
             const struct mnet_conv_geom *g = s->kind == S_QCONV || s->kind == S_QDW ? &s->u.qc.g : &s->u.fc.g;
             snprintf(shape, sizeof shape, "%dx%dx%d->%dx%dx%d k%dx%d s%d", g->in_h, g->in_w, g->in_c,
                      g->out_h, g->out_w, g->out_c, g->k_h, g->k_w, g->stride_h);
