@@ -113,6 +113,27 @@ struct mnet_fconv {
     size_t scratch_bytes;
 };
 
+/* A float MobileNetV2 inverted-residual block (or a v1 depthwise + pointwise
+ * pair) run as one kernel, output row by output row, so that its large
+ * intermediate tensors never leave the cache:
+ *   [expand 1x1 + clamp] -> depthwise + clamp -> project 1x1 + clamp
+ *   [-> out = clamp(project + in, add_lo, add_hi)   (residual ADD)]
+ * in is the block input (n, H, W, C_in) (the expand's, or the depthwise's when
+ * there is no expand), out the block output.  Each layer was prepared by the
+ * same table's fconv_prepare / fdw_prepare; the arithmetic of every output is
+ * that of the layers run one after another (the plan checks against them).
+ * fblock_prepare returns 0 and sets scratch_bytes (max_batch, threads as in
+ * the contract) when the table runs this block fused, -ENOTSUP otherwise (the
+ * plan then runs the layers unfused). */
+struct mnet_fblock {
+    const struct mnet_fconv *expand;  /* NULL: the depthwise reads in */
+    const struct mnet_fconv *dw;
+    const struct mnet_fconv *project;
+    int residual;
+    float add_lo, add_hi;
+    size_t scratch_bytes;
+};
+
 /* Quantized elementwise ADD/MUL on u8 (TFLite's ADD/MUL parameterisation,
  * see quant.h).  b may broadcast: b_inner == c (a (1,1,1,C) tensor per image)
  * or 1 (a scalar); b_inner == 0 means same shape as a. */
@@ -142,6 +163,10 @@ struct mnet_kernel_ops {
     void (*qadd_run)(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
                      const uint8_t *b, uint8_t *out, int threads);
     void (*release)(void *packed); /* frees what this table's prepare() put in `packed` */
+    /* optional (NULL: the plan runs the block's layers one by one) */
+    int (*fblock_prepare)(struct mnet_fblock *b, int max_batch, int threads);
+    void (*fblock_run)(const struct mnet_fblock *b, int n, const float *in, float *out,
+                       void *scratch, int threads);
 };
 
 extern const struct mnet_kernel_ops mnet_kernels_c; /* portable C + OpenMP (kernels_c.c) */

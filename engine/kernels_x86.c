@@ -23,6 +23,10 @@
  *    int8: u8 widened to int16, two taps interleaved, vpmaddwd against
  *    prepacked (w - w_zp) int16 pairs; float: FMA, 16 channels a vector.
  *  - residual ADD: TFLite's quantized ADD, 16 lanes at a time.
+ *  - fused float block (AVX-512 tables): expand 1x1 -> depthwise 3x3 ->
+ *    project 1x1 [-> residual ADD] output row by output row, the expanded
+ *    rows in a per-thread ring, with the GEMM tiles and depthwise sweeps
+ *    above (same floats as the layers run one by one).
  * Shapes a family does not handle fast (depthwise multiplier != 1, ...) are
  * handed to the portable table from inside, with its own pack.
  */
@@ -1760,6 +1764,245 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     }
 }
 
+/* ======================= fused float block (AVX-512) ======================= */
+
+/* An inverted-residual block (kernels.h, struct mnet_fblock) output row by
+ * output row.  Run layer by layer, the 112x112x96 expanded tensor of
+ * MobileNetV2 (4.8 MB) and its depthwise output do not fit the 2 MB L2: each
+ * is written out and read back from L3/DRAM, and writing into a tensor of
+ * that size costs a read for ownership plus a write-back of every line even
+ * when the reader comes soon after.  Here the expanded rows live in a ring
+ * of k_h rows (slot iy % k_h) and the depthwise output in one row, both
+ * per-thread scratch that stays in L1/L2; only the block's input and output
+ * touch the arena.  The arithmetic of each output is the layers' own: the
+ * same GEMM tiles (fgemm_tile_any) and depthwise spans (fdw3_span). */
+
+/* Floats of scratch per thread: the ring (when there is an expand), then
+ * one depthwise output row; each 64-byte aligned. */
+static size_t fb_ring_floats(const struct mnet_fblock *b)
+{
+    const struct mnet_conv_geom *g = &b->dw->g;
+    return b->expand ? mnet_round_up((size_t)g->k_h * g->in_w * g->in_c, 16) : 0;
+}
+
+static size_t fb_thread_floats(const struct mnet_fblock *b)
+{
+    const struct mnet_conv_geom *g = &b->dw->g;
+    return fb_ring_floats(b) + mnet_round_up((size_t)g->out_w * g->out_c, 16);
+}
+
+static int fb_is_pw_gemm(const struct mnet_fconv *l)
+{
+    const struct xpack *h = l->packed;
+    return h && h->kind == PK_FGEMM && ((const struct fgemm *)h)->pw;
+}
+
+static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *gd = &b->dw->g, *gp = &b->project->g;
+    const struct xpack *hd = b->dw->packed;
+    (void)max_batch;
+    if (!hd || hd->kind != PK_FDW || !fb_is_pw_gemm(b->project) ||
+        (b->expand && !fb_is_pw_gemm(b->expand)))
+        return -ENOTSUP;
+    /* the 3x3 row sweep of fdw3_span; the ring holds k_h rows */
+    if (gd->k_h != 3 || gd->k_w != 3 || gd->dil_h != 1 || gd->dil_w != 1 ||
+        gd->depth_multiplier != 1)
+        return -ENOTSUP;
+    if (gp->in_h != gd->out_h || gp->in_w != gd->out_w || gp->in_c != gd->out_c)
+        return -ENOTSUP;
+    const struct mnet_conv_geom *gi = b->expand ? &b->expand->g : gd;
+    if (b->expand && (gi->out_h != gd->in_h || gi->out_w != gd->in_w || gi->out_c != gd->in_c))
+        return -ENOTSUP;
+    if (b->residual && (gp->out_h != gi->in_h || gp->out_w != gi->in_w || gp->out_c != gi->in_c))
+        return -ENOTSUP;
+    b->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * fb_thread_floats(b) * sizeof(float);
+    return 0;
+}
+
+/* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
+ * out (M x N, consecutive): every panel over all the rows. */
+T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out)
+{
+    for (int pan = 0; pan < p->panels; pan++) {
+        int nv;
+        const float *wp = fpanel(p, pan, &nv);
+        const int rm = rows_for(nv);
+        for (int m = 0; m < M; m += rm) {
+            int R = M - m < rm ? M - m : rm;
+            const float *rows[RMAX];
+            for (int r = 0; r < rm; r++)
+                rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;
+            fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
+                           pan * PANEL, p->w, 0);
+        }
+    }
+}
+
+/* Eight interior output pixels from ox (stride S), channels c0..c0+15:
+ * eight accumulator chains (four, as in fdw3_quad, leave half of the FMA
+ * issue slots idle behind the FMA latency), each input vector loaded once
+ * and used by every output that reads it.  Each output still adds bias and
+ * then the taps in (ky, kx) order: the same sums as fdw3_pixel. */
+T512 INL void fb_dw8(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                     __m512 bias, __m512 lo, __m512 hi, int S, int ox, int c0, __mmask16 m,
+                     float *orow)
+{
+    const int C = g->in_c;
+    const int ix0 = ox * S - g->pad_left;
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int o = 0; o < 8; o++)
+        acc[o] = bias;
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++) {
+        if (!rowp[ky])
+            continue;
+        const float *r = rowp[ky] + (size_t)ix0 * C + c0;
+#pragma GCC unroll 17
+        for (int j = 0; j < 7 * S + 3; j++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+#pragma GCC unroll 8
+            for (int o = 0; o < 8; o++) {
+                int kx = j - o * S;
+                if (kx >= 0 && kx < 3)
+                    acc[o] = _mm512_fmadd_ps(x, w[3 * ky + kx], acc[o]);
+            }
+        }
+    }
+#pragma GCC unroll 8
+    for (int o = 0; o < 8; o++)
+        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m,
+                              _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
+}
+
+/* Output columns [x0, x1) of a depthwise row for channels c0..c0+15: the
+ * columns of fdw3_span, interior ones eight at a time. */
+T512 static void fb_dw_span(const struct fdw *p, const struct mnet_conv_geom *g,
+                            const float *const *rowp, int c0, int x0, int x1, int ox_a, int ox_b,
+                            float *orow)
+{
+    const int left = p->C - c0, s = g->stride_w;
+    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    __m512 w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
+    const __m512 bias = _mm512_load_ps(p->bias + c0);
+    int ox = x0;
+    for (; ox < x1 && ox < ox_a; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+    const int xb = x1 < ox_b ? x1 : ox_b;
+    if (s == 1)
+        for (; ox + 8 <= xb; ox += 8)
+            fb_dw8(g, rowp, w, bias, lo, hi, 1, ox, c0, m, orow);
+    else if (s == 2)
+        for (; ox + 8 <= xb; ox += 8)
+            fb_dw8(g, rowp, w, bias, lo, hi, 2, ox, c0, m, orow);
+    for (; ox < x1; ox++) {
+        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+}
+
+/* Output rows [y0, y1) of image b; scr is this thread's scratch. */
+T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
+                         int b, int y0, int y1)
+{
+    const struct mnet_conv_geom *gd = &bk->dw->g;
+    const struct fdw *pd = bk->dw->packed;
+    const struct fgemm *pe = bk->expand ? bk->expand->packed : NULL, *pp = bk->project->packed;
+    const int H = gd->in_h, W = gd->in_w, C = gd->in_c, s = gd->stride_w;
+    const int cin = pe ? pe->K : C, cout = pp->N;
+    const size_t row_e = (size_t)W * C; /* floats of an expanded row */
+    float *ring = scr, *dwrow = scr + fb_ring_floats(bk);
+    const float *img = in + (size_t)b * H * W * cin;
+    float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
+    int slot_row[3] = {-1, -1, -1};
+    /* interior columns and sweep width as in fdw3_row */
+    int ox_a = (gd->pad_left + s - 1) / s;
+    int lim = W - 3 + gd->pad_left;
+    int ox_b = lim < 0 ? 0 : lim / s + 1;
+    if (ox_b > gd->out_w)
+        ox_b = gd->out_w;
+    if (ox_a > ox_b)
+        ox_a = ox_b;
+    const int step = (size_t)3 * W * C * sizeof(float) <= 32 * 1024 || gd->out_w <= 16 ? gd->out_w : 8;
+    for (int oy = y0; oy < y1; oy++) {
+        const float *rowp[3];
+        for (int ky = 0; ky < 3; ky++) {
+            int iy = oy * gd->stride_h - gd->pad_top + ky;
+            if (iy < 0 || iy >= H) {
+                rowp[ky] = NULL;
+            } else if (!pe) {
+                rowp[ky] = img + (size_t)iy * row_e;
+            } else {
+                int slot = iy % 3;
+                float *r = ring + (size_t)slot * row_e;
+                if (slot_row[slot] != iy) {
+                    fb_pointwise(pe, img + (size_t)iy * W * cin, W, r);
+                    slot_row[slot] = iy;
+                }
+                rowp[ky] = r;
+            }
+        }
+        for (int x0 = 0, x1; x0 < gd->out_w; x0 = x1) {
+            x1 = (x0 ? x0 : ox_a) + step;
+            x1 = x1 < gd->out_w ? x1 : gd->out_w;
+            for (int c0 = 0; c0 < C; c0 += 16)
+                fb_dw_span(pd, gd, rowp, c0, x0, x1, ox_a, ox_b, dwrow);
+        }
+        float *orow = oimg + (size_t)oy * gd->out_w * cout;
+        fb_pointwise(pp, dwrow, gd->out_w, orow);
+        if (bk->residual) {
+            /* out = clamp(project + in): the residual ADD's arithmetic */
+            const float *xr = img + (size_t)oy * gd->out_w * cout;
+            const __m512 lo = _mm512_set1_ps(bk->add_lo), hi = _mm512_set1_ps(bk->add_hi);
+            const size_t cnt = (size_t)gd->out_w * cout;
+            for (size_t i = 0; i < cnt; i += 16) {
+                size_t left = cnt - i;
+                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                __m512 y = _mm512_add_ps(_mm512_maskz_loadu_ps(m, orow + i), _mm512_maskz_loadu_ps(m, xr + i));
+                _mm512_mask_storeu_ps(orow + i, m, _mm512_min_ps(_mm512_max_ps(y, lo), hi));
+            }
+        }
+    }
+}
+
+/* Threads split each image's output rows (batch 1 on 2 threads: one half
+ * each; a thread recomputes the expanded rows its first output rows share
+ * with the other half) or take whole images. */
+T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const float *in, float *out,
+                                 void *scratch, int threads)
+{
+    const int OH = bk->dw->g.out_h;
+    const size_t per = fb_thread_floats(bk);
+    int split = threads > n ? (threads + n - 1) / n : 1;
+    split = split < OH ? split : OH;
+    const long tasks = (long)n * split;
+    if (threads <= 1 || tasks == 1) {
+        for (long t = 0; t < tasks; t++)
+            fb_rows(bk, in, out, scratch, (int)(t / split), (int)((long)OH * (t % split) / split),
+                    (int)((long)OH * (t % split + 1) / split));
+        return;
+    }
+#pragma omp parallel num_threads(threads)
+    {
+        const int tid = thread_id();
+#ifdef _OPENMP
+        const int nt = omp_get_num_threads();
+#else
+        const int nt = 1;
+#endif
+        float *scr = (float *)scratch + (size_t)tid * per;
+        for (long t = tid; t < tasks; t += nt)
+            fb_rows(bk, in, out, scr, (int)(t / split), (int)((long)OH * (t % split) / split),
+                    (int)((long)OH * (t % split + 1) / split));
+    }
+}
+
 /* ======================= quantized ADD (AVX-512) ======================= */
 
 /* MultiplyByQuantizedMultiplier with one (mult, shift) for all lanes (see
@@ -2036,6 +2279,8 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .fdw_run = x512_fdw_run,
     .qadd_run = x512_qadd_run,
     .release = x_free_pack,
+    .fblock_prepare = x512_fblock_prepare,
+    .fblock_run = x512_fblock_run,
 };
 
 /* AVX-512 without VNNI: the int8 GEMM stays portable. */
@@ -2051,6 +2296,8 @@ const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .fdw_run = x512_fdw_run,
     .qadd_run = x512_qadd_run,
     .release = x_free_pack,
+    .fblock_prepare = x512_fblock_prepare,
+    .fblock_run = x512_fblock_run,
 };
 
 /* AVX2 + FMA: the float families; int8 stays portable for now. */

@@ -81,6 +81,9 @@ struct step {
     uint8_t *lut;       /* one-input u8 ops tabulated at build time (exact) */
     int post_clamp;     /* FLOAT32 precision: clamp the output to its quantized range */
     float post_lo, post_hi;
+    struct mnet_fblock *fb; /* head of a fused block: runs steps [this, fb_last] in one kernel */
+    int fb_last;
+    int fused;          /* a later step of a fused block: run by its head, skipped here */
     double ms; /* profile */
 };
 
@@ -95,6 +98,7 @@ struct pval {
     int root;            /* alias root */
     int def, last;       /* op indices (graph input: -1) */
     int one_image;       /* lives only inside the image-by-image steps: room for one image */
+    int virt;            /* inside a fused block: never written, no arena slice */
     size_t off, bytes;   /* arena slice (roots only) */
     int placed;
 };
@@ -976,6 +980,108 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
     }
 }
 
+/* ---------------- fused blocks ---------------- */
+
+/* A fused block keeps its intermediate tensors (the depthwise input and
+ * output, written and read back once each when run layer by layer) out of
+ * memory, and reads its pointwise weights again for every output row.  It
+ * pays while the first outweighs the second: MobileNetV2 1.0/224's blocks
+ * at 112x112 and 56x56 (4.8 MB of expanded tensor against 0.9 MB of weight
+ * reads in the first), not the later ones, whose weights are larger than
+ * their maps (14x14x576: 0.9 MB of activations, 6 MB of weight reads). */
+static int fuse_pays(const struct step *e, const struct step *d, const struct step *pj)
+{
+    const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
+    double acts = (double)gd->in_h * gd->in_w * gd->in_c + (double)gd->out_h * gd->out_w * gd->out_c;
+    double wts = (double)gp->in_c * gp->out_c;
+    if (e)
+        wts += (double)e->u.fc.g.in_c * e->u.fc.g.out_c;
+    return gd->out_h * wts <= acts;
+}
+
+/* Float depthwise -> pointwise chains (MobileNetV2's expand 1x1 -> depthwise
+ * -> project 1x1 [-> residual ADD], v1's depthwise -> pointwise) become one
+ * step when the kernel table has fblock_run and fuse_pays: the intermediate
+ * tensors then live only in per-thread scratch rows and get no arena slice.
+ * A chain fuses only when each intermediate value has exactly one reader
+ * (the next step) and the steps are consecutive.  MNET_FUSE=0 in the
+ * environment turns fusion off, MNET_FUSE=all fuses every chain the table
+ * can run (for tests and comparisons). */
+static int fuse_blocks(struct mnet_plan *p)
+{
+    const char *env = getenv("MNET_FUSE");
+    if (env && strcmp(env, "0") == 0)
+        return 0;
+    const int all = env && strcmp(env, "all") == 0;
+    int *uses = calloc((size_t)p->nv, sizeof(int));
+    if (!uses)
+        return -ENOMEM;
+    for (int i = 0; i < p->nsteps; i++) {
+        uses[root(p, p->steps[i].in0)]++;
+        if (p->steps[i].in1 >= 0)
+            uses[root(p, p->steps[i].in1)]++;
+    }
+    uses[root(p, p->output)]++;
+    for (int i = 1; i + 1 < p->nsteps; i++) {
+        struct step *d = &p->steps[i], *e = &p->steps[i - 1], *pj = &p->steps[i + 1], *a = NULL;
+        const struct mnet_kernel_ops *k = d->k;
+        if (d->kind != S_FDW || !k->fblock_prepare || !k->fblock_run)
+            continue;
+        if (e->kind != S_FCONV || e->k != k || e->fb || e->fused ||
+            root(p, e->out) != root(p, d->in0) || uses[root(p, d->in0)] != 1 ||
+            !mnet_conv_is_pointwise(&e->u.fc.g))
+            e = NULL;
+        if (pj->kind != S_FCONV || pj->k != k || root(p, pj->in0) != root(p, d->out) ||
+            uses[root(p, d->out)] != 1 || !mnet_conv_is_pointwise(&pj->u.fc.g))
+            continue;
+        if (!all && !fuse_pays(e, d, pj))
+            continue;
+        const int in_v = root(p, e ? e->in0 : d->in0);
+        if (i + 2 < p->nsteps) {
+            struct step *x = &p->steps[i + 2];
+            int r0 = root(p, x->in0), r1 = x->in1 >= 0 ? root(p, x->in1) : -1, po = root(p, pj->out);
+            if (x->kind == S_FADD && x->u.bin.b_inner == x->u.bin.inner && x->u.bin.b_stride &&
+                !x->post_clamp && uses[po] == 1 && ((r0 == po && r1 == in_v) || (r1 == po && r0 == in_v)))
+                a = x;
+        }
+        struct mnet_fblock *fb = plan_alloc(p, sizeof *fb);
+        if (!fb) {
+            free(uses);
+            return -ENOMEM;
+        }
+        fb->expand = e ? &e->u.fc : NULL;
+        fb->dw = &d->u.fc;
+        fb->project = &pj->u.fc;
+        fb->residual = a != NULL;
+        if (a) {
+            fb->add_lo = a->u.bin.lo;
+            fb->add_hi = a->u.bin.hi;
+        }
+        if (k->fblock_prepare(fb, p->max_batch, p->threads) != 0)
+            continue;
+        struct step *head = e ? e : d, *last = a ? a : pj;
+        head->fb = fb;
+        head->fb_last = (int)(last - p->steps);
+        for (struct step *s = head + 1; s <= last; s++)
+            s->fused = 1;
+        for (struct step *s = head; s < last; s++)
+            p->v[root(p, s->out)].virt = 1;
+        /* the kernel reads the block input while it writes the output: their
+         * lifetimes must overlap over the whole block */
+        struct pval *vin = &p->v[in_v], *vout = &p->v[root(p, last->out)];
+        if (vin->last < last->op)
+            vin->last = last->op;
+        if (vout->def > head->op)
+            vout->def = head->op;
+        if (fb->scratch_bytes > p->scratch_bytes)
+            p->scratch_bytes = fb->scratch_bytes;
+        p->io.fused_blocks++;
+        i = (int)(last - p->steps);
+    }
+    free(uses);
+    return 0;
+}
+
 /* ---------------- arena ---------------- */
 
 static size_t esize(enum mnet_dtype rt) { return rt == MNET_F32 ? 4 : 1; }
@@ -998,8 +1104,11 @@ static int count_image_steps(const struct mnet_plan *p)
         size_t weights = taps * g->out_c * wsize;
         size_t acts = p->v[s->in0].elems * esize(p->v[s->in0].rt) +
                       p->v[s->out].elems * esize(p->v[s->out].rt);
-        if (weights > acts)
+        if (weights > acts) {
+            while (i < p->nsteps && p->steps[i].fused) /* a fused block runs whole */
+                i++;
             return i;
+        }
     }
     return p->nsteps;
 }
@@ -1044,7 +1153,7 @@ static int assign_arena(struct mnet_plan *p)
     size_t top = 0;
     for (int i = 0; i < p->nv; i++) {
         struct pval *v = &p->v[i];
-        if (!v->used || v->cdata || v->root != i)
+        if (!v->used || v->cdata || v->root != i || v->virt)
             continue;
         v->bytes = (v->elems * esize(v->rt) * (size_t)(v->one_image ? 1 : p->part_cap) + 63) / 64 * 64;
         /* first fit among placed values whose lifetimes overlap this one */
@@ -1275,6 +1384,10 @@ int mnet_plan_build(const struct mnet_graph *g, const struct mnet_options *opt,
         io->threads = p->threads;
         io->max_batch = p->max_batch;
     }
+    if ((r = fuse_blocks(p)) < 0) {
+        r = mnet_error(err, errlen, -ENOMEM, "out of memory");
+        goto fail;
+    }
     plan_image_steps(p);
     if ((r = assign_arena(p)) < 0) {
         r = mnet_error(err, errlen, -ENOMEM, "out of memory for the activation arena");
@@ -1325,6 +1438,12 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
     void *in1 = s->in1 >= 0 ? vptr(p, s->in1, part, b0) : NULL;
     void *scratch = (uint8_t *)p->scratch + (size_t)part * p->scratch_bytes;
     size_t cnt = (size_t)n * p->v[s->out].elems;
+    if (s->fused)
+        return;
+    if (s->fb) {
+        s->k->fblock_run(s->fb, n, in, vptr(p, p->steps[s->fb_last].out, part, b0), scratch, T);
+        return;
+    }
     if (s->lut) {
         mnet_c_lut_u8(s->lut, cnt, in, out, T);
         return;
@@ -1537,7 +1656,16 @@ void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int i
         double ms = s->ms / runs;
         double macs = step_macs(s);
         char shape[96] = "";
-        if (macs > 0) {
+        const char *kind = skind_name[s->kind];
+        if (s->fb) { /* the block's time and work on its head's line */
+            for (int j = i + 1; j <= s->fb_last; j++)
+                macs += step_macs(&p->steps[j]);
+            kind = "block_f32";
+        } else if (s->fused) { /* counted on the head's line */
+            kind = "(in block)";
+            macs = 0;
+        }
+        if (step_macs(s) > 0) {
             const struct mnet_conv_geom *g = s->kind == S_QCONV || s->kind == S_QDW ? &s->u.qc.g : &s->u.fc.g;
             snprintf(shape, sizeof shape, "%dx%dx%d->%dx%dx%d k%dx%d s%d", g->in_h, g->in_w, g->in_c,
                      g->out_h, g->out_w, g->out_c, g->k_h, g->k_w, g->stride_h);
@@ -1545,10 +1673,10 @@ void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int i
         if (json)
             fprintf(f, "%s{\"step\":%d,\"op\":%d,\"kind\":\"%s\",\"shape\":\"%s\",\"ms\":%.4f,"
                        "\"macs_per_image\":%.0f}",
-                    i ? "," : "", i, s->op, skind_name[s->kind], shape, ms, macs);
+                    i ? "," : "", i, s->op, kind, shape, ms, macs);
         else
             fprintf(f, "%3d op %3d %-14s %-34s %8.3f ms %5.1f%%  %8.2f MMAC/image\n", i, s->op,
-                    skind_name[s->kind], shape, ms, total > 0 ? 100.0 * s->ms / total : 0.0, macs / 1e6);
+                    kind, shape, ms, total > 0 ? 100.0 * s->ms / total : 0.0, macs / 1e6);
     }
     if (json)
         fputc(']', f);

@@ -36,6 +36,7 @@ struct mnet_plan_io {
     size_t weights_bytes;          /* constant tensor bytes in the graph */
     int threads;
     int max_batch;
+    int fused_blocks;              /* depthwise chains run as one kernel (fblock_run) */
 };
 
 /* opt may be NULL (defaults).  Errors: -EBADMSG inconsistent graph,

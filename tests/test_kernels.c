@@ -462,6 +462,118 @@ static int fcompare(const struct mnet_conv_geom *g, int depthwise, int n,
     return bad;
 }
 
+/* ---------------- fused float blocks ---------------- */
+
+static float *frand(size_t n, double lo, double hi)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)runif(lo, hi);
+    return p;
+}
+
+/* A random [expand ->] depthwise -> project [-> residual ADD] block run by
+ * the table's fblock_run (when it takes the block) against (a) the reference
+ * kernels one after another (1e-5 of the magnitude) and (b) the table's own
+ * layers one after another: the same arithmetic, so the same floats.  n
+ * images at 1 and 2 threads.  Returns 1 when wrong, 0 when right or not
+ * fused (*fused says which). */
+static int fblock_compare(const struct mnet_kernel_ops *ops, int n, int *fused)
+{
+    int expand = rint_in(0, 3) != 0, residual = expand && rint_in(0, 1);
+    int H = rint_in(1, 30), W = rint_in(1, 45), cin = rint_in(1, 40), ce = rint_in(1, 100);
+    if (!expand)
+        ce = cin;
+    struct mnet_conv_geom ge = {.in_h = H, .in_w = W, .in_c = cin, .out_c = ce, .k_h = 1, .k_w = 1,
+                                .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1,
+                                .depth_multiplier = 1};
+    same_or_valid(&ge, 1);
+    struct mnet_conv_geom gd = {.in_h = H, .in_w = W, .in_c = ce, .out_c = ce, .k_h = 3, .k_w = 3,
+                                .dil_h = 1, .dil_w = 1, .depth_multiplier = 1};
+    gd.stride_h = residual ? 1 : rint_in(1, 2);
+    gd.stride_w = residual ? 1 : rint_in(0, 4) ? gd.stride_h : 3 - gd.stride_h;
+    if (rint_in(0, 9) == 0) /* shapes the kernel may refuse: 5x5, dilation 2 */
+        gd.k_h = gd.k_w = 5;
+    else if (rint_in(0, 9) == 0)
+        gd.dil_h = gd.dil_w = 2;
+    if (same_or_valid(&gd, residual || rint_in(0, 3) != 0) != 0)
+        return 0;
+    int cout = residual ? cin : rint_in(1, 40);
+    struct mnet_conv_geom gp = {.in_h = gd.out_h, .in_w = gd.out_w, .in_c = ce, .out_c = cout,
+                                .k_h = 1, .k_w = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1,
+                                .dil_w = 1, .depth_multiplier = 1};
+    same_or_valid(&gp, 1);
+    float *we = frand((size_t)cin * ce, -1, 1), *be = frand(ce, -1, 1);
+    float *wd = frand((size_t)gd.k_h * gd.k_w * ce, -1, 1), *bd = frand(ce, -1, 1);
+    float *wp = frand((size_t)ce * cout, -0.5, 0.5), *bp = frand(cout, -1, 1);
+    size_t nin = (size_t)n * H * W * cin, nmid = (size_t)n * H * W * ce;
+    size_t ndw = (size_t)n * gd.out_h * gd.out_w * ce, nout = (size_t)n * gp.out_h * gp.out_w * cout;
+    float *in = frand(nin, -1, 1), *mid = malloc(nmid * 4), *dwo = malloc(ndw * 4);
+    float *ref = malloc(nout * 4), *own = malloc(nout * 4), *got = malloc(nout * 4);
+    float elo = 0, ehi = 6, dlo = rint_in(0, 2) ? 0 : -INFINITY, dhi = dlo == 0 ? 6 : INFINITY;
+    float plo = -INFINITY, phi = INFINITY, alo = -INFINITY, ahi = INFINITY;
+    if (rint_in(0, 3) == 0) /* FLOAT32 precision's clamps to a quantized range */
+        plo = -3.5f, phi = 2.5f, alo = -4.0f, ahi = 3.0f;
+    /* (a) the reference chain */
+    const float *x = in;
+    if (expand) {
+        mnet_ref_fconv(&ge, n, in, we, be, elo, ehi, mid);
+        x = mid;
+    }
+    mnet_ref_fdw(&gd, n, x, wd, bd, dlo, dhi, dwo);
+    mnet_ref_fconv(&gp, n, dwo, wp, bp, plo, phi, ref);
+    if (residual)
+        mnet_ref_fadd(1, nout, ref, in, 1, nout, alo, ahi, ref);
+    /* the table's layers */
+    struct mnet_fconv le = {.g = ge, .w = we, .bias = be, .out_min = elo, .out_max = ehi};
+    struct mnet_fconv ld = {.g = gd, .w = wd, .bias = bd, .out_min = dlo, .out_max = dhi};
+    struct mnet_fconv lp = {.g = gp, .w = wp, .bias = bp, .out_min = plo, .out_max = phi};
+    int rc = (expand ? ops->fconv_prepare(&le, n, 2) : 0) | ops->fdw_prepare(&ld, n, 2) |
+             ops->fconv_prepare(&lp, n, 2);
+    CHECK(rc == 0, "fblock: layer prepare");
+    struct mnet_fblock fb = {.expand = expand ? &le : NULL, .dw = &ld, .project = &lp,
+                             .residual = residual, .add_lo = alo, .add_hi = ahi};
+    *fused = ops->fblock_prepare && ops->fblock_prepare(&fb, n, 2) == 0;
+    size_t sb = le.scratch_bytes;
+    sb = ld.scratch_bytes > sb ? ld.scratch_bytes : sb;
+    sb = lp.scratch_bytes > sb ? lp.scratch_bytes : sb;
+    sb = *fused && fb.scratch_bytes > sb ? fb.scratch_bytes : sb;
+    void *scratch = aligned_alloc(64, (sb + 64) / 64 * 64);
+    int bad = 0;
+    for (int threads = 1; threads <= 2 && *fused && !bad; threads++) {
+        /* (b) the same layers one by one */
+        x = in;
+        if (expand) {
+            ops->fconv_run(&le, n, in, mid, scratch, threads);
+            x = mid;
+        }
+        ops->fdw_run(&ld, n, x, dwo, scratch, threads);
+        ops->fconv_run(&lp, n, dwo, own, scratch, threads);
+        if (residual)
+            mnet_c_fadd(nout, own, in, alo, ahi, own, 1);
+        memset(got, 0xff, nout * 4); /* NaN: every output must be written */
+        ops->fblock_run(&fb, n, in, got, scratch, threads);
+        const float mag = sqrtf((float)cin * 9 * ce);
+        for (size_t i = 0; i < nout && !bad; i++)
+            if (!(fabsf(got[i] - ref[i]) <= 1e-5f * (fabsf(ref[i]) + mag)) || got[i] != own[i]) {
+                CHECK(0, "%s fblock n=%d t=%d %s%dx%dx%d->%d dw k%d s%d,%d d%d pad %d,%d ->%dx%dx%d%s: "
+                      "[%zu] %.9g, reference %.9g, layers %.9g", ops->name, n, threads,
+                      expand ? "expand " : "", H, W, cin, ce, gd.k_h, gd.stride_h, gd.stride_w,
+                      gd.dil_h, gd.pad_top, gd.pad_left, gp.out_h, gp.out_w, cout,
+                      residual ? " +residual" : "", i, got[i], ref[i], own[i]);
+                bad = 1;
+            }
+    }
+    if (expand)
+        ops->release(le.packed);
+    ops->release(ld.packed);
+    ops->release(lp.packed);
+    free(scratch);
+    free(we), free(be), free(wd), free(bd), free(wp), free(bp);
+    free(in), free(mid), free(dwo), free(ref), free(own), free(got);
+    return bad;
+}
+
 static void test_binary(void)
 {
     for (int it = 0; it < 300; it++) {
@@ -706,8 +818,18 @@ int main(void)
             fbad += fcompare(&g, dw, it % 3 == 0 ? 3 : 1, ops);
             fcases++;
         }
-        printf("table %s: %d quantized conv/depthwise cases (%d bad), %d float cases (%d bad)\n",
-               ops->name, cases, bad, fcases, fbad);
+        int bbad = 0, bcases = 0, bfused = 0;
+        for (int it = 0; it < 150; it++) {
+            int fused = 0;
+            bbad += fblock_compare(ops, it % 3 == 0 ? 3 : 1, &fused);
+            bcases++;
+            bfused += fused;
+        }
+        if (ops->fblock_run)
+            CHECK(bfused > bcases / 2, "%s: only %d of %d blocks fused", ops->name, bfused, bcases);
+        printf("table %s: %d quantized conv/depthwise cases (%d bad), %d float cases (%d bad), "
+               "%d float blocks (%d fused, %d bad)\n",
+               ops->name, cases, bad, fcases, fbad, bcases, bfused, bbad);
     }
     test_binary();
     test_avgpool();

@@ -9,7 +9,10 @@
  *    of the naive reference kernels on the ORIGINAL dtypes: bit-exact.  This
  *    checks the plan's u8/s8 re-representation, zero points, multipliers,
  *    activation ranges and arena reuse.
- * 2. Broken graphs give -EBADMSG / -ENOTSUP, never a crash.
+ * 2. A float graph of MobileNetV2-style blocks (odd sizes, stride 1 and 2,
+ *    residual ADDs) against the float reference chain, with the blocks
+ *    fused (MNET_FUSE=all / default) and not (MNET_FUSE=0).
+ * 3. Broken graphs give -EBADMSG / -ENOTSUP, never a crash.
  */
 #include <errno.h>
 #include <math.h>
@@ -450,6 +453,158 @@ static void build_uint8(struct gb *b)
     b->g.output = t9;
 }
 
+/* ---- float graphs: MobileNetV2-style blocks (fused where the table can) ---- */
+
+static int fconstant(struct gb *b, int rank, const int *shape, float lo, float hi)
+{
+    int ti = tensor(b, MNET_F32, rank, shape, 0, 0);
+    struct mnet_tensor *t = &b->g.tensors[ti];
+    size_t n = elems(t);
+    float *d = mnet_graph_alloc(&b->g, n * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        d[i] = lo + (hi - lo) * (float)(rnd() % 100000) / 100000.0f;
+    t->data = d;
+    t->nbytes = n * sizeof(float);
+    return ti;
+}
+
+/* 1x1 / 3x3 conv or depthwise of x (1,h,w,c) to oc channels, float weights. */
+static int fconv(struct gb *b, enum mnet_op_kind k, int x, int kk, int stride, int oc,
+                 enum mnet_activation act)
+{
+    const struct mnet_tensor *t = &b->g.tensors[x];
+    int h = t->shape[1], w = t->shape[2], c = t->shape[3];
+    int dw = k == MNET_OP_DEPTHWISE_CONV_2D;
+    int ws[4] = {dw ? 1 : oc, kk, kk, dw ? oc : c}, bs[1] = {oc};
+    float r = 1.0f / sqrtf((float)(dw ? kk * kk : kk * kk * c));
+    int wi = fconstant(b, 4, ws, -1.5f * r, 1.5f * r), bi = fconstant(b, 1, bs, -0.5f, 0.5f);
+    int os[4] = {1, (h + stride - 1) / stride, (w + stride - 1) / stride, oc};
+    int y = tensor(b, MNET_F32, 4, os, 0, 0);
+    struct mnet_op *o = op(b, k, x, wi, bi, y);
+    o->stride_h = o->stride_w = stride;
+    o->padding = MNET_PAD_SAME;
+    o->activation = act;
+    return y;
+}
+
+/* input (1,45,39,3) float -> stem 3x3/2 (23x20x12) -> [dw, project 8] ->
+ * [expand 36, dw /2 (12x10), project 10] -> [expand 72, dw, project 10,
+ * ADD] -> [expand 40, dw, project 10, ADD]: the output is the last block's
+ * (1,12,10,10) tensor, compared whole. */
+static void build_float(struct gb *b)
+{
+    gb_init(b);
+    int s_in[4] = {1, 45, 39, 3};
+    int x = tensor(b, MNET_F32, 4, s_in, 0, 0);
+    b->g.input = x;
+    int y = fconv(b, MNET_OP_CONV_2D, x, 3, 2, 12, MNET_ACT_RELU6);
+    y = fconv(b, MNET_OP_DEPTHWISE_CONV_2D, y, 3, 1, 12, MNET_ACT_RELU6);
+    y = fconv(b, MNET_OP_CONV_2D, y, 1, 1, 8, MNET_ACT_NONE);
+    y = fconv(b, MNET_OP_CONV_2D, y, 1, 1, 36, MNET_ACT_RELU6);
+    y = fconv(b, MNET_OP_DEPTHWISE_CONV_2D, y, 3, 2, 36, MNET_ACT_RELU6);
+    y = fconv(b, MNET_OP_CONV_2D, y, 1, 1, 10, MNET_ACT_NONE);
+    for (int blk = 0; blk < 2; blk++) {
+        int z = fconv(b, MNET_OP_CONV_2D, y, 1, 1, blk ? 40 : 72, MNET_ACT_RELU6);
+        z = fconv(b, MNET_OP_DEPTHWISE_CONV_2D, z, 3, 1, blk ? 40 : 72, MNET_ACT_RELU6);
+        z = fconv(b, MNET_OP_CONV_2D, z, 1, 1, 10, MNET_ACT_NONE);
+        int s[4] = {1, 12, 10, 10};
+        int sum = tensor(b, MNET_F32, 4, s, 0, 0);
+        if (blk)
+            op(b, MNET_OP_ADD, y, z, -2, sum);
+        else
+            op(b, MNET_OP_ADD, z, y, -2, sum);
+        y = sum;
+    }
+    b->g.output = y;
+}
+
+static void ref_run_f32(const struct mnet_graph *g, int n, const float *input, float *output)
+{
+    for (int i = 0; i < g->n_tensors; i++) {
+        const struct mnet_tensor *t = &g->tensors[i];
+        tbuf[i] = t->data ? (void *)t->data : calloc((size_t)n * elems(t), sizeof(float));
+    }
+    memcpy(tbuf[g->input], input, (size_t)n * elems(&g->tensors[g->input]) * sizeof(float));
+    for (int k = 0; k < g->n_ops; k++) {
+        const struct mnet_op *o = &g->ops[k];
+        const float *x = tbuf[o->inputs[0]];
+        float *y = tbuf[o->output];
+        float lo = o->activation == MNET_ACT_RELU6 ? 0 : -INFINITY;
+        float hi = o->activation == MNET_ACT_RELU6 ? 6 : INFINITY;
+        if (o->kind == MNET_OP_ADD) {
+            size_t inner = elems(&g->tensors[o->output]);
+            mnet_ref_fadd(n, inner, x, tbuf[o->inputs[1]], n, inner, lo, hi, y);
+            continue;
+        }
+        struct mnet_conv_geom ge;
+        geom_of(g, o, &ge);
+        if (o->kind == MNET_OP_DEPTHWISE_CONV_2D)
+            mnet_ref_fdw(&ge, n, x, tbuf[o->inputs[1]], tbuf[o->inputs[2]], lo, hi, y);
+        else
+            mnet_ref_fconv(&ge, n, x, tbuf[o->inputs[1]], tbuf[o->inputs[2]], lo, hi, y);
+    }
+    memcpy(output, tbuf[g->output], (size_t)n * elems(&g->tensors[g->output]) * sizeof(float));
+    for (int i = 0; i < g->n_tensors; i++)
+        if (!g->tensors[i].data)
+            free(tbuf[i]);
+}
+
+/* The float graph at batch 1 and 3, threads 1 and 2, with fusion off, as
+ * the plan chooses and everywhere the table can (MNET_FUSE=0, default, all):
+ * within 1e-5 of the reference chain, and the same floats in all three
+ * (a fused block does each output's arithmetic as the layers would). */
+static void run_compare_f32(struct gb *b)
+{
+    const size_t in_n = elems(&b->g.tensors[b->g.input]), out_n = elems(&b->g.tensors[b->g.output]);
+    const int can_fuse = mnet_kernels_select()->fblock_run != NULL;
+    for (int n = 1; n <= 3; n += 2) {
+        float *x = malloc(n * in_n * sizeof(float)), *want = malloc(n * out_n * sizeof(float));
+        float *got[3];
+        for (size_t i = 0; i < n * in_n; i++)
+            x[i] = (float)(rnd() % 2001) / 1000.0f - 1.0f;
+        ref_run_f32(&b->g, n, x, want);
+        for (int threads = 1; threads <= 2; threads++) {
+            for (int mode = 0; mode < 3; mode++) {
+                setenv("MNET_FUSE", mode == 0 ? "0" : mode == 1 ? "" : "all", 1);
+                struct mnet_options o = {.threads = threads, .max_batch = n};
+                struct mnet_plan *p = NULL;
+                char err[256] = "";
+                got[mode] = malloc(n * out_n * sizeof(float));
+                int r = mnet_plan_build(&b->g, &o, &p, err, sizeof err);
+                CHECK(r == 0, "float graph: plan: %s", err);
+                if (r)
+                    continue;
+                int fb = mnet_plan_io(p)->fused_blocks;
+                CHECK(fb == (mode == 0 || !can_fuse ? 0 : mode == 2 ? 4 : fb),
+                      "float graph mode %d: %d fused blocks", mode, fb);
+                for (int m = n; m >= 1; m--) { /* every split of the batch over threads */
+                    r = mnet_plan_run(p, x, m, got[mode]);
+                    CHECK(r == 0, "float graph: run %d", r);
+                    size_t bad = 0, first = 0;
+                    for (size_t i = 0; i < m * out_n; i++)
+                        if (!(fabsf(got[mode][i] - want[i]) <= 1e-5f * (fabsf(want[i]) + 1)) && !bad++)
+                            first = i;
+                    CHECK(bad == 0, "float graph mode %d n=%d/%d t=%d: %zu of %zu outputs off, first "
+                          "[%zu] %.9g vs %.9g", mode, m, n, threads, bad, m * out_n, first,
+                          got[mode][first], want[first]);
+                }
+                if (mode > 0)
+                    CHECK(memcmp(got[mode], got[0], n * out_n * sizeof(float)) == 0,
+                          "float graph mode %d n=%d t=%d: not the unfused floats", mode, n, threads);
+                if (threads == 2 && n == 3 && mode == 2)
+                    printf("ok   float graph (stem, 4 dw blocks, 2 residual): %zu outputs x 3 images "
+                           "within 1e-5, %d blocks fused, arena %zu B\n", out_n, fb,
+                           mnet_plan_io(p)->arena_bytes);
+                mnet_plan_free(p);
+            }
+            for (int mode = 0; mode < 3; mode++)
+                free(got[mode]);
+        }
+        free(x), free(want);
+    }
+    unsetenv("MNET_FUSE");
+}
+
 static int plan_rc(struct gb *b, char *err, size_t errlen)
 {
     struct mnet_plan *p = NULL;
@@ -649,6 +804,9 @@ int main(void)
     build_uint8(&b);
     run_compare("uint8 graph (conv, hard-swish, dw, pool, scalar MUL, (1,1,1,C) MUL, ADD, "
                 "RESHAPE, logistic)", &b);
+    mnet_graph_free(&b.g);
+    build_float(&b);
+    run_compare_f32(&b);
     mnet_graph_free(&b.g);
     test_rejects();
     test_mutations();

@@ -19,6 +19,8 @@ import sys
 
 def kind_of(step):
     k, shape = step["kind"], step["shape"]
+    if k in ("block_f32", "(in block)"):  # a fused block's MACs are all on its first step
+        return "fused block (expand, depthwise, project)"
     if k.startswith("depthwise"):
         return "depthwise 3x3"
     if k.startswith("conv"):
