@@ -1051,64 +1051,66 @@ static int dw4_chan(int j, int lane)
 }
 
 /* ---- 3x3 (dilation 1, multiplier 1): rows interleaved once ----
- * The 4-tap kernel above interleaves the same input row again for each of
+ * The 4-tap kernel below interleaves the same input row again for each of
  * the three output rows that read it (24 shuffles a step).  Here each input
  * row is interleaved ONCE into a tap-ready row: for every output column and
  * channel the 4 bytes (x[ix], x[ix+1], x[ix+2], 0), ix = ox*stride - pad_left
  * (padded columns hold in_zp), in the vector order of the 4-tap kernel
- * (vector j, lane L: channel 16(L/4) + 4j + L%4 of the block).  An output
- * block is then 3 rows x 4 vpdpbusd straight from those rows, no shuffles.
+ * (vector j, lane L: output 16(L/4) + 4j + L%4 of the block, so that
+ * pack_zp_clamp's in-lane packs give the outputs in order).  An output block
+ * is then 3 rows x 4 vpdpbusd straight from those rows, no shuffles: 8
+ * unpacks per interleaved block instead of 24 per output block at stride 1.
  * Each thread keeps the last three interleaved rows in a ring (slot iy % 3);
- * rows in the vertical padding point at a constant row of in_zp.
+ * rows in the vertical padding read a constant row of in_zp.
  *
  * Blocks of 64 outputs: when C % 8 == 0 they tile the flat output row
  * (ox*C + c), so C = 16, 32, 48, 96, 144 waste no lanes (the channel of a
  * lane repeats with period C/gcd(C, 64) blocks: that many weight blocks);
  * otherwise ceil(C/64) blocks per pixel.  Which input bytes a block's tap kx
- * reads is worked out at prepare time as a few masked loads ("pieces":
- * runs of lanes at one constant offset in the input row; lanes of padded
- * columns are in no piece), so stride 2, the image edges and blocks that
- * straddle pixels all take the same code.
+ * reads is worked out at prepare time as masked loads ("pieces": runs of
+ * lanes at one offset in the input row; lanes of padded columns are in no
+ * piece and keep in_zp): one plain load inside the image at stride 1, two
+ * pieces where a block straddles two pixels at stride 2, a list otherwise.
  *
- * A weight zero point (uint8 models) costs - w_zp * (x0 + x1 + x2): one
- * vpdpbusd per interleaved row against bytes of -w_zp, kept beside the row
- * as int32, then three adds per output vector instead of three more
- * vpdpbusd.
+ * A weight zero point (uint8 models) adds - w_zp * (x0 + x1 + x2) per row:
+ * one more vpdpbusd of the same interleaved vector against bytes of -w_zp
+ * (64 twice for w_zp = -128).
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
- * a range of blocks): the ring of a strip stays in L1, no thread builds rows
- * another one also builds, and at batch 1 two threads take one strip each. */
-#define DW3_SB_BYTES (24 * 1024) /* ring budget: 3 rows of a strip */
+ * a range of blocks): the ring of a strip stays in L1, no two threads build
+ * the same row, and at batch 1 two threads take one strip each. */
+#define DW3_RING_BYTES (24 * 1024) /* 3 interleaved rows of a strip */
 
 struct dw3piece {
     int32_t off;        /* input byte of lane 0, relative to the input row */
     uint64_t m;         /* lanes it fills */
 };
 
+enum { DW3_ONE, DW3_TWO, DW3_LIST }; /* how a block's taps load */
+
 struct dw3blk {
     int32_t out_off;    /* first output byte, relative to the output row */
-    int32_t wblk;       /* weight / requantization block */
+    int32_t mode;       /* DW3_*, for all three taps */
     uint64_t smask;     /* output lanes stored */
-    int32_t pc[4];      /* pieces of tap kx: pc[kx] .. pc[kx+1]-1 */
-    int32_t full;       /* every tap is one whole 64-byte load at off[kx] */
-    int32_t off[3];
+    int32_t off[3][2];  /* ONE: off[kx][0]; TWO: pieces (off, m) x 2 */
+    uint64_t m[3][2];
+    int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
 };
 
 struct qdw3 {
     struct xpack h;
     void *block;
     int C, nblk, fblocks, sbmax;
-    int zp;             /* w_zp != 0: interleaved rows carry - w_zp * (x0+x1+x2) */
-    size_t rowb;        /* bytes of one ring row of sbmax blocks (bytes, then sums) */
+    int zp;             /* 0, 1: w_zp != 0 (bytes of -w_zp), 2: w_zp == -128 (64 twice) */
+    size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
-    struct dw3blk *blk; /* [nblk] */
+    struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
     struct dw3piece *pc;
     int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
     struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
-    uint8_t *padrow;    /* a ring row of in_zp (and its sums) */
-    int8_t zmul;        /* sums: vpdpbusd against bytes of zmul, then << zsh */
-    int zsh;
+    uint8_t *padrow;    /* a ring row of in_zp */
+    int32_t zw;         /* 4 bytes: (-w_zp, -w_zp, -w_zp, 0) */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1116,34 +1118,25 @@ static int qdw3_ok(const struct mnet_qconv *l)
 {
     const struct mnet_conv_geom *g = &l->g;
     return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
-           g->dil_w == 1 && g->stride_w <= 4;
-}
-
-/* Lane e of a 64-output block in pack order (the 4-tap kernel's). */
-static int dw3_lane_out(int j, int lane)
-{
-    return dw4_chan(j, lane);
+           g->dil_w == 1;
 }
 
 static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    const int C = g->out_c, S = g->stride_w;
-    int flat = C % 8 == 0;
-    int low = C & -C, gcd = low < 64 ? low : 64;
-    int fblocks = flat ? C / gcd : (C + 63) / 64;
-    long rowlen = (long)g->out_w * C;
-    int nblk = flat ? (int)((rowlen + 63) / 64) : g->out_w * ((C + 63) / 64);
-    int zp = l->w_zp != 0;
-    size_t bpb = zp ? 512 : 256; /* ring bytes per block */
-    int sbmax = (int)(DW3_SB_BYTES / (3 * bpb));
+    const int C = g->out_c, S = g->stride_w, CB = (C + 63) / 64;
+    const int flat = C % 8 == 0;
+    const int low = C & -C, gcd = low < 64 ? low : 64;
+    const int fblocks = flat ? C / gcd : CB;
+    const long rowlen = (long)g->out_w * C;
+    const int nblk = flat ? (int)((rowlen + 63) / 64) : g->out_w * CB;
+    int sbmax = DW3_RING_BYTES / (3 * 256);
     if (sbmax > nblk)
         sbmax = nblk;
-    size_t nw = (size_t)fblocks * 768, nc = (size_t)fblocks * 64;
-    size_t npc_max = (size_t)nblk * 3 * 65;
-    /* count the pieces first: generous bound above, exact sizes below */
-    struct dw3piece *tmp = malloc(npc_max * sizeof *tmp);
-    struct dw3blk *blk = malloc((size_t)nblk * sizeof *blk);
+    const size_t nw = (size_t)fblocks * 768, nc = (size_t)fblocks * 64, rowb = (size_t)sbmax * 256;
+    /* pieces: at most one per lane and tap */
+    struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
+    struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
     if (!tmp || !blk) {
         free(tmp);
         free(blk);
@@ -1152,14 +1145,15 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     int npc = 0;
     for (int b = 0; b < nblk; b++) {
         struct dw3blk *k = blk + b;
-        long f0 = flat ? 64L * b : (long)(b / ((C + 63) / 64)) * C + (long)(b % ((C + 63) / 64)) * 64;
-        long lanes = flat ? (rowlen - f0 < 64 ? rowlen - f0 : 64) : (C - (b % ((C + 63) / 64)) * 64 < 64 ? C - (b % ((C + 63) / 64)) * 64 : 64);
+        long f0 = flat ? 64L * b : (long)(b / CB) * C + (long)(b % CB) * 64;
+        long room = flat ? rowlen - f0 : C - (long)(b % CB) * 64;
+        int lanes = room < 64 ? (int)room : 64;
         k->out_off = (int32_t)f0;
-        k->wblk = flat ? b % fblocks : b % ((C + 63) / 64);
-        k->smask = lanes >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << lanes) - 1;
+        k->smask = lanes == 64 ? ~(uint64_t)0 : ((uint64_t)1 << lanes) - 1;
+        int most = 0, one = 1;
         for (int kx = 0; kx < 3; kx++) {
-            k->pc[kx] = npc;
             int first = npc;
+            k->pc[kx] = npc;
             for (int e = 0; e < lanes; e++) {
                 long f = f0 + e, ox = f / C, c = f % C, ix = ox * S - g->pad_left + kx;
                 if (ix < 0 || ix >= g->in_w)
@@ -1170,22 +1164,22 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     q++;
                 if (q == npc) {
                     tmp[npc].off = off;
-                    tmp[npc].m = 0;
-                    npc++;
+                    tmp[npc++].m = 0;
                 }
                 tmp[q].m |= (uint64_t)1 << e;
             }
+            int n = npc - first;
+            most = n > most ? n : most;
+            one &= n == 1 && tmp[first].m == ~(uint64_t)0;
+            for (int i = 0; i < n && i < 2; i++) {
+                k->off[kx][i] = tmp[first + i].off;
+                k->m[kx][i] = tmp[first + i].m;
+            }
         }
         k->pc[3] = npc;
-        k->full = 1;
-        for (int kx = 0; kx < 3; kx++) {
-            int one = k->pc[kx + 1] - k->pc[kx] == 1 && tmp[k->pc[kx]].m == ~(uint64_t)0;
-            k->full &= one;
-            k->off[kx] = one ? tmp[k->pc[kx]].off : 0;
-        }
+        k->mode = one ? DW3_ONE : most <= 2 ? DW3_TWO : DW3_LIST;
     }
     struct qdw3 *p = x_alloc(sizeof *p);
-    size_t rowb = (size_t)sbmax * bpb;
     if (p)
         p->block = x_alloc(nw + rowb + (size_t)npc * sizeof *p->pc + (size_t)nblk * sizeof *p->blk);
     if (!p || !p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
@@ -1201,52 +1195,39 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->nblk = nblk;
     p->fblocks = fblocks;
     p->sbmax = sbmax;
-    p->zp = zp;
     p->rowb = rowb;
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
     p->padrow = (uint8_t *)p->block + nw;
-    p->pc = (struct dw3piece *)(p->padrow + rowb);
-    p->blk = (struct dw3blk *)(p->pc + npc);
-    memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
+    p->blk = (struct dw3blk *)(p->padrow + rowb);
+    p->pc = (struct dw3piece *)(p->blk + nblk);
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
+    memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
     free(blk);
-    /* -w_zp * sum: bytes of -w_zp, or of 64 doubled once for w_zp = -128 */
-    p->zmul = (int8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
-    p->zsh = l->w_zp == -128;
+    p->zp = l->w_zp == 0 ? 0 : l->w_zp == -128 ? 2 : 1;
+    uint8_t zb = (uint8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
+    p->zw = (int32_t)(0x010101u * zb);
     p->in_zp = l->in_zp;
-    for (int b = 0; b < sbmax; b++) {
-        uint8_t *r = p->padrow + (size_t)b * 256;
-        for (int i = 0; i < 64; i++) {
-            r[4 * i] = r[4 * i + 1] = r[4 * i + 2] = (uint8_t)l->in_zp;
-            r[4 * i + 3] = 0;
-        }
-        if (zp) {
-            int32_t *s = (int32_t *)(p->padrow + (size_t)sbmax * 256) + (size_t)b * 64;
-            for (int i = 0; i < 64; i++)
-                s[i] = -l->w_zp * 3 * l->in_zp;
-        }
-    }
+    for (size_t i = 0; i < rowb; i++)
+        p->padrow[i] = i % 4 == 3 ? 0 : (uint8_t)l->in_zp;
     for (int wb = 0; wb < fblocks; wb++)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
-                int e = dw3_lane_out(j, lane);
-                long f = flat ? (long)wb * 64 + e : (long)wb * 64 + e;
+                int f = wb * 64 + dw4_chan(j, lane);
                 size_t i = (size_t)wb * 64 + j * 16 + lane;
                 if (!flat && f >= C) {
                     rq_set(&p->rq, i, 0, 0, 0);
                     continue;
                 }
-                int c = (int)(f % C);
+                int c = f % C;
                 int32_t wsum = 0;
                 for (int t = 0; t < 9; t++)
                     wsum += l->w[(size_t)t * C + c] - l->w_zp;
                 rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
-                for (int ky = 0; ky < 3; ky++)
-                    for (int kx = 0; kx < 3; kx++)
-                        p->w[(((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4 + kx] =
-                            l->w[(size_t)(ky * 3 + kx) * C + c];
+                for (int t = 0; t < 9; t++)
+                    p->w[(((size_t)wb * 3 + t / 3) * 4 + j) * 64 + lane * 4 + t % 3] =
+                        l->w[(size_t)t * C + c];
             }
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
@@ -1257,108 +1238,111 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* Tap kx of block k from input row `row`: its pieces over in_zp. */
-TVNNI INL __m512i qdw3_tap(const struct qdw3 *p, const struct dw3blk *k, int kx, const uint8_t *row,
-                           __m512i zpv)
-{
-    __m512i v = zpv;
-    for (int q = k->pc[kx]; q < k->pc[kx + 1]; q++)
-        v = _mm512_mask_loadu_epi8(v, p->pc[q].m, row + p->pc[q].off);
-    return v;
-}
-
 /* Interleave blocks [b0, b1) of input row `row` into ring row r. */
-TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int b1, uint8_t *r,
-                          int zp)
+TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int b1, uint8_t *r)
 {
     const __m512i zpv = _mm512_set1_epi8((char)p->in_zp), zero = _mm512_setzero_si512();
-    const __m512i zw = _mm512_set1_epi32((int)(0x010101u * (uint8_t)p->zmul));
-    const int zsh = p->zsh;
     const struct dw3blk *blk = p->blk;
-    int32_t *sums = (int32_t *)(r + (size_t)p->sbmax * 256);
     for (int b = b0; b < b1; b++) {
         const struct dw3blk *k = blk + b;
         __m512i x0, x1, x2;
-        if (k->full) {
-            x0 = _mm512_loadu_si512(row + k->off[0]);
-            x1 = _mm512_loadu_si512(row + k->off[1]);
-            x2 = _mm512_loadu_si512(row + k->off[2]);
+        if (k->mode == DW3_ONE) {
+            x0 = _mm512_loadu_si512(row + k->off[0][0]);
+            x1 = _mm512_loadu_si512(row + k->off[1][0]);
+            x2 = _mm512_loadu_si512(row + k->off[2][0]);
+        } else if (k->mode == DW3_TWO) {
+            x0 = _mm512_mask_loadu_epi8(zpv, k->m[0][0], row + k->off[0][0]);
+            x1 = _mm512_mask_loadu_epi8(zpv, k->m[1][0], row + k->off[1][0]);
+            x2 = _mm512_mask_loadu_epi8(zpv, k->m[2][0], row + k->off[2][0]);
+            x0 = _mm512_mask_loadu_epi8(x0, k->m[0][1], row + k->off[0][1]);
+            x1 = _mm512_mask_loadu_epi8(x1, k->m[1][1], row + k->off[1][1]);
+            x2 = _mm512_mask_loadu_epi8(x2, k->m[2][1], row + k->off[2][1]);
         } else {
-            x0 = qdw3_tap(p, k, 0, row, zpv);
-            x1 = qdw3_tap(p, k, 1, row, zpv);
-            x2 = qdw3_tap(p, k, 2, row, zpv);
+            __m512i x[3];
+            for (int kx = 0; kx < 3; kx++) {
+                x[kx] = zpv;
+                for (int q = k->pc[kx]; q < k->pc[kx + 1]; q++)
+                    x[kx] = _mm512_mask_loadu_epi8(x[kx], p->pc[q].m, row + p->pc[q].off);
+            }
+            x0 = x[0];
+            x1 = x[1];
+            x2 = x[2];
         }
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
         __m512i l2 = _mm512_unpacklo_epi8(x2, zero), h2 = _mm512_unpackhi_epi8(x2, zero);
-        __m512i q0 = _mm512_unpacklo_epi16(l01, l2), q1 = _mm512_unpackhi_epi16(l01, l2);
-        __m512i q2 = _mm512_unpacklo_epi16(h01, h2), q3 = _mm512_unpackhi_epi16(h01, h2);
         uint8_t *d = r + (size_t)(b - b0) * 256;
-        _mm512_store_si512(d, q0);
-        _mm512_store_si512(d + 64, q1);
-        _mm512_store_si512(d + 128, q2);
-        _mm512_store_si512(d + 192, q3);
-        if (zp) {
-            int32_t *s = sums + (size_t)(b - b0) * 64;
-            __m512i s0 = _mm512_dpbusd_epi32(zero, q0, zw), s1 = _mm512_dpbusd_epi32(zero, q1, zw);
-            __m512i s2 = _mm512_dpbusd_epi32(zero, q2, zw), s3 = _mm512_dpbusd_epi32(zero, q3, zw);
-            if (zsh) {
-                s0 = _mm512_add_epi32(s0, s0);
-                s1 = _mm512_add_epi32(s1, s1);
-                s2 = _mm512_add_epi32(s2, s2);
-                s3 = _mm512_add_epi32(s3, s3);
-            }
-            _mm512_store_si512(s, s0);
-            _mm512_store_si512(s + 16, s1);
-            _mm512_store_si512(s + 32, s2);
-            _mm512_store_si512(s + 48, s3);
+        _mm512_store_si512(d, _mm512_unpacklo_epi16(l01, l2));
+        _mm512_store_si512(d + 64, _mm512_unpackhi_epi16(l01, l2));
+        _mm512_store_si512(d + 128, _mm512_unpacklo_epi16(h01, h2));
+        _mm512_store_si512(d + 192, _mm512_unpackhi_epi16(h01, h2));
+    }
+}
+
+/* One output block from ring rows r0..r2 at ro, weights wv (registers or
+ * memory, the compiler's choice), requantization block c0. */
+TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8_t *r1,
+                             const uint8_t *r2, size_t ro, size_t c0, const __m512i *wv,
+                             __m512i zw, int zp, int32_t ozp, int32_t omin, int32_t omax)
+{
+    __m512i a[4];
+    for (int j = 0; j < 4; j++) {
+        __m512i x0 = _mm512_load_si512(r0 + ro + 64 * j);
+        __m512i x1 = _mm512_load_si512(r1 + ro + 64 * j);
+        __m512i x2 = _mm512_load_si512(r2 + ro + 64 * j);
+        a[j] = _mm512_load_si512(rq->bias + c0 + 16 * j);
+        a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
+        for (int z = 0; z < zp; z++) {
+            a[j] = _mm512_dpbusd_epi32(a[j], x0, zw);
+            a[j] = _mm512_dpbusd_epi32(a[j], x1, zw);
+            a[j] = _mm512_dpbusd_epi32(a[j], x2, zw);
         }
     }
+    for (int j = 0; j < 4; j++)
+        a[j] = rq_apply(a[j], rq, c0 + 16 * (size_t)j);
+    return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
+}
+
+TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
+{
+    if (k->smask == ~(uint64_t)0)
+        _mm512_storeu_si512(orow + k->out_off, y);
+    else
+        _mm512_mask_storeu_epi8(orow + k->out_off, k->smask, y);
 }
 
 /* Output blocks [b0, b1) of one output row from ring rows r[0..2]. */
 TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
                         int zp)
 {
-    /* locals: the stores below may alias anything reachable from p */
+    /* locals: the output stores may alias anything reachable from p */
     const struct rq rq = p->rq;
     const struct dw3blk *blk = p->blk;
-    const size_t so = (size_t)p->sbmax * 256;
     const int fb = p->fblocks;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
+    const __m512i zw = _mm512_set1_epi32(p->zw);
     const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
-    /* blocks of one weight block in a row: its 12 weight vectors stay in registers */
-    for (int bs = b0; bs < b1 && bs < b0 + fb; bs++) {
-        const int wb = bs % fb;
-        const size_t c0 = (size_t)wb * 64;
-        const int8_t *w = p->w + (size_t)wb * 768;
-        __m512i wv[12];
-        for (int i = 0; i < 12; i++)
-            wv[i] = _mm512_load_si512(w + 64 * i);
-        for (int b = bs; b < b1; b += fb) {
-            const size_t ro = (size_t)(b - b0) * 256;
-            __m512i a[4];
-            for (int j = 0; j < 4; j++)
-                a[j] = _mm512_load_si512(rq.bias + c0 + 16 * j);
-            if (zp)
-                for (int j = 0; j < 4; j++)
-                    a[j] = _mm512_add_epi32(
-                        _mm512_add_epi32(a[j], _mm512_load_si512(r0 + so + ro + 64 * j)),
-                        _mm512_add_epi32(_mm512_load_si512(r1 + so + ro + 64 * j),
-                                         _mm512_load_si512(r2 + so + ro + 64 * j)));
-            for (int j = 0; j < 4; j++) {
-                a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r0 + ro + 64 * j), wv[j]);
-                a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r1 + ro + 64 * j), wv[4 + j]);
-                a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r2 + ro + 64 * j), wv[8 + j]);
-            }
-            for (int j = 0; j < 4; j++)
-                a[j] = rq_apply(a[j], &rq, c0 + 16 * (size_t)j);
-            __m512i y = pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
-            const struct dw3blk *k = blk + b;
-            if (k->smask == ~(uint64_t)0)
-                _mm512_storeu_si512(orow + k->out_off, y);
-            else
-                _mm512_mask_storeu_epi8(orow + k->out_off, k->smask, y);
+    const int8_t *w = p->w;
+    if (b1 - b0 >= 4 * fb) {
+        /* the blocks of one weight block in turn: its weights stay in registers */
+        for (int bs = b0; bs < b0 + fb; bs++) {
+            const int wb = bs % fb;
+            __m512i wv[12];
+            for (int i = 0; i < 12; i++)
+                wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
+            for (int b = bs; b < b1; b += fb)
+                qdw3_store(blk + b, orow,
+                           qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
+                                      zw, zp, ozp, omin, omax));
         }
+        return;
+    }
+    for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
+        const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
+        qdw3_store(blk + b, orow,
+                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv, zw, zp,
+                              ozp, omin, omax));
     }
 }
 
@@ -1391,18 +1375,18 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 int sl = iy % 3;
                 uint8_t *rr = ring + (size_t)sl * p->rowb;
                 if (slot_iy[sl] != iy) {
-                    if (p->zp)
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 1);
-                    else
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0);
+                    qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr);
                     slot_iy[sl] = iy;
                 }
                 r[ky] = rr;
             }
-            if (p->zp)
-                qdw3_row(p, r, b0, b1, oimg + (size_t)oy * outrow, 1);
+            uint8_t *orow = oimg + (size_t)oy * outrow;
+            if (p->zp == 0)
+                qdw3_row(p, r, b0, b1, orow, 0);
+            else if (p->zp == 1)
+                qdw3_row(p, r, b0, b1, orow, 1);
             else
-                qdw3_row(p, r, b0, b1, oimg + (size_t)oy * outrow, 0);
+                qdw3_row(p, r, b0, b1, orow, 2);
         }
     }
 }
