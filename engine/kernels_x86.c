@@ -1114,9 +1114,17 @@ struct qdw3 {
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
+/* Maps of at most 64 output pixels (7x7) with many channels go to the
+ * 4-tap kernel: there each output row streams all the weight blocks and
+ * their requantization constants (2.3 KiB per 64 channels) from L2, and
+ * the rows of the ring are too short to pay for it (7x7x960: 1.1-1.2x the
+ * 4-tap kernel's time; 14x14 and up: 0.5-0.9x). */
 static int qdw3_ok(const struct mnet_qconv *l)
 {
     const struct mnet_conv_geom *g = &l->g;
+    int C = g->out_c, low = C & -C, fb = C % 8 ? (C + 63) / 64 : C / (low < 64 ? low : 64);
+    if ((long)g->out_h * g->out_w <= 64 && fb > 6)
+        return 0;
     return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
            g->dil_w == 1;
 }
