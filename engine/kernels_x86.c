@@ -1072,9 +1072,12 @@ static int dw4_chan(int j, int lane)
  * piece and keep in_zp): one plain load inside the image at stride 1, two
  * pieces where a block straddles two pixels at stride 2, a list otherwise.
  *
- * A weight zero point (uint8 models) adds - w_zp * (x0 + x1 + x2) per row:
+ * A weight zero point (uint8 models): a channel whose nine w - w_zp all fit
+ * in int8 (all but one or two per layer in the real uint8 MobileNetV2: the
+ * per-tensor range comes from the extreme channel) gets w - w_zp as its
+ * weights; the others keep w and add - w_zp * (x0 + x1 + x2) per row with
  * one more vpdpbusd of the same interleaved vector against bytes of -w_zp
- * (64 twice for w_zp = -128).
+ * (64 twice for w_zp = -128), only in the 16-channel vectors holding one.
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
  * a range of blocks): the ring of a strip stays in L1, no two threads build
@@ -1101,7 +1104,7 @@ struct qdw3 {
     struct xpack h;
     void *block;
     int C, nblk, fblocks, sbmax;
-    int zp;             /* 0, 1: w_zp != 0 (bytes of -w_zp), 2: w_zp == -128 (64 twice) */
+    int zp;             /* w_zp != 0 */
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
@@ -1110,7 +1113,9 @@ struct qdw3 {
     struct rq rq;       /* [fblock][j][16] */
     int32_t *rq_block;
     uint8_t *padrow;    /* a ring row of in_zp */
-    int32_t zw;         /* 4 bytes: (-w_zp, -w_zp, -w_zp, 0) */
+    int8_t *zw;         /* [fblock][j][64]: (z, z, z, 0), z = -w_zp (64 for -128) in lanes
+                         * whose weights are w, 0 in lanes whose weights are w - w_zp */
+    uint8_t *zpass;     /* [fblock][j]: vpdpbusd passes against zw (0, 1, 2 for -128) */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1189,7 +1194,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     }
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
-        p->block = x_alloc(nw + rowb + (size_t)npc * sizeof *p->pc + (size_t)nblk * sizeof *p->blk);
+        p->block = x_alloc(nw + (size_t)fblocks * 256 + rowb + (size_t)npc * sizeof *p->pc +
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 4);
     if (!p || !p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
         if (p)
             free(p->block);
@@ -1206,16 +1212,16 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->rowb = rowb;
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
-    p->padrow = (uint8_t *)p->block + nw;
+    p->zw = p->w + nw;
+    p->padrow = (uint8_t *)(p->zw + (size_t)fblocks * 256);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
     p->pc = (struct dw3piece *)(p->blk + nblk);
+    p->zpass = (uint8_t *)(p->pc + npc);
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
     free(blk);
-    p->zp = l->w_zp == 0 ? 0 : l->w_zp == -128 ? 2 : 1;
-    uint8_t zb = (uint8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
-    p->zw = (int32_t)(0x010101u * zb);
+    p->zp = l->w_zp != 0;
     p->in_zp = l->in_zp;
     for (size_t i = 0; i < rowb; i++)
         p->padrow[i] = i % 4 == 3 ? 0 : (uint8_t)l->in_zp;
@@ -1228,14 +1234,24 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     rq_set(&p->rq, i, 0, 0, 0);
                     continue;
                 }
-                int c = f % C;
+                int c = f % C, fits = 1;
                 int32_t wsum = 0;
-                for (int t = 0; t < 9; t++)
-                    wsum += l->w[(size_t)t * C + c] - l->w_zp;
+                for (int t = 0; t < 9; t++) {
+                    int d = l->w[(size_t)t * C + c] - l->w_zp;
+                    wsum += d;
+                    fits &= d >= -128 && d <= 127;
+                }
                 rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < 9; t++)
                     p->w[(((size_t)wb * 3 + t / 3) * 4 + j) * 64 + lane * 4 + t % 3] =
-                        l->w[(size_t)t * C + c];
+                        (int8_t)(l->w[(size_t)t * C + c] - (fits ? l->w_zp : 0));
+                if (!fits) {
+                    int8_t z = (int8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
+                    for (int kx = 0; kx < 3; kx++)
+                        p->zw[((size_t)wb * 4 + j) * 64 + lane * 4 + kx] = z;
+                    uint8_t *zp = p->zpass + (size_t)wb * 4 + j;
+                    *zp = l->w_zp == -128 ? 2 : 1;
+                }
             }
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
@@ -1290,7 +1306,8 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
  * memory, the compiler's choice), requantization block c0. */
 TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8_t *r1,
                              const uint8_t *r2, size_t ro, size_t c0, const __m512i *wv,
-                             __m512i zw, int zp, int32_t ozp, int32_t omin, int32_t omax)
+                             const int8_t *zw, const uint8_t *zpass, int zp, int32_t ozp,
+                             int32_t omin, int32_t omax)
 {
     __m512i a[4];
     for (int j = 0; j < 4; j++) {
@@ -1301,10 +1318,11 @@ TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8
         a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
-        for (int z = 0; z < zp; z++) {
-            a[j] = _mm512_dpbusd_epi32(a[j], x0, zw);
-            a[j] = _mm512_dpbusd_epi32(a[j], x1, zw);
-            a[j] = _mm512_dpbusd_epi32(a[j], x2, zw);
+        for (int z = 0; zp && z < zpass[j]; z++) {
+            const __m512i zv = _mm512_load_si512(zw + 64 * j);
+            a[j] = _mm512_dpbusd_epi32(a[j], x0, zv);
+            a[j] = _mm512_dpbusd_epi32(a[j], x1, zv);
+            a[j] = _mm512_dpbusd_epi32(a[j], x2, zv);
         }
     }
     for (int j = 0; j < 4; j++)
@@ -1329,7 +1347,6 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     const struct dw3blk *blk = p->blk;
     const int fb = p->fblocks;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
-    const __m512i zw = _mm512_set1_epi32(p->zw);
     const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
     const int8_t *w = p->w;
     if (b1 - b0 >= 4 * fb) {
@@ -1342,15 +1359,17 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
             for (int b = bs; b < b1; b += fb)
                 qdw3_store(blk + b, orow,
                            qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
-                                      zw, zp, ozp, omin, omax));
+                                      p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp,
+                                      omin, omax));
         }
         return;
     }
     for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
         const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
         qdw3_store(blk + b, orow,
-                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv, zw, zp,
-                              ozp, omin, omax));
+                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
+                              p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp, omin,
+                              omax));
     }
 }
 
@@ -1389,12 +1408,10 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->zp == 0)
-                qdw3_row(p, r, b0, b1, orow, 0);
-            else if (p->zp == 1)
+            if (p->zp)
                 qdw3_row(p, r, b0, b1, orow, 1);
             else
-                qdw3_row(p, r, b0, b1, orow, 2);
+                qdw3_row(p, r, b0, b1, orow, 0);
         }
     }
 }

@@ -318,7 +318,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
     /* 3x3 depthwise through interleaved rows (VNNI): flat rows of 64-output
      * blocks (C % 8 == 0: 8, 16, 24, 200, ...) and per-pixel blocks (odd C),
      * tiny maps where every pixel is an edge, stride 1 and 2, both zero
-     * points at their extremes (w_zp -128 takes a second pass of 64s). */
+     * points at their extremes (w_zp -128 takes a second pass of 64s) and
+     * small w_zp (most channels' w - w_zp fit in int8, some do not). */
     static const int qdw3_cases[][5] = { /* h, w, c, stride, n */
         { 1, 1, 8, 1, 1 },    { 1, 1, 32, 2, 3 },  { 2, 2, 16, 1, 2 },   { 2, 3, 24, 2, 1 },
         { 3, 3, 200, 1, 2 },  { 3, 2, 33, 2, 2 },  { 4, 4, 8, 2, 3 },    { 4, 5, 96, 1, 1 },
@@ -329,7 +330,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 9, 9, 576, 2, 2 },  { 3, 70, 24, 2, 1 },
     };
     static const int32_t zps[][2] = { /* in_zp, w_zp */
-        { 0, 127 }, { 255, -128 }, { 255, 127 }, { 0, -128 }, { NO_ZP, NO_ZP },
+        { 0, 127 }, { 255, -128 }, { 255, 3 }, { 255, 127 }, { 0, -128 }, { NO_ZP, -2 },
+        { NO_ZP, NO_ZP },
     };
     for (size_t i = 0; i < sizeof qdw3_cases / sizeof qdw3_cases[0]; i++) {
         const int *c = qdw3_cases[i];
