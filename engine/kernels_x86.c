@@ -1318,11 +1318,12 @@ TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8
         a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
-        for (int z = 0; zp && z < zpass[j]; z++) {
+        if (zp && zpass[j]) {
             const __m512i zv = _mm512_load_si512(zw + 64 * j);
-            a[j] = _mm512_dpbusd_epi32(a[j], x0, zv);
-            a[j] = _mm512_dpbusd_epi32(a[j], x1, zv);
-            a[j] = _mm512_dpbusd_epi32(a[j], x2, zv);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, zv);
+            s = _mm512_dpbusd_epi32(s, x1, zv);
+            s = _mm512_dpbusd_epi32(s, x2, zv);
+            a[j] = _mm512_add_epi32(a[j], zpass[j] > 1 ? _mm512_add_epi32(s, s) : s);
         }
     }
     for (int j = 0; j < 4; j++)
