@@ -73,7 +73,7 @@ static int thread_id(void)
 
 
 /* Every pack starts with this header; the rest of the allocation follows. */
-enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4 };
+enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4, PK_QDW3 };
 
 struct xpack {
     int kind;
@@ -1353,8 +1353,377 @@ static int dw4_chan(int j, int lane)
     return 16 * (lane / 4) + 4 * j + lane % 4;
 }
 
+/* ---- 3x3 (dilation 1, multiplier 1): rows interleaved once ----
+ * The 4-tap kernel below interleaves the same input row again for each of
+ * the three output rows that read it (24 shuffles a step).  Here each input
+ * row is interleaved ONCE into a tap-ready row: for every output column and
+ * channel the 4 bytes (x[ix], x[ix+1], x[ix+2], 0), ix = ox*stride - pad_left
+ * (padded columns hold in_zp), in the vector order of the 4-tap kernel
+ * (vector j, lane L: output 16(L/4) + 4j + L%4 of the block, so that
+ * pack_zp_clamp's in-lane packs give the outputs in order).  An output block
+ * is then 3 rows x 4 vpdpbusd straight from those rows, no shuffles: 8
+ * unpacks per interleaved block instead of 24 per output block at stride 1.
+ * Each thread keeps the last three interleaved rows in a ring (slot iy % 3);
+ * rows in the vertical padding read a constant row of in_zp.
+ *
+ * Blocks of 64 outputs: when C % 8 == 0 they tile the flat output row
+ * (ox*C + c), so C = 16, 32, 48, 96, 144 waste no lanes (the channel of a
+ * lane repeats with period C/gcd(C, 64) blocks: that many weight blocks);
+ * otherwise ceil(C/64) blocks per pixel.  Which input bytes a block's tap kx
+ * reads is worked out at prepare time as masked loads ("pieces": runs of
+ * lanes at one offset in the input row; lanes of padded columns are in no
+ * piece and keep in_zp): one plain load inside the image at stride 1, two
+ * pieces where a block straddles two pixels at stride 2, a list otherwise.
+ *
+ * A weight zero point (uint8 models): a channel whose nine w - w_zp all fit
+ * in int8 (all but one or two per layer in the real uint8 MobileNetV2: the
+ * per-tensor range comes from the extreme channel) gets w - w_zp as its
+ * weights; the others keep w and add - w_zp * (x0 + x1 + x2) per row with
+ * one more vpdpbusd of the same interleaved vector against bytes of -w_zp
+ * (64 twice for w_zp = -128), only in the 16-channel vectors holding one.
+ *
+ * Work is split into vertical strips of blocks (all output rows of an image,
+ * a range of blocks): the ring of a strip stays in L1, no two threads build
+ * the same row, and at batch 1 two threads take one strip each. */
+#define DW3_RING_BYTES (24 * 1024) /* 3 interleaved rows of a strip */
+
+struct dw3piece {
+    int32_t off;        /* input byte of lane 0, relative to the input row */
+    uint64_t m;         /* lanes it fills */
+};
+
+enum { DW3_ONE, DW3_TWO, DW3_LIST }; /* how a block's taps load */
+
+struct dw3blk {
+    int32_t out_off;    /* first output byte, relative to the output row */
+    int32_t mode;       /* DW3_*, for all three taps */
+    uint64_t smask;     /* output lanes stored */
+    int32_t off[3][2];  /* ONE: off[kx][0]; TWO: pieces (off, m) x 2 */
+    uint64_t m[3][2];
+    int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
+};
+
+struct qdw3 {
+    struct xpack h;
+    void *block;
+    int C, nblk, fblocks, sbmax;
+    int zp;             /* w_zp != 0 */
+    size_t rowb;        /* bytes of one ring row (sbmax blocks) */
+    size_t tscratch;    /* ring bytes per thread */
+    struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
+    struct dw3piece *pc;
+    int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
+    struct rq rq;       /* [fblock][j][16] */
+    int32_t *rq_block;
+    uint8_t *padrow;    /* a ring row of in_zp */
+    int8_t *zw;         /* [fblock][j][64]: (z, z, z, 0), z = -w_zp (64 for -128) in lanes
+                         * whose weights are w, 0 in lanes whose weights are w - w_zp */
+    uint8_t *zpass;     /* [fblock][j]: vpdpbusd passes against zw (0, 1, 2 for -128) */
+    int32_t in_zp, out_zp, out_min, out_max;
+};
+
+/* Maps of at most 64 output pixels (7x7) with many channels go to the
+ * 4-tap kernel: there each output row streams all the weight blocks and
+ * their requantization constants (2.3 KiB per 64 channels) from L2, and
+ * the rows of the ring are too short to pay for it (7x7x960: 1.1-1.2x the
+ * 4-tap kernel's time; 14x14 and up: 0.5-0.9x). */
+static int qdw3_ok(const struct mnet_qconv *l)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    int C = g->out_c, low = C & -C, fb = C % 8 ? (C + 63) / 64 : C / (low < 64 ? low : 64);
+    if ((long)g->out_h * g->out_w <= 64 && fb > 6)
+        return 0;
+    return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
+           g->dil_w == 1;
+}
+
+static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    const int C = g->out_c, S = g->stride_w, CB = (C + 63) / 64;
+    const int flat = C % 8 == 0;
+    const int low = C & -C, gcd = low < 64 ? low : 64;
+    const int fblocks = flat ? C / gcd : CB;
+    const long rowlen = (long)g->out_w * C;
+    const int nblk = flat ? (int)((rowlen + 63) / 64) : g->out_w * CB;
+    int sbmax = DW3_RING_BYTES / (3 * 256);
+    if (sbmax > nblk)
+        sbmax = nblk;
+    const size_t nw = (size_t)fblocks * 768, nc = (size_t)fblocks * 64, rowb = (size_t)sbmax * 256;
+    /* pieces: at most one per lane and tap */
+    struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
+    struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
+    if (!tmp || !blk) {
+        free(tmp);
+        free(blk);
+        return -ENOMEM;
+    }
+    int npc = 0;
+    for (int b = 0; b < nblk; b++) {
+        struct dw3blk *k = blk + b;
+        long f0 = flat ? 64L * b : (long)(b / CB) * C + (long)(b % CB) * 64;
+        long room = flat ? rowlen - f0 : C - (long)(b % CB) * 64;
+        int lanes = room < 64 ? (int)room : 64;
+        k->out_off = (int32_t)f0;
+        k->smask = lanes == 64 ? ~(uint64_t)0 : ((uint64_t)1 << lanes) - 1;
+        int most = 0, one = 1;
+        for (int kx = 0; kx < 3; kx++) {
+            int first = npc;
+            k->pc[kx] = npc;
+            for (int e = 0; e < lanes; e++) {
+                long f = f0 + e, ox = f / C, c = f % C, ix = ox * S - g->pad_left + kx;
+                if (ix < 0 || ix >= g->in_w)
+                    continue;
+                int32_t off = (int32_t)(ix * C + c - e);
+                int q = first;
+                while (q < npc && tmp[q].off != off)
+                    q++;
+                if (q == npc) {
+                    tmp[npc].off = off;
+                    tmp[npc++].m = 0;
+                }
+                tmp[q].m |= (uint64_t)1 << e;
+            }
+            int n = npc - first;
+            most = n > most ? n : most;
+            one &= n == 1 && tmp[first].m == ~(uint64_t)0;
+            for (int i = 0; i < n && i < 2; i++) {
+                k->off[kx][i] = tmp[first + i].off;
+                k->m[kx][i] = tmp[first + i].m;
+            }
+        }
+        k->pc[3] = npc;
+        k->mode = one ? DW3_ONE : most <= 2 ? DW3_TWO : DW3_LIST;
+    }
+    struct qdw3 *p = x_alloc(sizeof *p);
+    if (p)
+        p->block = x_alloc(nw + (size_t)fblocks * 256 + rowb + (size_t)npc * sizeof *p->pc +
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 4);
+    if (!p || !p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
+        if (p)
+            free(p->block);
+        free(p);
+        free(tmp);
+        free(blk);
+        return -ENOMEM;
+    }
+    p->h.kind = PK_QDW3;
+    p->C = C;
+    p->nblk = nblk;
+    p->fblocks = fblocks;
+    p->sbmax = sbmax;
+    p->rowb = rowb;
+    p->tscratch = mnet_round_up(3 * rowb, 64);
+    p->w = p->block;
+    p->zw = p->w + nw;
+    p->padrow = (uint8_t *)(p->zw + (size_t)fblocks * 256);
+    p->blk = (struct dw3blk *)(p->padrow + rowb);
+    p->pc = (struct dw3piece *)(p->blk + nblk);
+    p->zpass = (uint8_t *)(p->pc + npc);
+    memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
+    memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
+    free(tmp);
+    free(blk);
+    p->zp = l->w_zp != 0;
+    p->in_zp = l->in_zp;
+    for (size_t i = 0; i < rowb; i++)
+        p->padrow[i] = i % 4 == 3 ? 0 : (uint8_t)l->in_zp;
+    for (int wb = 0; wb < fblocks; wb++)
+        for (int j = 0; j < 4; j++)
+            for (int lane = 0; lane < 16; lane++) {
+                int f = wb * 64 + dw4_chan(j, lane);
+                size_t i = (size_t)wb * 64 + j * 16 + lane;
+                if (!flat && f >= C) {
+                    rq_set(&p->rq, i, 0, 0, 0);
+                    continue;
+                }
+                int c = f % C, fits = 1;
+                int32_t wsum = 0;
+                for (int t = 0; t < 9; t++) {
+                    int d = l->w[(size_t)t * C + c] - l->w_zp;
+                    wsum += d;
+                    fits &= d >= -128 && d <= 127;
+                }
+                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
+                for (int t = 0; t < 9; t++)
+                    p->w[(((size_t)wb * 3 + t / 3) * 4 + j) * 64 + lane * 4 + t % 3] =
+                        (int8_t)(l->w[(size_t)t * C + c] - (fits ? l->w_zp : 0));
+                if (!fits) {
+                    int8_t z = (int8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
+                    for (int kx = 0; kx < 3; kx++)
+                        p->zw[((size_t)wb * 4 + j) * 64 + lane * 4 + kx] = z;
+                    uint8_t *zp = p->zpass + (size_t)wb * 4 + j;
+                    *zp = l->w_zp == -128 ? 2 : 1;
+                }
+            }
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    l->packed = p;
+    l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
+    (void)max_batch;
+    return 0;
+}
+
+/* Interleave blocks [b0, b1) of input row `row` into ring row r. */
+TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int b1, uint8_t *r)
+{
+    const __m512i zpv = _mm512_set1_epi8((char)p->in_zp), zero = _mm512_setzero_si512();
+    const struct dw3blk *blk = p->blk;
+    for (int b = b0; b < b1; b++) {
+        const struct dw3blk *k = blk + b;
+        __m512i x0, x1, x2;
+        if (k->mode == DW3_ONE) {
+            x0 = _mm512_loadu_si512(row + k->off[0][0]);
+            x1 = _mm512_loadu_si512(row + k->off[1][0]);
+            x2 = _mm512_loadu_si512(row + k->off[2][0]);
+        } else if (k->mode == DW3_TWO) {
+            x0 = _mm512_mask_loadu_epi8(zpv, k->m[0][0], row + k->off[0][0]);
+            x1 = _mm512_mask_loadu_epi8(zpv, k->m[1][0], row + k->off[1][0]);
+            x2 = _mm512_mask_loadu_epi8(zpv, k->m[2][0], row + k->off[2][0]);
+            x0 = _mm512_mask_loadu_epi8(x0, k->m[0][1], row + k->off[0][1]);
+            x1 = _mm512_mask_loadu_epi8(x1, k->m[1][1], row + k->off[1][1]);
+            x2 = _mm512_mask_loadu_epi8(x2, k->m[2][1], row + k->off[2][1]);
+        } else {
+            __m512i x[3];
+            for (int kx = 0; kx < 3; kx++) {
+                x[kx] = zpv;
+                for (int q = k->pc[kx]; q < k->pc[kx + 1]; q++)
+                    x[kx] = _mm512_mask_loadu_epi8(x[kx], p->pc[q].m, row + p->pc[q].off);
+            }
+            x0 = x[0];
+            x1 = x[1];
+            x2 = x[2];
+        }
+        __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
+        __m512i l2 = _mm512_unpacklo_epi8(x2, zero), h2 = _mm512_unpackhi_epi8(x2, zero);
+        uint8_t *d = r + (size_t)(b - b0) * 256;
+        _mm512_store_si512(d, _mm512_unpacklo_epi16(l01, l2));
+        _mm512_store_si512(d + 64, _mm512_unpackhi_epi16(l01, l2));
+        _mm512_store_si512(d + 128, _mm512_unpacklo_epi16(h01, h2));
+        _mm512_store_si512(d + 192, _mm512_unpackhi_epi16(h01, h2));
+    }
+}
+
+/* One output block from ring rows r0..r2 at ro, weights wv (registers or
+ * memory, the compiler's choice), requantization block c0. */
+TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8_t *r1,
+                             const uint8_t *r2, size_t ro, size_t c0, const __m512i *wv,
+                             const int8_t *zw, const uint8_t *zpass, int zp, int32_t ozp,
+                             int32_t omin, int32_t omax)
+{
+    __m512i a[4];
+    for (int j = 0; j < 4; j++) {
+        __m512i x0 = _mm512_load_si512(r0 + ro + 64 * j);
+        __m512i x1 = _mm512_load_si512(r1 + ro + 64 * j);
+        __m512i x2 = _mm512_load_si512(r2 + ro + 64 * j);
+        a[j] = _mm512_load_si512(rq->bias + c0 + 16 * j);
+        a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
+        if (zp && zpass[j]) {
+            const __m512i zv = _mm512_load_si512(zw + 64 * j);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, zv);
+            s = _mm512_dpbusd_epi32(s, x1, zv);
+            s = _mm512_dpbusd_epi32(s, x2, zv);
+            a[j] = _mm512_add_epi32(a[j], zpass[j] > 1 ? _mm512_add_epi32(s, s) : s);
+        }
+    }
+    for (int j = 0; j < 4; j++)
+        a[j] = rq_apply(a[j], rq, c0 + 16 * (size_t)j);
+    return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
+}
+
+TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
+{
+    if (k->smask == ~(uint64_t)0)
+        _mm512_storeu_si512(orow + k->out_off, y);
+    else
+        _mm512_mask_storeu_epi8(orow + k->out_off, k->smask, y);
+}
+
+/* Output blocks [b0, b1) of one output row from ring rows r[0..2]. */
+TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
+                        int zp)
+{
+    /* locals: the output stores may alias anything reachable from p */
+    const struct rq rq = p->rq;
+    const struct dw3blk *blk = p->blk;
+    const int fb = p->fblocks;
+    const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
+    const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
+    const int8_t *w = p->w;
+    if (b1 - b0 >= 4 * fb) {
+        /* the blocks of one weight block in turn: its weights stay in registers */
+        for (int bs = b0; bs < b0 + fb; bs++) {
+            const int wb = bs % fb;
+            __m512i wv[12];
+            for (int i = 0; i < 12; i++)
+                wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
+            for (int b = bs; b < b1; b += fb)
+                qdw3_store(blk + b, orow,
+                           qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
+                                      p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp,
+                                      omin, omax));
+        }
+        return;
+    }
+    for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
+        const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
+        qdw3_store(blk + b, orow,
+                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
+                              p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp, omin,
+                              omax));
+    }
+}
+
+TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                           void *scratch, int threads)
+{
+    const struct qdw3 *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    int ns = (p->nblk + p->sbmax - 1) / p->sbmax;
+    while (threads > 1 && ((long)n * ns) % threads && ns < p->nblk)
+        ns++;
+    const long units = (long)n * ns;
+    const size_t inrow = (size_t)g->in_w * p->C, outrow = (size_t)g->out_w * p->C;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long u = 0; u < units; u++) {
+        int b = (int)(u / ns), s = (int)(u % ns);
+        int b0 = (int)((long)p->nblk * s / ns), b1 = (int)((long)p->nblk * (s + 1) / ns);
+        uint8_t *ring = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int slot_iy[3] = { -1, -1, -1 };
+        const uint8_t *img = in + (size_t)b * g->in_h * inrow;
+        uint8_t *oimg = out + (size_t)b * g->out_h * outrow;
+        for (int oy = 0; oy < g->out_h; oy++) {
+            const uint8_t *r[3];
+            for (int ky = 0; ky < 3; ky++) {
+                int iy = oy * g->stride_h - g->pad_top + ky;
+                if (iy < 0 || iy >= g->in_h) {
+                    r[ky] = p->padrow;
+                    continue;
+                }
+                int sl = iy % 3;
+                uint8_t *rr = ring + (size_t)sl * p->rowb;
+                if (slot_iy[sl] != iy) {
+                    qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr);
+                    slot_iy[sl] = iy;
+                }
+                r[ky] = rr;
+            }
+            uint8_t *orow = oimg + (size_t)oy * outrow;
+            if (p->zp)
+                qdw3_row(p, r, b0, b1, orow, 1);
+            else
+                qdw3_row(p, r, b0, b1, orow, 0);
+        }
+    }
+}
+
 static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
+    if (qdw3_ok(l))
+        return qdw3_prepare(l, max_batch, threads);
     const struct mnet_conv_geom *g = &l->g;
     int C = g->out_c, low = C & -C; /* gcd(C, 64) = min(lowest set bit, 64) */
     int P = DW4B / (low < DW4B ? low : DW4B), S = g->stride_w;
@@ -1501,6 +1870,10 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
                                void *scratch, int threads)
 {
     const struct xpack *h = l->packed;
+    if (h->kind == PK_QDW3) {
+        qdw3_run(l, n, in, out, scratch, threads);
+        return;
+    }
     if (h->kind != PK_QDW4) {
         x512_qdw_run(l, n, in, out, scratch, threads);
         return;
@@ -2228,6 +2601,10 @@ static void x_free_pack(void *packed)
     case PK_QDW4:
         free(((struct qdw4 *)packed)->block);
         free(((struct qdw4 *)packed)->rq_block);
+        break;
+    case PK_QDW3:
+        free(((struct qdw3 *)packed)->block);
+        free(((struct qdw3 *)packed)->rq_block);
         break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }

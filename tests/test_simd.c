@@ -19,6 +19,9 @@
 #include "quant.h"
 
 static int failures;
+/* check_qconv: zero points forced by a case (NO_ZP: random) */
+#define NO_ZP (-1000)
+static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
 static uint32_t rnd(void)
@@ -111,6 +114,10 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     int32_t *w_sum = xalloc(g->out_c * 4), *mult = xalloc(g->out_c * 4), *shift = xalloc(g->out_c * 4);
     int32_t *wzp = xalloc(g->out_c * 4);
     int32_t in_zp = rint_in(0, 255), w_zp = per_tensor == 2 ? -128 : per_tensor ? rint_in(-128, 127) : 0;
+    if (force_in_zp != NO_ZP)
+        in_zp = force_in_zp;
+    if (force_w_zp != NO_ZP && per_tensor)
+        w_zp = force_w_zp;
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
     for (size_t i = 0; i < nin; i++)
@@ -308,6 +315,40 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             check_qconv(t, 1, 2, &g, pt, what);
         }
     }
+    /* 3x3 depthwise through interleaved rows (VNNI): flat rows of 64-output
+     * blocks (C % 8 == 0: 8, 16, 24, 200, ...) and per-pixel blocks (odd C),
+     * tiny maps where every pixel is an edge, stride 1 and 2, both zero
+     * points at their extremes (w_zp -128 takes a second pass of 64s) and
+     * small w_zp (most channels' w - w_zp fit in int8, some do not). */
+    static const int qdw3_cases[][5] = { /* h, w, c, stride, n */
+        { 1, 1, 8, 1, 1 },    { 1, 1, 32, 2, 3 },  { 2, 2, 16, 1, 2 },   { 2, 3, 24, 2, 1 },
+        { 3, 3, 200, 1, 2 },  { 3, 2, 33, 2, 2 },  { 4, 4, 8, 2, 3 },    { 4, 5, 96, 1, 1 },
+        { 5, 5, 144, 2, 2 },  { 5, 4, 7, 1, 2 },   { 5, 5, 40, 1, 2 },   { 3, 17, 8, 1, 2 },
+        { 7, 9, 16, 2, 2 },   { 6, 11, 24, 1, 1 }, { 4, 9, 200, 2, 2 },  { 8, 6, 65, 1, 2 },
+        { 9, 7, 130, 2, 1 },  { 12, 12, 32, 1, 2 }, { 11, 13, 48, 2, 2 }, { 10, 10, 144, 1, 2 },
+        { 6, 31, 96, 2, 1 },  { 5, 40, 32, 1, 1 },  { 7, 7, 960, 1, 1 },  { 14, 14, 576, 2, 1 },
+        { 9, 9, 576, 2, 2 },  { 3, 70, 24, 2, 1 },
+    };
+    static const int32_t zps[][2] = { /* in_zp, w_zp */
+        { 0, 127 }, { 255, -128 }, { 255, 3 }, { 255, 127 }, { 0, -128 }, { NO_ZP, -2 },
+        { NO_ZP, NO_ZP },
+    };
+    for (size_t i = 0; i < sizeof qdw3_cases / sizeof qdw3_cases[0]; i++) {
+        const int *c = qdw3_cases[i];
+        for (int valid = 0; valid <= (c[0] >= 3 && c[1] >= 3); valid++) {
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], valid, 1);
+            for (int pt = 0; pt <= 2; pt++) {
+                const int32_t *z = zps[(i + (size_t)pt + (size_t)valid) % (sizeof zps / sizeof zps[0])];
+                force_in_zp = z[0];
+                force_w_zp = pt == 1 ? z[1] : NO_ZP;
+                snprintf(what, sizeof what, "qdw 3x3/%d%s n%d %dx%dx%d pad %d,%d in_zp %d w_zp %s %d", c[3],
+                         valid ? " valid" : "", c[4], c[0], c[1], c[2], g.pad_top, g.pad_left, z[0],
+                         pt == 2 ? "-128" : pt ? "forced" : "0", pt == 1 ? z[1] : 0);
+                check_qconv(t, 1, c[4], &g, pt, what);
+            }
+        }
+    }
+    force_in_zp = force_w_zp = NO_ZP;
     /* 3x3 depthwise rows too wide for one sweep per channel block (chunks of
      * columns), stride 1 and 2, odd sizes and channel tails */
     static const int fdw_cases[][4] = { /* h, w, c, stride */
