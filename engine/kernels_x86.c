@@ -18,10 +18,15 @@
  *    stem) skip the gather: each kernel row of a patch is read in place as
  *    one run of the input row, a tile's pixels one stride apart (qdirect_run,
  *    fdirect_run; AVX-512 tables).
- *  - depthwise (multiplier 1): per output pixel, a pointer per tap (padded taps
- *    point at a row of the input zero point / zeros), 32 channels a step.
- *    int8: u8 widened to int16, two taps interleaved, vpmaddwd against
- *    prepacked (w - w_zp) int16 pairs; float: FMA, 16 channels a vector.
+ *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
+ *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
+ *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
+ *    straight from three ring rows; the weight zero point is folded into the
+ *    weights of the channels where w - w_zp fits in int8.  Other kernel
+ *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
+ *    interleaved per step with unpacks, then vpdpbusd.  Without VNNI: u8
+ *    widened to int16, two taps interleaved, vpmaddwd.  float: a pointer per
+ *    tap (padded taps point at zeros), FMA, 16 channels a vector.
  *  - residual ADD: TFLite's quantized ADD, 16 lanes at a time.
  *  - fused float block (AVX-512 tables): expand 1x1 -> depthwise 3x3 ->
  *    project 1x1 [-> residual ADD] output row by output row, the expanded
@@ -1989,41 +1994,46 @@ T512 INL __m512 fdw3_pixel(const struct mnet_conv_geom *g, const float *const *r
     return acc;
 }
 
-/* Four interior output pixels from ox (stride S): four independent
- * accumulator chains, each input vector loaded once for all the outputs that
- * use it. */
-T512 INL void fdw3_quad(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
-                        __m512 bias, __m512 lo, __m512 hi, int S, int ox, int c0, __mmask16 m,
-                        float *orow)
+/* W (4 or 8) interior output pixels from ox (stride S), channels
+ * c0..c0+15: W independent accumulator chains (fewer leave FMA issue slots
+ * idle behind the FMA latency), each input vector loaded once and used by
+ * every output that reads it.  Each output still adds bias and then the taps
+ * in (ky, kx) order: the same sums as fdw3_pixel. */
+T512 INL void fdw3_cols(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
+                        __m512 bias, __m512 lo, __m512 hi, int W, int S, int ox, int c0,
+                        __mmask16 m, float *orow)
 {
     const int C = g->in_c;
     const int ix0 = ox * S - g->pad_left;
-    __m512 acc[4];
-#pragma GCC unroll 4
-    for (int o = 0; o < 4; o++)
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int o = 0; o < W; o++)
         acc[o] = bias;
+#pragma GCC unroll 3
     for (int ky = 0; ky < 3; ky++) {
         if (!rowp[ky])
             continue;
         const float *r = rowp[ky] + (size_t)ix0 * C + c0;
-        __m512 x[3 * 2 + 3];
-#pragma GCC unroll 9
-        for (int j = 0; j < 3 * S + 3; j++)
-            x[j] = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
-#pragma GCC unroll 4
-        for (int o = 0; o < 4; o++)
-#pragma GCC unroll 3
-            for (int kx = 0; kx < 3; kx++)
-                acc[o] = _mm512_fmadd_ps(x[o * S + kx], w[3 * ky + kx], acc[o]);
+#pragma GCC unroll 17
+        for (int j = 0; j < (W - 1) * S + 3; j++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+#pragma GCC unroll 8
+            for (int o = 0; o < W; o++) {
+                int kx = j - o * S;
+                if (kx >= 0 && kx < 3)
+                    acc[o] = _mm512_fmadd_ps(x, w[3 * ky + kx], acc[o]);
+            }
+        }
     }
-#pragma GCC unroll 4
-    for (int o = 0; o < 4; o++)
-        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m, _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
+#pragma GCC unroll 8
+    for (int o = 0; o < W; o++)
+        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m,
+                              _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
 }
 
 /* Output columns [x0, x1) of the 3x3 row sweep for channels c0..c0+15, the
- * nine taps' weights in registers; interior columns [ox_a, ox_b) 4 at a time
- * (stride 1 or 2). */
+ * nine taps' weights in registers; interior columns [ox_a, ox_b) 8, then 4
+ * at a time (stride 1 or 2). */
 T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
                         int c0, int x0, int x1, int ox_a, int ox_b, float *orow)
 {
@@ -2040,28 +2050,32 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
         _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
     }
     const int xb = x1 < ox_b ? x1 : ox_b;
-    if (s == 1)
+    if (s == 1) {
+        for (; ox + 8 <= xb; ox += 8)
+            fdw3_cols(g, rowp, w, bias, lo, hi, 8, 1, ox, c0, m, orow);
         for (; ox + 4 <= xb; ox += 4)
-            fdw3_quad(g, rowp, w, bias, lo, hi, 1, ox, c0, m, orow);
-    else if (s == 2)
+            fdw3_cols(g, rowp, w, bias, lo, hi, 4, 1, ox, c0, m, orow);
+    } else if (s == 2) {
+        for (; ox + 8 <= xb; ox += 8)
+            fdw3_cols(g, rowp, w, bias, lo, hi, 8, 2, ox, c0, m, orow);
         for (; ox + 4 <= xb; ox += 4)
-            fdw3_quad(g, rowp, w, bias, lo, hi, 2, ox, c0, m, orow);
+            fdw3_cols(g, rowp, w, bias, lo, hi, 4, 2, ox, c0, m, orow);
+    }
     for (; ox < x1; ox++) {
         __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
         _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
     }
 }
 
-/* 3x3, dilation 1: one output row, 16 channels a vector.  While the three
- * input rows fit L1 each channel block sweeps the whole row; wider rows go
- * 8 columns at a time over all channels, so that the input is read nearly
- * in order (a strided sweep per channel block defeats the prefetchers). */
-T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
-                          int b, int oy, float *orow)
+/* 3x3, dilation 1: one output row from its three input rows (NULL: in the
+ * padding), 16 channels a vector.  While the three input rows fit L1 each
+ * channel block sweeps the whole row; wider rows go 8 columns at a time over
+ * all channels, so that the input is read nearly in order (a strided sweep
+ * per channel block defeats the prefetchers). */
+T512 static void fdw3_sweep(const struct fdw *p, const struct mnet_conv_geom *g,
+                            const float *const *rowp, float *orow)
 {
     const int C = p->C, s = g->stride_w;
-    const float *rowp[3];
-    dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
     /* interior columns: ox in [ox_a, ox_b) have all three taps inside */
     int ox_a = (g->pad_left + s - 1) / s;
     int lim = g->in_w - 3 + g->pad_left; /* ox * s <= lim */
@@ -2071,13 +2085,21 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
     if (ox_a > ox_b)
         ox_a = ox_b;
     const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
-    /* chunks after the left border start at interior columns: whole groups of 4 */
+    /* chunks after the left border start at interior columns: whole groups of 8 */
     for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
         x1 = (x0 ? x0 : ox_a) + step;
         x1 = x1 < g->out_w ? x1 : g->out_w;
         for (int c0 = 0; c0 < C; c0 += 16)
             fdw3_span(p, g, rowp, c0, x0, x1, ox_a, ox_b, orow);
     }
+}
+
+T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
+                          int b, int oy, float *orow)
+{
+    const float *rowp[3];
+    dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
+    fdw3_sweep(p, g, rowp, orow);
 }
 
 T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -2148,7 +2170,7 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
  * of k_h rows (slot iy % k_h) and the depthwise output in one row, both
  * per-thread scratch that stays in L1/L2; only the block's input and output
  * touch the arena.  The arithmetic of each output is the layers' own: the
- * same GEMM tiles (fgemm_tile_any) and depthwise spans (fdw3_span). */
+ * same GEMM tiles (fgemm_tile_any) and depthwise row sweep (fdw3_sweep). */
 
 /* Floats of scratch per thread: the ring (when there is an expand), then
  * one depthwise output row; each 64-byte aligned. */
@@ -2178,7 +2200,7 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
     if (!hd || hd->kind != PK_FDW || !fb_is_pw_gemm(b->project) ||
         (b->expand && !fb_is_pw_gemm(b->expand)))
         return -ENOTSUP;
-    /* the 3x3 row sweep of fdw3_span; the ring holds k_h rows */
+    /* the 3x3 row sweep of fdw3_sweep; the ring holds k_h rows */
     if (gd->k_h != 3 || gd->k_w != 3 || gd->dil_h != 1 || gd->dil_w != 1 ||
         gd->depth_multiplier != 1)
         return -ENOTSUP;
@@ -2212,74 +2234,6 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
     }
 }
 
-/* Eight interior output pixels from ox (stride S), channels c0..c0+15:
- * eight accumulator chains (four, as in fdw3_quad, leave half of the FMA
- * issue slots idle behind the FMA latency), each input vector loaded once
- * and used by every output that reads it.  Each output still adds bias and
- * then the taps in (ky, kx) order: the same sums as fdw3_pixel. */
-T512 INL void fb_dw8(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
-                     __m512 bias, __m512 lo, __m512 hi, int S, int ox, int c0, __mmask16 m,
-                     float *orow)
-{
-    const int C = g->in_c;
-    const int ix0 = ox * S - g->pad_left;
-    __m512 acc[8];
-#pragma GCC unroll 8
-    for (int o = 0; o < 8; o++)
-        acc[o] = bias;
-#pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ky++) {
-        if (!rowp[ky])
-            continue;
-        const float *r = rowp[ky] + (size_t)ix0 * C + c0;
-#pragma GCC unroll 17
-        for (int j = 0; j < 7 * S + 3; j++) {
-            const __m512 x = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
-#pragma GCC unroll 8
-            for (int o = 0; o < 8; o++) {
-                int kx = j - o * S;
-                if (kx >= 0 && kx < 3)
-                    acc[o] = _mm512_fmadd_ps(x, w[3 * ky + kx], acc[o]);
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (int o = 0; o < 8; o++)
-        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m,
-                              _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
-}
-
-/* Output columns [x0, x1) of a depthwise row for channels c0..c0+15: the
- * columns of fdw3_span, interior ones eight at a time. */
-T512 static void fb_dw_span(const struct fdw *p, const struct mnet_conv_geom *g,
-                            const float *const *rowp, int c0, int x0, int x1, int ox_a, int ox_b,
-                            float *orow)
-{
-    const int left = p->C - c0, s = g->stride_w;
-    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
-    const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
-    __m512 w[9];
-    for (int t = 0; t < 9; t++)
-        w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
-    const __m512 bias = _mm512_load_ps(p->bias + c0);
-    int ox = x0;
-    for (; ox < x1 && ox < ox_a; ox++) {
-        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
-        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-    }
-    const int xb = x1 < ox_b ? x1 : ox_b;
-    if (s == 1)
-        for (; ox + 8 <= xb; ox += 8)
-            fb_dw8(g, rowp, w, bias, lo, hi, 1, ox, c0, m, orow);
-    else if (s == 2)
-        for (; ox + 8 <= xb; ox += 8)
-            fb_dw8(g, rowp, w, bias, lo, hi, 2, ox, c0, m, orow);
-    for (; ox < x1; ox++) {
-        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
-        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-    }
-}
-
 /* Output rows [y0, y1) of image b; scr is this thread's scratch. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
                          int b, int y0, int y1)
@@ -2287,22 +2241,13 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
     const struct fgemm *pe = bk->expand ? bk->expand->packed : NULL, *pp = bk->project->packed;
-    const int H = gd->in_h, W = gd->in_w, C = gd->in_c, s = gd->stride_w;
+    const int H = gd->in_h, W = gd->in_w, C = gd->in_c;
     const int cin = pe ? pe->K : C, cout = pp->N;
     const size_t row_e = (size_t)W * C; /* floats of an expanded row */
     float *ring = scr, *dwrow = scr + fb_ring_floats(bk);
     const float *img = in + (size_t)b * H * W * cin;
     float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
     int slot_row[3] = {-1, -1, -1};
-    /* interior columns and sweep width as in fdw3_row */
-    int ox_a = (gd->pad_left + s - 1) / s;
-    int lim = W - 3 + gd->pad_left;
-    int ox_b = lim < 0 ? 0 : lim / s + 1;
-    if (ox_b > gd->out_w)
-        ox_b = gd->out_w;
-    if (ox_a > ox_b)
-        ox_a = ox_b;
-    const int step = (size_t)3 * W * C * sizeof(float) <= 32 * 1024 || gd->out_w <= 16 ? gd->out_w : 8;
     for (int oy = y0; oy < y1; oy++) {
         const float *rowp[3];
         for (int ky = 0; ky < 3; ky++) {
@@ -2321,12 +2266,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
                 rowp[ky] = r;
             }
         }
-        for (int x0 = 0, x1; x0 < gd->out_w; x0 = x1) {
-            x1 = (x0 ? x0 : ox_a) + step;
-            x1 = x1 < gd->out_w ? x1 : gd->out_w;
-            for (int c0 = 0; c0 < C; c0 += 16)
-                fb_dw_span(pd, gd, rowp, c0, x0, x1, ox_a, ox_b, dwrow);
-        }
+        fdw3_sweep(pd, gd, rowp, dwrow);
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
         fb_pointwise(pp, dwrow, gd->out_w, orow);
         if (bk->residual) {
