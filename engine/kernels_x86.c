@@ -240,6 +240,17 @@ T512 INL __m512i pack_zp_clamp(__m512i a0, __m512i a1, __m512i a2, __m512i a3, i
 
 /* ======================= int8 GEMM (VNNI) ======================= */
 
+/* A uint8 model's weight zero point folded into the weights: packed
+ * w' = clamp(w - w_zp, -128, 127), so the sum needs no w_zp * sum(x) per
+ * row.  Real files have only 1-2 taps per layer (an outlier weight at the
+ * far end of the range, e.g. 0 with zero point 140) where w - w_zp leaves
+ * int8; each becomes a fix-up: its excess e = (w - w_zp) - w' times the
+ * row's byte k, added to that column before the requantization. */
+struct qfix {
+    int32_t k, pos, e; /* tap, column position in its panel (packed order), excess */
+};
+#define MAXFIX 8 /* per panel; more and the row sums are cheaper */
+
 struct qgemm {
     struct xpack h;
     int K, K4, N, panels;
@@ -251,7 +262,9 @@ struct qgemm {
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
     struct rq rq;       /* per column, padded to panels*64 */
     int32_t *rq_block;
-    int32_t w_zp, out_zp, out_min, out_max;
+    int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
+    struct qfix *fix;   /* folded w_zp: panel pan's fix-ups are [fix0[pan], fix0[pan+1]) */
+    int32_t *fix0;      /* [panels + 1] */
 };
 
 /* A full conv whose kernel rows are runs of at most 16 input bytes (the
@@ -289,11 +302,33 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         p->ldk = mnet_round_up((size_t)K + 3, 16);
     }
     size_t ncol = (size_t)p->panels * PANEL;
+    /* Fold w_zp into the weights when every panel needs at most MAXFIX
+     * fix-ups, none in a 16-column panel: there the fix-up code costs the
+     * 24-row tile registers (measured slower than the row sums).  The
+     * direct kernel keeps its row sums. */
+    int fold = l->w_zp != 0 && !p->direct, nfix = 0;
+    for (int pan = 0; fold && pan < p->panels; pan++) {
+        int fixes = 0, c1 = pan * PANEL + PANEL < p->N ? pan * PANEL + PANEL : p->N;
+        for (int oc = pan * PANEL; oc < c1; oc++)
+            for (int k = 0; k < K; k++) {
+                int d = l->w[(size_t)oc * K + k] - l->w_zp;
+                fixes += d < -128 || d > 127;
+            }
+        fold = fixes <= MAXFIX && (fixes == 0 || c1 - pan * PANEL > 16);
+        nfix += fixes;
+    }
     p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
-    if (!p->w || rq_alloc(&p->rq, ncol, &p->rq_block)) {
+    if (fold)
+        p->fix = x_alloc((size_t)nfix * sizeof *p->fix + (size_t)(p->panels + 1) * sizeof *p->fix0);
+    if (!p->w || (fold && !p->fix) || rq_alloc(&p->rq, ncol, &p->rq_block)) {
         free(p->w);
+        free(p->fix);
         free(p);
         return -ENOMEM;
+    }
+    if (fold) {
+        p->fix0 = (int32_t *)(p->fix + nfix);
+        p->fix0[0] = 0;
     }
     for (int oc = 0; oc < p->N; oc++) {
         int pan = oc / PANEL, col = oc % PANEL;
@@ -306,13 +341,22 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
                   : nv == 2 ? col / 4 % 2 * 16 + col / 8 * 4 + col % 4
                             : col;
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
+        if (fold && col == 0)
+            p->fix0[pan + 1] = p->fix0[pan];
         for (int k = 0; k < K; k++) {
             int kp = p->direct ? k / p->L * p->G * 4 + k % p->L : k; /* direct: runs padded */
-            dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = l->w[(size_t)oc * K + k];
+            int wv = l->w[(size_t)oc * K + k];
+            if (fold) {
+                int d = wv - l->w_zp;
+                wv = d < -128 ? -128 : d > 127 ? 127 : d;
+                if (d != wv)
+                    p->fix[p->fix0[pan + 1]++] = (struct qfix){ k, pos, d - wv };
+            }
+            dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
         }
         rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
-    p->w_zp = l->w_zp;
+    p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -475,6 +519,28 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
     }
 }
 
+/* A folded w_zp's fix-ups of panel pan: acc[r] += x[r][k] * e in the fixed
+ * column's lane (a switch keeps the accumulators in registers). */
+TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RMAX][4],
+                           const uint8_t *const *rows, int pan)
+{
+    for (const struct qfix *f = p->fix + p->fix0[pan]; f < p->fix + p->fix0[pan + 1]; f++) {
+        const __mmask16 lane = (__mmask16)(1u << f->pos % 16);
+#define QFIX(V)                                                                              \
+    if (V < NV)                                                                              \
+        for (int r = 0; r < RM; r++)                                                         \
+            acc[r][V] = _mm512_mask_add_epi32(acc[r][V], lane, acc[r][V],                    \
+                                              _mm512_set1_epi32(rows[r][f->k] * f->e));
+        switch (f->pos / 16) {
+        case 0: QFIX(0); break;
+        case 1: QFIX(1); break;
+        case 2: QFIX(2); break;
+        default: QFIX(3); break;
+        }
+#undef QFIX
+    }
+}
+
 /* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
  * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
  * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
@@ -483,6 +549,8 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
 {
     __m512i acc[RMAX][4];
     qgemm_init(p, RM, NV, acc, col0);
+    if (NV > 1 && p->fix) /* (prepare puts no fix-up in 16-column panels) */
+        qgemm_fixup(p, RM, NV, acc, rows, col0 / PANEL);
     const int K4full = p->K / 4;
     int k4 = 0;
     for (; k4 < K4full; k4++)
@@ -2529,6 +2597,7 @@ static void x_free_pack(void *packed)
     case PK_QGEMM: {
         struct qgemm *p = packed;
         free(p->w);
+        free(p->fix);
         free(p->rq_block);
         break;
     }

@@ -22,6 +22,10 @@ static int failures;
 /* check_qconv: zero points forced by a case (NO_ZP: random) */
 #define NO_ZP (-1000)
 static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
+/* Per-tensor weights as real uint8 files have them: near the zero point,
+ * with about one channel in twelve holding one tap at the far end of the
+ * range, where w - w_zp leaves int8 (what the VNNI GEMM folds and fixes up). */
+static int sparse_outliers;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
 static uint32_t rnd(void)
@@ -120,6 +124,15 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         w_zp = force_w_zp;
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
+    if (sparse_outliers && per_tensor && !dw) {
+        for (size_t i = 0; i < nw; i++) {
+            int v = w_zp + rint_in(-100, 100);
+            w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+        }
+        for (int c = 0; c < g->out_c; c++)
+            if (rnd() % 12 == 0)
+                w[(size_t)c * K + (size_t)rint_in(0, K - 1)] = (int8_t)(w_zp >= 0 ? -128 : 127);
+    }
     for (size_t i = 0; i < nin; i++)
         in[i] = (uint8_t)rnd();
     for (int c = 0; c < g->out_c; c++) {
@@ -404,6 +417,31 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             }
         }
     }
+    /* uint8 convs whose weight zero point folds into the weights, with
+     * fix-ups for the outlier taps: 1x1 and gathered 3x3, panels of 16 to
+     * 64 columns (none / some fix-ups in a 16-column tail panel: not
+     * folded), K with a tail of 1-3 bytes, w_zp at both signs and -128
+     * (fix-ups of up to 128). */
+    static const int fold_cases[][6] = { /* h, w, in_c, out_c, k, stride */
+        { 5, 7, 24, 144, 1, 1 }, { 4, 4, 96, 24, 1, 1 }, { 3, 5, 16, 96, 1, 1 },
+        { 7, 7, 64, 576, 1, 1 }, { 2, 3, 33, 200, 1, 1 }, { 6, 6, 40, 40, 1, 1 },
+        { 9, 5, 150, 130, 1, 1 }, { 6, 6, 8, 64, 3, 1 }, { 7, 9, 10, 48, 3, 2 },
+    };
+    static const int32_t fold_zps[] = { 40, -40, -128, 3, 100 };
+    sparse_outliers = 1;
+    for (size_t i = 0; i < sizeof fold_cases / sizeof fold_cases[0]; i++) {
+        const int *c = fold_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], 0, 1);
+        for (size_t z = 0; z < sizeof fold_zps / sizeof fold_zps[0]; z++) {
+            force_w_zp = fold_zps[z];
+            int n = 1 + (int)((i + z) % 3);
+            snprintf(what, sizeof what, "qconv folded w_zp %d n%d %dx%dx%d->%d k%d/%d", fold_zps[z], n,
+                     c[0], c[1], c[2], c[3], c[4], c[5]);
+            check_qconv(t, 0, n, &g, 1, what);
+        }
+    }
+    sparse_outliers = 0;
+    force_w_zp = NO_ZP;
     for (int round = 0; round < rounds; round++) {
         int n = rint_in(1, 3);
         int h = rint_in(1, 19), w = rint_in(1, 19);
