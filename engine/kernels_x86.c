@@ -13,7 +13,9 @@
  *    patches (padded taps = the input zero point, so the folded bias holds;
  *    float gathers only border patches and reads the rest in place).
  *    Bias, requantization (TFLite double rounding, exact) and the activation
- *    clamp are fused into the tile's epilogue.
+ *    clamp are fused into the tile's epilogue.  A uint8 model's weight zero
+ *    point is folded into the weights where w - w_zp fits in int8, with a
+ *    fix-up per outlier tap (struct qfix); otherwise per-row sums.
  *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
  *    stem) skip the gather: each kernel row of a patch is read in place as
  *    one run of the input row, a tile's pixels one stride apart (qdirect_run,
