@@ -70,6 +70,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "mnet.h"
 
@@ -179,6 +181,20 @@ int mnet_kernels_available(const struct mnet_kernel_ops **tables, int max);
 
 /* ---- helpers shared by the kernel implementations (kernels_c.c) ---- */
 static inline size_t mnet_round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+/* A pack as ONE zeroed, 64-byte aligned allocation: a header of `header`
+ * bytes, then `data` bytes at offset `room` (a multiple of 64), so
+ * release() is a plain free().  NULL when the header does not fit or data
+ * is absurdly large. */
+static inline void *mnet_pack_alloc(size_t room, size_t header, size_t data)
+{
+    if (header > room || data > ((size_t)1 << 40))
+        return NULL;
+    size_t total = mnet_round_up(room + data, 64);
+    void *p = aligned_alloc(64, total);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
 /* 1x1, stride 1, no padding: a GEMM can read the input rows in place. */
 static inline int mnet_conv_is_pointwise(const struct mnet_conv_geom *g)
 {

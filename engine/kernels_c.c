@@ -42,19 +42,9 @@ static inline float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Every pack is ONE zeroed, 64-byte aligned allocation (header, then data at
- * offset HDR), so release() is a plain free(). */
+/* Every pack is one mnet_pack_alloc: header, then data at offset HDR. */
 #define HDR 64
-static void *block_alloc(size_t header, size_t data)
-{
-    if (header > HDR || data > ((size_t)1 << 40))
-        return NULL;
-    size_t total = mnet_round_up(HDR + data, 64);
-    void *p = aligned_alloc(64, total);
-    if (p)
-        memset(p, 0, total);
-    return p;
-}
+static void *block_alloc(size_t header, size_t data) { return mnet_pack_alloc(HDR, header, data); }
 
 /* ================= quantized GEMM conv ================= */
 

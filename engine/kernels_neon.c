@@ -35,17 +35,8 @@
  * weight loads (16 more vector registers) and spills accumulators. */
 #define STEP_BARRIER() __asm__ volatile("" ::: "memory")
 
-/* One zeroed, 64-byte aligned allocation per pack (header, data at HDR). */
-static void *block_alloc(size_t header, size_t data)
-{
-    if (header > HDR || data > ((size_t)1 << 40))
-        return NULL;
-    size_t total = mnet_round_up(HDR + data, 64);
-    void *p = aligned_alloc(64, total);
-    if (p)
-        memset(p, 0, total);
-    return p;
-}
+/* One mnet_pack_alloc per pack (header, data at HDR). */
+static void *block_alloc(size_t header, size_t data) { return mnet_pack_alloc(HDR, header, data); }
 
 /* Every pack starts with this.  Layers this file leaves to the portable
  * kernels (portable_qdw, portable_fdw) keep the portable pack inside ours, so
