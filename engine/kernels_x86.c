@@ -408,9 +408,13 @@ T512 static void row_corr(const uint8_t *x, size_t stride, int K, size_t rows, i
  * intrinsic copies the accumulator around every instruction. */
 #define DPBUSD(acc, a, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(a), "v"(w))
 
-/* One k4 step of the tile; tail != 0 reads only the K % 4 bytes left. */
-TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *const *rows, int k4,
-                          const int8_t *wk, __mmask16 tail)
+/* One 4-byte group of the tile at byte off of each row: row r is rows[r],
+ * or base + r * sx when rows is NULL (the direct kernel's pixels one stride
+ * apart; inlined with a constant NULL, the choice costs nothing); tail != 0
+ * reads only the K % 4 bytes left. */
+TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *const *rows,
+                          const uint8_t *base, size_t sx, size_t off, const int8_t *wk,
+                          __mmask16 tail)
 {
     __m512i w[4];
 #pragma GCC unroll 4
@@ -421,12 +425,13 @@ TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *c
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM)
             break;
+        const uint8_t *x = (rows ? rows[r] : base + r * sx) + off;
         __m512i a;
         if (tail) {
-            a = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, rows[r] + 4 * k4));
+            a = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail, x));
         } else {
             int32_t a32;
-            memcpy(&a32, rows[r] + 4 * k4, 4);
+            memcpy(&a32, x, 4);
             a = _mm512_set1_epi32(a32);
         }
 #pragma GCC unroll 4
@@ -556,9 +561,9 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     const int K4full = p->K / 4;
     int k4 = 0;
     for (; k4 < K4full; k4++)
-        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64, 0);
+        qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64, 0);
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
-        qgemm_step(acc, RM, NV, rows, k4, wp + (size_t)k4 * NV * 64,
+        qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
     qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
 }
@@ -652,27 +657,9 @@ TVNNI INL void qdirect_tile(const struct qgemm *p, int RM, int NV, int R, const 
 {
     __m512i acc[RMAX][4];
     qgemm_init(p, RM, NV, acc, col0);
-    for (int ky = 0; ky < p->kh; ky++, base += ld) {
-        for (int gi = 0; gi < p->G; gi++, wp += NV * 64) {
-            __m512i w[4];
-#pragma GCC unroll 4
-            for (int v = 0; v < 4; v++)
-                if (v < NV)
-                    w[v] = _mm512_load_si512(wp + v * 64);
-#pragma GCC unroll 24
-            for (int r = 0; r < RMAX; r++) {
-                if (r >= RM)
-                    break;
-                int32_t a32;
-                memcpy(&a32, base + r * sx + 4 * gi, 4);
-                const __m512i a = _mm512_set1_epi32(a32);
-#pragma GCC unroll 4
-                for (int v = 0; v < 4; v++)
-                    if (v < NV)
-                        DPBUSD(acc[r][v], a, w[v]);
-            }
-        }
-    }
+    for (int ky = 0; ky < p->kh; ky++, base += ld)
+        for (int gi = 0; gi < p->G; gi++, wp += NV * 64)
+            qgemm_step(acc, RM, NV, NULL, base, sx, (size_t)4 * gi, wp, 0);
     qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
 }
 
