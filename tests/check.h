@@ -1,4 +1,4 @@
-/* check.h: the CHECK macro shared by the daemon's C unit tests.
+/* check.h: the CHECK macro shared by the C unit tests.
  *
  * Include it once per test program: the counters are static.  A failed
  * CHECK prints file:line, the condition and a printf-style reason to stderr

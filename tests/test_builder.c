@@ -17,18 +17,8 @@
 
 #include "graph.h"
 #include "mnet.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            failures++;                                                                       \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fputc('\n', stderr);                                                              \
-        }                                                                                     \
-    } while (0)
 
 static size_t elems(const struct mnet_tensor *t)
 {
@@ -326,7 +316,5 @@ int main(void)
         CHECK(r > 0.9, "v%d: int8 and fp32 disagree (r = %.3f)", v, r);
     }
 #endif
-    if (failures)
-        fprintf(stderr, "%d failures\n", failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -27,6 +27,7 @@
 
 #include "graph.h"
 #include "mnet.h"
+#include "check.h"
 
 /* Sanitizer builds run a quarter of the mutations by default (time limit). */
 #if defined(__SANITIZE_ADDRESS__)
@@ -40,17 +41,6 @@
 #define SANITIZED 0
 #endif
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            failures++;                                                                       \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fputc('\n', stderr);                                                              \
-        }                                                                                     \
-    } while (0)
 
 static const char *const model_files[] = {
     "models/mobilenet_v1_0.25_128.tflite",
@@ -399,9 +389,5 @@ int main(void)
            "%ld ENOTSUP, %ld other; %ld loads (%ld ok); %.1f s cpu\n",
            (unsigned long long)seed, scale, n_parsed, n_ok, n_badmsg, n_notsup, n_other, n_loaded,
            n_load_ok, (double)(clock() - t0) / CLOCKS_PER_SEC);
-    if (failures) {
-        fprintf(stderr, "test_corrupt: %d failures\n", failures);
-        return 1;
-    }
-    return 0;
+    return check_summary();
 }

@@ -25,19 +25,8 @@
 
 #include "image.h"
 #include "mnet.h"
+#include "check.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        checks++;                                                          \
-        if (!(cond)) {                                                     \
-            failures++;                                                    \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fprintf(stderr, "\n");                                         \
-        }                                                                  \
-    } while (0)
 
 /* CPU seconds of this process: the time limits below must not depend on
  * how busy the machine is. */
@@ -821,6 +810,5 @@ int main(void)
     t0 = now();
     test_truncation_and_flips("parrot.jpg", 1);
     printf("# %-48s %.2f s\n", "test_truncation_and_flips(\"parrot.jpg\", 1);", now() - t0);
-    printf("%d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -11,17 +11,8 @@
 #include <string.h>
 
 #include "mnet.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                           \
-            printf(__VA_ARGS__);                                                                   \
-            putchar('\n');                                                                         \
-        }                                                                                          \
-    } while (0)
 
 static const char *shared;
 
@@ -237,6 +228,5 @@ int main(void)
     test_api();
     test_all_models();
     test_top1_agreement();
-    printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -24,17 +24,8 @@
 #include "kernels.h"
 #include "plan.h"
 #include "quant.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                           \
-            printf(__VA_ARGS__);                                                                   \
-            putchar('\n');                                                                         \
-        }                                                                                          \
-    } while (0)
 
 static uint64_t rs = 88172645463325252ull;
 static uint32_t rnd(void)
@@ -811,6 +802,5 @@ int main(void)
     test_rejects();
     test_mutations();
     test_real_mutations();
-    printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -24,18 +24,8 @@
 
 #include "graph.h"
 #include "sha256.h"
+#include "check.h"
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            failures++;                                                                       \
-            fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);                   \
-            fprintf(stderr, __VA_ARGS__);                                                     \
-            fputc('\n', stderr);                                                              \
-        }                                                                                     \
-    } while (0)
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -1009,10 +999,5 @@ int main(void)
     test_patched_opcode();
     test_handmade();
     test_flatbuffer_checks();
-    if (failures) {
-        fprintf(stderr, "test_tflite: %d failures\n", failures);
-        return 1;
-    }
-    printf("test_tflite: all passed (%zu models)\n", sizeof(facts) / sizeof(facts[0]));
-    return 0;
+    return check_summary();
 }
