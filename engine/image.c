@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include <spng.h>
 #include <turbojpeg.h>
 
+#include "graph.h"
 #include "image.h"
 #include "mnet.h"
 
@@ -38,20 +38,6 @@ const struct mnet_image_tuning mnet_image_default_tuning = {
     .dct_scaling = 4, /* measured: see docs/ENGINE.md, "Accuracy" */
     .square_crop = 0,
 };
-
-static int img_error(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int img_error(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 const char *mnet_image_format(const void *data, size_t size)
 {
@@ -141,12 +127,14 @@ static int jpeg_check_frame(const uint8_t *p, size_t n, char *err, size_t errlen
                 return 0;
             int precision = p[i + 2];
             if (sof == 3 || sof == 7 || sof == 11 || sof == 15)
-                return img_error(err, errlen, -ENOTSUP, "lossless JPEG (SOF%d) not supported", sof);
+                return mnet_error(err, errlen, -ENOTSUP, "lossless JPEG (SOF%d) not supported",
+                                  sof);
             if (sof == 5 || sof == 6 || sof == 13 || sof == 14)
-                return img_error(err, errlen, -ENOTSUP, "hierarchical JPEG (SOF%d) not supported", sof);
+                return mnet_error(err, errlen, -ENOTSUP,
+                                  "hierarchical JPEG (SOF%d) not supported", sof);
             if (precision != 8)
-                return img_error(err, errlen, -ENOTSUP, "%d-bit JPEG not supported (8-bit only)",
-                                 precision);
+                return mnet_error(err, errlen, -ENOTSUP, "%d-bit JPEG not supported (8-bit only)",
+                                  precision);
             return 0;
         }
         i += len;
@@ -174,11 +162,11 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
     if (rc < 0)
         return rc;
     if (size > ULONG_MAX)
-        return img_error(err, errlen, -EFBIG, "JPEG too large");
+        return mnet_error(err, errlen, -EFBIG, "JPEG too large");
 
     tjhandle tj = tjInitDecompress();
     if (!tj)
-        return img_error(err, errlen, -ENOMEM, "cannot create a JPEG decoder");
+        return mnet_error(err, errlen, -ENOMEM, "cannot create a JPEG decoder");
 
     uint8_t *buf = NULL, *cmyk = NULL;
     /* TurboJPEG 2.1 returns success and leaves the outputs unset when the
@@ -186,17 +174,17 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
      * they start invalid and are checked. */
     int w = 0, h = 0, subsamp = -1, colorspace = -1;
     if (tjDecompressHeader3(tj, data, (unsigned long)size, &w, &h, &subsamp, &colorspace) != 0) {
-        rc = img_error(err, errlen, -EBADMSG, "corrupt JPEG header: %s", tjGetErrorStr2(tj));
+        rc = mnet_error(err, errlen, -EBADMSG, "corrupt JPEG header: %s", tjGetErrorStr2(tj));
         goto out;
     }
     if (w <= 0 || h <= 0 || colorspace < 0) {
-        rc = img_error(err, errlen, -EBADMSG, "truncated or corrupt JPEG header: %s",
-                       tjGetErrorStr2(tj));
+        rc = mnet_error(err, errlen, -EBADMSG, "truncated or corrupt JPEG header: %s",
+                        tjGetErrorStr2(tj));
         goto out;
     }
     if (max_pixels && (uint64_t)w * (uint64_t)h > max_pixels) {
-        rc = img_error(err, errlen, -EFBIG, "JPEG is %dx%d, over the limit of %llu pixels", w, h,
-                       (unsigned long long)max_pixels);
+        rc = mnet_error(err, errlen, -EFBIG, "JPEG is %dx%d, over the limit of %llu pixels", w, h,
+                        (unsigned long long)max_pixels);
         goto out;
     }
 
@@ -221,7 +209,7 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
     }
     int sw = TJSCALED(w, best), sh = TJSCALED(h, best);
     if (sw <= 0 || sh <= 0) {
-        rc = img_error(err, errlen, -EBADMSG, "JPEG scaled to nothing");
+        rc = mnet_error(err, errlen, -EBADMSG, "JPEG scaled to nothing");
         goto out;
     }
 
@@ -233,14 +221,14 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
         __builtin_mul_overflow(npix, (size_t)3, &rgb_bytes) ||
         __builtin_mul_overflow(npix, (size_t)bpp, &dec_bytes) ||
         __builtin_mul_overflow((size_t)sw, (size_t)bpp, &pitch) || pitch > INT_MAX) {
-        rc = img_error(err, errlen, -EFBIG, "JPEG of %dx%d is too large to decode", w, h);
+        rc = mnet_error(err, errlen, -EFBIG, "JPEG of %dx%d is too large to decode", w, h);
         goto out;
     }
     buf = malloc(rgb_bytes);
     if (is_cmyk)
         cmyk = malloc(dec_bytes);
     if (!buf || (is_cmyk && !cmyk)) {
-        rc = img_error(err, errlen, -ENOMEM, "out of memory decoding a %dx%d JPEG", sw, sh);
+        rc = mnet_error(err, errlen, -ENOMEM, "out of memory decoding a %dx%d JPEG", sw, sh);
         goto out;
     }
     /* STOPONWARNING: a truncated or corrupt stream is refused instead of
@@ -250,8 +238,8 @@ static int decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, fl
     if (tjDecompress2(tj, data, (unsigned long)size, is_cmyk ? cmyk : buf, sw, (int)pitch, sh, pf,
                       flags) != 0) {
         int fatal = tjGetErrorCode(tj) == TJERR_FATAL;
-        rc = img_error(err, errlen, -EBADMSG, "%s JPEG: %s", fatal ? "corrupt" : "corrupt or truncated",
-                       tjGetErrorStr2(tj));
+        rc = mnet_error(err, errlen, -EBADMSG, "%s JPEG: %s",
+                        fatal ? "corrupt" : "corrupt or truncated", tjGetErrorStr2(tj));
         goto out;
     }
     if (is_cmyk)
@@ -279,7 +267,7 @@ static int decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, str
 {
     spng_ctx *ctx = spng_ctx_new(0);
     if (!ctx)
-        return img_error(err, errlen, -ENOMEM, "cannot create a PNG decoder");
+        return mnet_error(err, errlen, -ENOMEM, "cannot create a PNG decoder");
 
     uint8_t *buf = NULL;
     int rc, e;
@@ -292,52 +280,53 @@ static int decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, str
     if ((e = spng_set_image_limits(ctx, side, side)) ||
         (e = spng_set_chunk_limits(ctx, 8u << 20, 16u << 20)) ||
         (e = spng_set_png_buffer(ctx, data, size))) {
-        rc = img_error(err, errlen, -EINVAL, "PNG decoder setup: %s", spng_strerror(e));
+        rc = mnet_error(err, errlen, -EINVAL, "PNG decoder setup: %s", spng_strerror(e));
         goto out;
     }
     struct spng_ihdr ihdr;
     if ((e = spng_get_ihdr(ctx, &ihdr))) {
         if (e == SPNG_EUSER_WIDTH || e == SPNG_EUSER_HEIGHT)
-            rc = img_error(err, errlen, -EFBIG, "PNG side over the limit of %llu pixels",
-                           (unsigned long long)max_pixels);
+            rc = mnet_error(err, errlen, -EFBIG, "PNG side over the limit of %llu pixels",
+                            (unsigned long long)max_pixels);
         else
-            rc = img_error(err, errlen, -EBADMSG, "corrupt PNG: %s", spng_strerror(e));
+            rc = mnet_error(err, errlen, -EBADMSG, "corrupt PNG: %s", spng_strerror(e));
         goto out;
     }
     if (ihdr.width == 0 || ihdr.height == 0 || ihdr.width > INT_MAX || ihdr.height > INT_MAX) {
-        rc = img_error(err, errlen, -EBADMSG, "PNG with a bad size");
+        rc = mnet_error(err, errlen, -EBADMSG, "PNG with a bad size");
         goto out;
     }
     if (max_pixels && (uint64_t)ihdr.width * ihdr.height > max_pixels) {
-        rc = img_error(err, errlen, -EFBIG, "PNG is %ux%u, over the limit of %llu pixels",
-                       (unsigned)ihdr.width, (unsigned)ihdr.height, (unsigned long long)max_pixels);
+        rc = mnet_error(err, errlen, -EFBIG, "PNG is %ux%u, over the limit of %llu pixels",
+                        (unsigned)ihdr.width, (unsigned)ihdr.height,
+                        (unsigned long long)max_pixels);
         goto out;
     }
     size_t len, want;
     if (__builtin_mul_overflow((size_t)ihdr.width, (size_t)ihdr.height, &want) ||
         __builtin_mul_overflow(want, (size_t)3, &want)) {
-        rc = img_error(err, errlen, -EFBIG, "PNG too large");
+        rc = mnet_error(err, errlen, -EFBIG, "PNG too large");
         goto out;
     }
     if ((e = spng_decoded_image_size(ctx, SPNG_FMT_RGB8, &len))) {
-        rc = img_error(err, errlen, e == SPNG_EOVERFLOW ? -EFBIG : -EBADMSG, "PNG: %s",
-                       spng_strerror(e));
+        rc = mnet_error(err, errlen, e == SPNG_EOVERFLOW ? -EFBIG : -EBADMSG, "PNG: %s",
+                        spng_strerror(e));
         goto out;
     }
     if (len != want) {
-        rc = img_error(err, errlen, -EBADMSG, "PNG: unexpected decoded size");
+        rc = mnet_error(err, errlen, -EBADMSG, "PNG: unexpected decoded size");
         goto out;
     }
     buf = malloc(len);
     if (!buf) {
-        rc = img_error(err, errlen, -ENOMEM, "out of memory decoding a %ux%u PNG",
-                       (unsigned)ihdr.width, (unsigned)ihdr.height);
+        rc = mnet_error(err, errlen, -ENOMEM, "out of memory decoding a %ux%u PNG",
+                        (unsigned)ihdr.width, (unsigned)ihdr.height);
         goto out;
     }
     /* RGB8: greyscale expanded, palette looked up, 16-bit reduced to 8, alpha
      * dropped (as tf.io.decode_png(channels=3) does); no gamma applied. */
     if ((e = spng_decode_image(ctx, buf, len, SPNG_FMT_RGB8, 0))) {
-        rc = img_error(err, errlen, -EBADMSG, "corrupt PNG: %s", spng_strerror(e));
+        rc = mnet_error(err, errlen, -EBADMSG, "corrupt PNG: %s", spng_strerror(e));
         goto out;
     }
     d->px = buf;
@@ -494,20 +483,20 @@ int mnet_image_prepare_tuned(const void *data, size_t size, const struct mnet_im
         tuning = &mnet_image_default_tuning;
     if ((!data && size) || !rgb || out_h <= 0 || out_w <= 0 || out_h > MNET_IMAGE_MAX_SIDE ||
         out_w > MNET_IMAGE_MAX_SIDE)
-        return img_error(err, errlen, -EINVAL, "bad image arguments");
+        return mnet_error(err, errlen, -EINVAL, "bad image arguments");
     if ((unsigned)tuning->resize > MNET_RESIZE_AREA)
-        return img_error(err, errlen, -EINVAL, "bad resize mode");
+        return mnet_error(err, errlen, -EINVAL, "bad resize mode");
 
     float fraction = opt ? opt->central_fraction : 0.0f;
     uint64_t max_pixels = opt ? opt->max_pixels : 0;
     if (fraction == 0.0f)
         fraction = DEFAULT_CENTRAL_FRACTION;
     if (!(fraction > 0.0f && fraction <= 1.0f)) /* also NaN */
-        return img_error(err, errlen, -EINVAL, "central crop fraction must be in (0, 1]");
+        return mnet_error(err, errlen, -EINVAL, "central crop fraction must be in (0, 1]");
 
     const char *fmt = mnet_image_format(data, size);
     if (!fmt)
-        return img_error(err, errlen, -ENOTSUP, size ? "not a JPEG or PNG image" : "empty image");
+        return mnet_error(err, errlen, -ENOTSUP, size ? "not a JPEG or PNG image" : "empty image");
 
     struct decoded d = { 0 };
     int rc;
@@ -525,13 +514,13 @@ int mnet_image_prepare_tuned(const void *data, size_t size, const struct mnet_im
     uint8_t *tmp = malloc(out_bytes);
     if (!tmp) {
         free(d.px);
-        return img_error(err, errlen, -ENOMEM, "out of memory resizing");
+        return mnet_error(err, errlen, -ENOMEM, "out of memory resizing");
     }
     rc = crop_resize(&d, fraction, tuning->square_crop, tuning->resize, out_h, out_w, tmp);
     free(d.px);
     if (rc < 0) {
         free(tmp);
-        return img_error(err, errlen, rc, "out of memory resizing");
+        return mnet_error(err, errlen, rc, "out of memory resizing");
     }
     memcpy(rgb, tmp, out_bytes);
     free(tmp);
