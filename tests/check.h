@@ -1,4 +1,4 @@
-/* check.h: the CHECK macro shared by the C unit tests.
+/* check.h: the CHECK macro and file reading shared by the C unit tests.
  *
  * Include it once per test program: the counters are static.  A failed
  * CHECK prints file:line, the condition and a printf-style reason to stderr
@@ -10,6 +10,7 @@
 #define MNETD_TESTS_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 
 static int failures, checks;
 static int check_quiet;
@@ -32,6 +33,28 @@ static inline int check_summary(void)
 {
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
+}
+
+/* The whole file at path, NUL-terminated (one byte past *len), or NULL
+ * (*len untouched); free() it. */
+static inline void *check_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1))) {
+        if (fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = 0;
+            *len = (size_t)n;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
 }
 
 #endif

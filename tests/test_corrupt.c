@@ -66,25 +66,6 @@ static uint64_t rng(void)
 }
 static size_t rng_below(size_t n) { return n ? (size_t)(rng() % n) : 0; }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-            fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
-
 /* ---- outcome bookkeeping ---- */
 
 static long n_parsed, n_ok, n_badmsg, n_notsup, n_other;
@@ -274,7 +255,7 @@ static void test_model(const char *rel, double scale)
     const char *shared = getenv("MNET_SHARED") ? getenv("MNET_SHARED") : "../shared";
     snprintf(path, sizeof(path), "%s/%s", shared, rel);
     size_t len = 0;
-    uint8_t *orig = read_file(path, &len);
+    uint8_t *orig = check_read_file(path, &len);
     CHECK(orig != NULL, "cannot read %s (missing test data fails the test)", path);
     if (!orig)
         return;

@@ -46,31 +46,13 @@ static uint32_t rnd(void)
     return (uint32_t)(rng_state >> 11);
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static char shared[4096];
 
 static uint8_t *sample(const char *name, size_t *len)
 {
     char p[8192];
     snprintf(p, sizeof p, "%s/testdata/samples/%s", shared, name);
-    uint8_t *b = read_file(p, len);
+    uint8_t *b = check_read_file(p, len);
     CHECK(b != NULL, "cannot read %s", p);
     return b;
 }

@@ -27,25 +27,6 @@
 #include "check.h"
 
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
-            fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        }
-        *len = (size_t)n;
-    }
-    fclose(f);
-    return buf;
-}
-
 static const char *shared_dir(void)
 {
     const char *s = getenv("MNET_SHARED");
@@ -251,7 +232,7 @@ static void test_model(const struct model_fact *f)
     char path[4096];
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/%s", shared_dir(), f->file);
-    uint8_t *buf = read_file(path, &len);
+    uint8_t *buf = check_read_file(path, &len);
     CHECK(buf != NULL, "cannot read %s (missing test data fails the test)", path);
     if (!buf)
         return;
@@ -364,7 +345,7 @@ static void test_patched_opcode(void)
     char path[4096];
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/models/mobilenet_v1_0.25_128.tflite", shared_dir());
-    uint8_t *buf = read_file(path, &len);
+    uint8_t *buf = check_read_file(path, &len);
     CHECK(buf != NULL, "cannot read %s", path);
     if (!buf)
         return;

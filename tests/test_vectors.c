@@ -9,28 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "mnet.h"
-
-static int failures;
-
-static void *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf)
-        *size = (size_t)n;
-    return buf;
-}
 
 struct vcase {
     const char *model;   /* relative to MNET_SHARED */
@@ -75,7 +55,7 @@ static void run_case(const char *shared, const struct vcase *vc)
         char rel[256];
         snprintf(rel, sizeof rel, vc->input, images[i]);
         snprintf(path, sizeof path, "%s/testdata/vectors/%s", shared, rel);
-        void *d = read_all(path, &n);
+        void *d = check_read_file(path, &n);
         if (!d || n != in_img) {
             printf("FAIL %s: input %s missing or %zu bytes (want %zu)\n", vc->model, path, n, in_img);
             failures++;
@@ -86,7 +66,7 @@ static void run_case(const char *shared, const struct vcase *vc)
         free(d);
         snprintf(rel, sizeof rel, vc->output, images[i]);
         snprintf(path, sizeof path, "%s/testdata/vectors/%s", shared, rel);
-        d = read_all(path, &n);
+        d = check_read_file(path, &n);
         if (!d || n != out_img) {
             printf("FAIL %s: output %s missing or %zu bytes (want %zu)\n", vc->model, path, n, out_img);
             failures++;
@@ -160,8 +140,7 @@ static void run_case(const char *shared, const struct vcase *vc)
                "1 vs 2 threads %s, batch 2 %s\n",
                ok ? "ok  " : "FAIL", vc->model, images[i], maxd, at, nbad, top_got, top_want,
                same_threads ? "identical" : "DIFFER", same_batch ? "identical" : "DIFFERS");
-        if (!ok)
-            failures++;
+        CHECK(ok, "%s %s: not the published output", vc->model, images[i]);
     }
 out:
     free(inputs), free(wants), free(got1), free(got2), free(gotb);
@@ -178,6 +157,5 @@ int main(void)
     }
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_case(shared, &cases[i]);
-    printf("%s (%d failures)\n", failures ? "FAILED" : "PASSED", failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }
