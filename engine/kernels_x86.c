@@ -913,10 +913,14 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
 
 /* One RM x (NV*16) tile; rows r >= R are computed (repeating row 0) but not
  * stored.  Row r's K values are nseg runs of K/nseg, run s at rows[r] +
- * s*ld[r] (a conv reads its taps in place: a run per kernel row).  The
- * first pfn k steps each prefetch one line of pf into L2 (a slice of the
- * next weight panel, so that streaming it from L3 overlaps this panel's
- * FMAs). */
+ * s*ld[r] (a conv reads its taps in place: a run per kernel row).  Every
+ * other k step, the first 2*pfn, prefetches one line of pf into L2 (a slice
+ * of the next weight panel, spread over the panel's tiles so that streaming
+ * it from memory overlaps this panel's FMAs without taking every fill
+ * buffer); the first RM*NV k steps prefetch the output lines of the tile
+ * after next (rows 2*RM.. of out: a cold output line is otherwise read for
+ * ownership while the stores wait; one tile ahead is too late at small K).
+ * A prefetch past the tensor's end does not fault. */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
                          const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
                          int col0, const float *pf, int pfn)
@@ -939,8 +943,11 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
                 rs[r] = s ? rows[r] + s * ld[r] : rows[r];
         for (int j = 0; j < seg; j++, k++) {
             const float *wk = wp + (size_t)k * NV * 16;
-            if (k < pfn)
-                _mm_prefetch((const char *)(pf + (size_t)k * 16), _MM_HINT_T1);
+            if (!(k & 1) && k < 2 * pfn)
+                _mm_prefetch((const char *)(pf + (size_t)k * 8), _MM_HINT_T1);
+            if (k < RM * NV)
+                _mm_prefetch((const char *)(out + (size_t)(2 * RM + k / NV) * ldo + col0 + k % NV * 16),
+                             _MM_HINT_T0);
             __m512 w[4];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++)
@@ -993,8 +1000,10 @@ static const float *fpanel(const struct fgemm *p, int pan, int *nv)
     return p->w + (size_t)pan * p->K * PANEL;
 }
 
-/* What row tile t of panel pan prefetches: lines t*K .. t*K + K - 1 of the
- * next panel (*pfn of them, 0 past its end or after the last panel). */
+/* What row tile t of panel pan prefetches: lines t*n .. t*n + n - 1 of the
+ * next panel, n = ceil(K/2) (*pfn of them, 0 past its end or after the last
+ * panel).  A task's 48 rows are 8, 6, 4 or 2 tiles of a panel of 4, 3, 2 or
+ * 1 vectors (K*nv lines): the prefetch is spread over all of them. */
 static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
 {
     *pfn = 0;
@@ -1002,11 +1011,12 @@ static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
         return p->w;
     int nv;
     const float *next = fpanel(p, pan + 1, &nv);
-    long left = (long)p->K * nv - (long)t * p->K;
+    const int n = (p->K + 1) / 2;
+    long left = (long)p->K * nv - (long)t * n;
     if (left <= 0)
         return p->w;
-    *pfn = left < p->K ? (int)left : p->K;
-    return next + (size_t)t * p->K * 16;
+    *pfn = left < n ? (int)left : n;
+    return next + (size_t)t * n * 16;
 }
 
 /* ======================= float direct conv (AVX-512): the stem =======================
