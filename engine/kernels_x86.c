@@ -1465,22 +1465,76 @@ struct dw3blk {
     int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
 };
 
+/* Requantization of the depthwise blocks (dwrq_apply): the same 32-bit
+ * value as rq_apply in 9 vector operations instead of 11, 2 of them on the
+ * shift port instead of 5.  The accumulator starts at bias + 2^31 (mod 2^32,
+ * vpdpbusd wraps), so it holds u = a + 2^31 in [0, 2^32) for every int32 a:
+ * vpmuludq by 2m (< 2^32, m >= 0) plus a 64-bit constant R gives
+ * 2(a*m + rnd) - 2^32 [e > 0] exactly (mod 2^64), whose high dword is
+ * rq_apply's (a*m + rnd) >> 31 with its - [a < 0] already taken for a >= 0:
+ * R = 2 rnd - 2^32 m - 2^32 [e > 0].  The high dwords of the even and odd
+ * products land in their lanes with one vpermt2d; subtracting
+ * srai(u, 31) = -[a >= 0] (masked to the lanes with e > 0) leaves
+ * x + nudge - [a < 0], then the arithmetic shift by e.  Layers with a left
+ * shift or a lane with e = 0 (rare) take two more masks (DQ_GEN). */
+enum { DQ_BIAS, DQ_ME, DQ_MO, DQ_RE, DQ_RO, DQ_RSH, DQ_NEGM, DQ_LSH, DQ_ROWS };
+#define DQ_V (DQ_ROWS * 16) /* int32 per 16-lane vector */
+
+struct dwrq {
+    int32_t *q;         /* [vector][DQ_ROWS][16] */
+    int gen;            /* some lane shifts left or has e = 0 */
+};
+
+/* Lane `lane` of vector q (DQ_V int32). */
+static void dwrq_set(int32_t *q, int lane, int32_t bias, int32_t mult, int32_t shift, int *gen)
+{
+    int32_t lsh = shift > 0 ? shift : 0, e = shift > 0 ? 0 : -shift;
+    uint64_t rnd = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (e + 30) : 0);
+    uint64_t r = 2 * rnd - ((uint64_t)(uint32_t)mult << 32) - (e > 0 ? (uint64_t)1 << 32 : 0);
+    int64_t *r64 = (int64_t *)(q + (lane % 2 ? DQ_RO : DQ_RE) * 16);
+    q[DQ_BIAS * 16 + lane] = (int32_t)((uint32_t)bias + 0x80000000u);
+    q[(lane % 2 ? DQ_MO : DQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
+    r64[lane / 2] = (int64_t)r;
+    q[DQ_RSH * 16 + lane] = e;
+    q[DQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
+    q[DQ_LSH * 16 + lane] = lsh;
+    *gen |= lsh > 0 || (e == 0 && mult != 0); /* mult 0: a padding lane */
+}
+
+/* u = a + 2^31 (the biased accumulator) -> the requantized a. */
+TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, int gen)
+{
+    const __m512i top = _mm512_set1_epi32(INT32_MIN);
+    if (gen) /* a << lsh (wrapping, as rq_apply), on the unbiased value */
+        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(q + DQ_LSH * 16)), top);
+    __m512i t = _mm512_srai_epi32(u, 31);
+    if (gen)
+        t = _mm512_and_si512(t, _mm512_load_si512(q + DQ_NEGM * 16));
+    __m512i ev = _mm512_mul_epu32(u, _mm512_load_si512(q + DQ_ME * 16));
+    __m512i od = _mm512_mul_epu32(_mm512_shuffle_epi32(u, _MM_PERM_DDBB), _mm512_load_si512(q + DQ_MO * 16));
+    ev = _mm512_add_epi64(ev, _mm512_load_si512(q + DQ_RE * 16));
+    od = _mm512_add_epi64(od, _mm512_load_si512(q + DQ_RO * 16));
+    /* lane i: the high dword of ev's qword i/2 (even i), of od's (odd i) */
+    const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
+    __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
+    return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + DQ_RSH * 16));
+}
+
 struct qdw3 {
     struct xpack h;
     void *block;
     int C, nblk, fblocks, sbmax;
-    int zp;             /* w_zp != 0 */
+    int zp;             /* some channel's w - w_zp leaves int8: excess passes */
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
     struct dw3piece *pc;
     int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
-    struct rq rq;       /* [fblock][j][16] */
-    int32_t *rq_block;
+    struct dwrq rq;     /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
-    int8_t *zw;         /* [fblock][j][64]: (z, z, z, 0), z = -w_zp (64 for -128) in lanes
-                         * whose weights are w, 0 in lanes whose weights are w - w_zp */
-    uint8_t *zpass;     /* [fblock][j]: vpdpbusd passes against zw (0, 1, 2 for -128) */
+    int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
+    uint8_t *xpass;     /* [fblock][j][ky]: passes against xw (0-2) */
+    uint8_t *xany;      /* [fblock][j]: some ky has a pass */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1488,13 +1542,17 @@ struct qdw3 {
  * 4-tap kernel: there each output row streams all the weight blocks and
  * their requantization constants (2.3 KiB per 64 channels) from L2, and
  * the rows of the ring are too short to pay for it (7x7x960: 1.1-1.2x the
- * 4-tap kernel's time; 14x14 and up: 0.5-0.9x). */
+ * 4-tap kernel's time; 14x14 and up: 0.5-0.9x).  dwrq needs m >= 0 (as
+ * every real scale gives). */
 static int qdw3_ok(const struct mnet_qconv *l)
 {
     const struct mnet_conv_geom *g = &l->g;
     int C = g->out_c, low = C & -C, fb = C % 8 ? (C + 63) / 64 : C / (low < 64 ? low : 64);
     if ((long)g->out_h * g->out_w <= 64 && fb > 6)
         return 0;
+    for (int c = 0; c < C; c++)
+        if (l->mult[c] < 0)
+            return 0;
     return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
            g->dil_w == 1;
 }
@@ -1511,7 +1569,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     int sbmax = DW3_RING_BYTES / (3 * 256);
     if (sbmax > nblk)
         sbmax = nblk;
-    const size_t nw = (size_t)fblocks * 768, nc = (size_t)fblocks * 64, rowb = (size_t)sbmax * 256;
+    const size_t nw = (size_t)fblocks * 768, nq = (size_t)fblocks * 4 * DQ_V * sizeof(int32_t);
+    const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
     struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
@@ -1559,9 +1618,9 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     }
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
-        p->block = x_alloc(nw + (size_t)fblocks * 256 + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 4);
-    if (!p || !p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
+        p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 16);
+    if (!p || !p->block) {
         if (p)
             free(p->block);
         free(p);
@@ -1569,6 +1628,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         free(blk);
         return -ENOMEM;
     }
+    memset(p->block, 0, nw + nq + nx);
     p->h.kind = PK_QDW3;
     p->C = C;
     p->nblk = nblk;
@@ -1577,16 +1637,20 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->rowb = rowb;
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
-    p->zw = p->w + nw;
-    p->padrow = (uint8_t *)(p->zw + (size_t)fblocks * 256);
+    p->rq.q = (int32_t *)(p->w + nw);
+    p->rq.gen = 0;
+    p->xw = (int8_t *)p->rq.q + nq;
+    p->padrow = (uint8_t *)(p->xw + nx);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
     p->pc = (struct dw3piece *)(p->blk + nblk);
-    p->zpass = (uint8_t *)(p->pc + npc);
+    p->xpass = (uint8_t *)(p->pc + npc);
+    p->xany = p->xpass + (size_t)fblocks * 12;
+    memset(p->xpass, 0, (size_t)fblocks * 16);
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
     free(blk);
-    p->zp = l->w_zp != 0;
+    p->zp = 0;
     p->in_zp = l->in_zp;
     for (size_t i = 0; i < rowb; i++)
         p->padrow[i] = i % 4 == 3 ? 0 : (uint8_t)l->in_zp;
@@ -1594,28 +1658,30 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
                 int f = wb * 64 + dw4_chan(j, lane);
-                size_t i = (size_t)wb * 64 + j * 16 + lane;
+                int32_t *q = p->rq.q + ((size_t)wb * 4 + j) * DQ_V;
                 if (!flat && f >= C) {
-                    rq_set(&p->rq, i, 0, 0, 0);
+                    dwrq_set(q, lane, 0, 0, 0, &p->rq.gen);
                     continue;
                 }
-                int c = f % C, fits = 1;
+                int c = f % C;
                 int32_t wsum = 0;
-                for (int t = 0; t < 9; t++) {
-                    int d = l->w[(size_t)t * C + c] - l->w_zp;
-                    wsum += d;
-                    fits &= d >= -128 && d <= 127;
-                }
-                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < 9; t++)
-                    p->w[(((size_t)wb * 3 + t / 3) * 4 + j) * 64 + lane * 4 + t % 3] =
-                        (int8_t)(l->w[(size_t)t * C + c] - (fits ? l->w_zp : 0));
-                if (!fits) {
-                    int8_t z = (int8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
-                    for (int kx = 0; kx < 3; kx++)
-                        p->zw[((size_t)wb * 4 + j) * 64 + lane * 4 + kx] = z;
-                    uint8_t *zp = p->zpass + (size_t)wb * 4 + j;
-                    *zp = l->w_zp == -128 ? 2 : 1;
+                    wsum += l->w[(size_t)t * C + c] - l->w_zp;
+                dwrq_set(q, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c], &p->rq.gen);
+                /* w - w_zp clamped to int8, the rest in up to two passes */
+                for (int t = 0; t < 9; t++) {
+                    int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
+                    int d0 = d < -128 ? -128 : d > 127 ? 127 : d, e = d - d0;
+                    p->w[(((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4 + t % 3] = (int8_t)d0;
+                    uint8_t *np = p->xpass + ((size_t)wb * 4 + j) * 3 + ky;
+                    for (int ps = 0; e; ps++) {
+                        int e0 = e > 127 ? 127 : e;
+                        p->xw[((((size_t)wb * 4 + j) * 3 + ky) * 2 + ps) * 64 + lane * 4 + t % 3] = (int8_t)e0;
+                        e -= e0;
+                        *np = *np > ps + 1 ? *np : (uint8_t)(ps + 1);
+                        p->xany[(size_t)wb * 4 + j] = 1;
+                        p->zp = 1;
+                    }
                 }
             }
     p->out_zp = l->out_zp;
@@ -1667,32 +1733,37 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
     }
 }
 
+/* What a block needs of its weight block besides the weights. */
+struct dw3w {
+    const int32_t *q;       /* dwrq vectors [j] */
+    const int8_t *xw;       /* excess passes [j][ky][pass][64] */
+    const uint8_t *xpass;   /* [j][ky] */
+    const uint8_t *xany;    /* [j] */
+};
+
 /* One output block from ring rows r0..r2 at ro, weights wv (registers or
- * memory, the compiler's choice), requantization block c0. */
-TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8_t *r1,
-                             const uint8_t *r2, size_t ro, size_t c0, const __m512i *wv,
-                             const int8_t *zw, const uint8_t *zpass, int zp, int32_t ozp,
-                             int32_t omin, int32_t omax)
+ * memory, the compiler's choice).  zp, gen: compile-time constants of the
+ * callers. */
+TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *r0, const uint8_t *r1,
+                             const uint8_t *r2, size_t ro, const __m512i *wv, int zp, int gen,
+                             int32_t ozp, int32_t omin, int32_t omax)
 {
     __m512i a[4];
     for (int j = 0; j < 4; j++) {
-        __m512i x0 = _mm512_load_si512(r0 + ro + 64 * j);
-        __m512i x1 = _mm512_load_si512(r1 + ro + 64 * j);
-        __m512i x2 = _mm512_load_si512(r2 + ro + 64 * j);
-        a[j] = _mm512_load_si512(rq->bias + c0 + 16 * j);
-        a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
-        a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
-        a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
-        if (zp && zpass[j]) {
-            const __m512i zv = _mm512_load_si512(zw + 64 * j);
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, zv);
-            s = _mm512_dpbusd_epi32(s, x1, zv);
-            s = _mm512_dpbusd_epi32(s, x2, zv);
-            a[j] = _mm512_add_epi32(a[j], zpass[j] > 1 ? _mm512_add_epi32(s, s) : s);
-        }
+        __m512i x[3] = { _mm512_load_si512(r0 + ro + 64 * j), _mm512_load_si512(r1 + ro + 64 * j),
+                         _mm512_load_si512(r2 + ro + 64 * j) };
+        a[j] = _mm512_load_si512(k->q + j * DQ_V + DQ_BIAS * 16);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
+        if (zp && k->xany[j])
+            for (int ky = 0; ky < 3; ky++)
+                for (int ps = 0; ps < k->xpass[3 * j + ky]; ps++)
+                    a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
+                                               _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
     for (int j = 0; j < 4; j++)
-        a[j] = rq_apply(a[j], rq, c0 + 16 * (size_t)j);
+        a[j] = dwrq_apply(a[j], k->q + j * DQ_V, gen);
     return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
 }
 
@@ -1706,36 +1777,38 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
 
 /* Output blocks [b0, b1) of one output row from ring rows r[0..2]. */
 TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
-                        int zp)
+                        int zp, int gen)
 {
     /* locals: the output stores may alias anything reachable from p */
-    const struct rq rq = p->rq;
     const struct dw3blk *blk = p->blk;
     const int fb = p->fblocks;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
     const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
     const int8_t *w = p->w;
+    const int32_t *q = p->rq.q;
+    const int8_t *xw = p->xw;
+    const uint8_t *xpass = p->xpass, *xany = p->xany;
     if (b1 - b0 >= 4 * fb) {
         /* the blocks of one weight block in turn: its weights stay in registers */
         for (int bs = b0; bs < b0 + fb; bs++) {
             const int wb = bs % fb;
+            const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, xw + (size_t)wb * 1536,
+                                    xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
             __m512i wv[12];
             for (int i = 0; i < 12; i++)
                 wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
             for (int b = bs; b < b1; b += fb)
                 qdw3_store(blk + b, orow,
-                           qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
-                                      p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp,
-                                      omin, omax));
+                           qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
         }
         return;
     }
     for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
         const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
+        const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, xw + (size_t)wb * 1536,
+                                xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
         qdw3_store(blk + b, orow,
-                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
-                              p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp, omin,
-                              omax));
+                   qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
     }
 }
 
@@ -1774,10 +1847,16 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->zp)
-                qdw3_row(p, r, b0, b1, orow, 1);
-            else
-                qdw3_row(p, r, b0, b1, orow, 0);
+            if (p->rq.gen) {
+                if (p->zp)
+                    qdw3_row(p, r, b0, b1, orow, 1, 1);
+                else
+                    qdw3_row(p, r, b0, b1, orow, 0, 1);
+            } else if (p->zp) {
+                qdw3_row(p, r, b0, b1, orow, 1, 0);
+            } else {
+                qdw3_row(p, r, b0, b1, orow, 0, 0);
+            }
         }
     }
 }
@@ -2600,10 +2679,7 @@ static void x_free_pack(void *packed)
         free(((struct qdw4 *)packed)->block);
         free(((struct qdw4 *)packed)->rq_block);
         break;
-    case PK_QDW3:
-        free(((struct qdw3 *)packed)->block);
-        free(((struct qdw3 *)packed)->rq_block);
-        break;
+    case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);

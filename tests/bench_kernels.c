@@ -1,9 +1,10 @@
 /* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
  *
- *   bench_kernels [TABLE [W_ZP]] TABLE: a kernel table name (default: the one
+ *   bench_kernels [TABLE [W_ZP [KIND]]] TABLE: a kernel table name (default: the one
  *                                mnet_kernels_select picks, MNET_KERNELS works);
  *                                W_ZP: the int8 layers' weight zero point (s8
- *                                domain; default 0, as in per-channel models)
+ *                                domain; default 0, as in per-channel models);
+ *                                KIND: only that kernel (qdw, qconv, fdw, fconv)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -21,6 +22,7 @@
 
 static const struct mnet_kernel_ops *T;
 static int32_t w_zp;
+static const char *only; /* kernel kind to run, NULL: all */
 
 static double cpu_ms(void)
 {
@@ -154,6 +156,8 @@ int main(int argc, char **argv)
         }
         if (argc > 2)
             w_zp = atoi(argv[2]);
+        if (argc > 3)
+            only = argv[3];
     }
     /* (dw, map, in_c, out_c, k, stride) */
     static const int shapes[][6] = {
@@ -165,10 +169,19 @@ int main(int argc, char **argv)
         /* and MobileNetV1's wide 1x1 convs */
         { 0, 112, 32, 64, 1, 1 },  { 0, 56, 128, 128, 1, 1 }, { 0, 28, 256, 256, 1, 1 },
         { 0, 14, 512, 512, 1, 1 }, { 0, 7, 1024, 1024, 1, 1 },
+        /* the other depthwise layers of both networks */
+        { 1, 56, 144, 144, 3, 2 }, { 1, 28, 192, 192, 3, 1 }, { 1, 28, 192, 192, 3, 2 },
+        { 1, 14, 384, 384, 3, 1 }, { 1, 14, 576, 576, 3, 2 }, { 1, 7, 960, 960, 3, 1 },
+        { 1, 112, 64, 64, 3, 2 },  { 1, 56, 128, 128, 3, 1 }, { 1, 56, 128, 128, 3, 2 },
+        { 1, 28, 256, 256, 3, 1 }, { 1, 28, 256, 256, 3, 2 }, { 1, 14, 512, 512, 3, 1 },
+        { 1, 14, 512, 512, 3, 2 }, { 1, 7, 1024, 1024, 3, 1 },
     };
     for (int q = 1; q >= 0; q--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             const int *s = shapes[i];
+            static const char *kind[2][2] = { { "fconv", "fdw" }, { "qconv", "qdw" } };
+            if (only && strcmp(only, kind[q][s[0]]))
+                continue;
             if (q)
                 bench_q(s[0], s[1], s[2], s[3], s[4], s[5]);
             else
