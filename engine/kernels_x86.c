@@ -1437,17 +1437,19 @@ static int dw4_chan(int j, int lane)
  * piece and keep in_zp): one plain load inside the image at stride 1, two
  * pieces where a block straddles two pixels at stride 2, a list otherwise.
  *
- * A weight zero point (uint8 models): a channel whose nine w - w_zp all fit
- * in int8 (all but one or two per layer in the real uint8 MobileNetV2: the
- * per-tensor range comes from the extreme channel) gets w - w_zp as its
- * weights; the others keep w and add - w_zp * (x0 + x1 + x2) per row with
- * one more vpdpbusd of the same interleaved vector against bytes of -w_zp
- * (64 twice for w_zp = -128), only in the 16-channel vectors holding one.
+ * A weight zero point (uint8 models): the weights are w - w_zp clamped to
+ * int8; the taps where it does not fit (one or two channels per layer in the
+ * real uint8 MobileNetV2, an outlier weight at the far end of the
+ * per-tensor range) keep their excess in extra weight vectors, one
+ * vpdpbusd of the same interleaved row each (two for an excess of 128),
+ * only for the 16-channel vectors and kernel rows holding one.
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
- * a range of blocks): the ring of a strip stays in L1, no two threads build
- * the same row, and at batch 1 two threads take one strip each. */
-#define DW3_RING_BYTES (24 * 1024) /* 3 interleaved rows of a strip */
+ * a range of blocks): the ring of a strip stays in L1 next to the weights and
+ * constants of 9 weight blocks (56x56x144: 16 KiB rings 0.85-0.9x the time of
+ * 24 KiB ones), no two threads build the same row, and at batch 1 two
+ * threads take one strip each. */
+#define DW3_RING_BYTES (16 * 1024) /* 3 interleaved rows of a strip */
 
 struct dw3piece {
     int32_t off;        /* input byte of lane 0, relative to the input row */
@@ -1477,16 +1479,20 @@ struct dw3blk {
  * srai(u, 31) = -[a >= 0] (masked to the lanes with e > 0) leaves
  * x + nudge - [a < 0], then the arithmetic shift by e.  Layers with a left
  * shift or a lane with e = 0 (rare) take two more masks (DQ_GEN). */
-enum { DQ_BIAS, DQ_ME, DQ_MO, DQ_RE, DQ_RO, DQ_RSH, DQ_NEGM, DQ_LSH, DQ_ROWS };
+enum { DQ_BIAS, DQ_ME, DQ_MO, DQ_RE, DQ_RO, DQ_RSH, DQ_ROWS };
+enum { DQ_NEGM, DQ_LSH, DQ_GROWS }; /* only read by DQ_GEN layers: apart, out of L1 */
 #define DQ_V (DQ_ROWS * 16) /* int32 per 16-lane vector */
+#define DQ_G (DQ_GROWS * 16)
 
 struct dwrq {
     int32_t *q;         /* [vector][DQ_ROWS][16] */
+    int32_t *g;         /* [vector][DQ_GROWS][16] */
     int gen;            /* some lane shifts left or has e = 0 */
 };
 
-/* Lane `lane` of vector q (DQ_V int32). */
-static void dwrq_set(int32_t *q, int lane, int32_t bias, int32_t mult, int32_t shift, int *gen)
+/* Lane `lane` of vector q, g (DQ_V, DQ_G int32). */
+static void dwrq_set(int32_t *q, int32_t *g, int lane, int32_t bias, int32_t mult, int32_t shift,
+                     int *gen)
 {
     int32_t lsh = shift > 0 ? shift : 0, e = shift > 0 ? 0 : -shift;
     uint64_t rnd = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (e + 30) : 0);
@@ -1496,20 +1502,20 @@ static void dwrq_set(int32_t *q, int lane, int32_t bias, int32_t mult, int32_t s
     q[(lane % 2 ? DQ_MO : DQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
     r64[lane / 2] = (int64_t)r;
     q[DQ_RSH * 16 + lane] = e;
-    q[DQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
-    q[DQ_LSH * 16 + lane] = lsh;
+    g[DQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
+    g[DQ_LSH * 16 + lane] = lsh;
     *gen |= lsh > 0 || (e == 0 && mult != 0); /* mult 0: a padding lane */
 }
 
 /* u = a + 2^31 (the biased accumulator) -> the requantized a. */
-TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, int gen)
+TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, const int32_t *g, int gen)
 {
     const __m512i top = _mm512_set1_epi32(INT32_MIN);
     if (gen) /* a << lsh (wrapping, as rq_apply), on the unbiased value */
-        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(q + DQ_LSH * 16)), top);
+        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(g + DQ_LSH * 16)), top);
     __m512i t = _mm512_srai_epi32(u, 31);
     if (gen)
-        t = _mm512_and_si512(t, _mm512_load_si512(q + DQ_NEGM * 16));
+        t = _mm512_and_si512(t, _mm512_load_si512(g + DQ_NEGM * 16));
     __m512i ev = _mm512_mul_epu32(u, _mm512_load_si512(q + DQ_ME * 16));
     __m512i od = _mm512_mul_epu32(_mm512_shuffle_epi32(u, _MM_PERM_DDBB), _mm512_load_si512(q + DQ_MO * 16));
     ev = _mm512_add_epi64(ev, _mm512_load_si512(q + DQ_RE * 16));
@@ -1569,7 +1575,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     int sbmax = DW3_RING_BYTES / (3 * 256);
     if (sbmax > nblk)
         sbmax = nblk;
-    const size_t nw = (size_t)fblocks * 768, nq = (size_t)fblocks * 4 * DQ_V * sizeof(int32_t);
+    const size_t nw = (size_t)fblocks * 768, nq = (size_t)fblocks * 4 * (DQ_V + DQ_G) * sizeof(int32_t);
     const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
@@ -1638,6 +1644,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
     p->rq.q = (int32_t *)(p->w + nw);
+    p->rq.g = p->rq.q + (size_t)fblocks * 4 * DQ_V;
     p->rq.gen = 0;
     p->xw = (int8_t *)p->rq.q + nq;
     p->padrow = (uint8_t *)(p->xw + nx);
@@ -1659,15 +1666,16 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
             for (int lane = 0; lane < 16; lane++) {
                 int f = wb * 64 + dw4_chan(j, lane);
                 int32_t *q = p->rq.q + ((size_t)wb * 4 + j) * DQ_V;
+                int32_t *qg = p->rq.g + ((size_t)wb * 4 + j) * DQ_G;
                 if (!flat && f >= C) {
-                    dwrq_set(q, lane, 0, 0, 0, &p->rq.gen);
+                    dwrq_set(q, qg, lane, 0, 0, 0, &p->rq.gen);
                     continue;
                 }
                 int c = f % C;
                 int32_t wsum = 0;
                 for (int t = 0; t < 9; t++)
                     wsum += l->w[(size_t)t * C + c] - l->w_zp;
-                dwrq_set(q, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c], &p->rq.gen);
+                dwrq_set(q, qg, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c], &p->rq.gen);
                 /* w - w_zp clamped to int8, the rest in up to two passes */
                 for (int t = 0; t < 9; t++) {
                     int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
@@ -1735,7 +1743,7 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
 
 /* What a block needs of its weight block besides the weights. */
 struct dw3w {
-    const int32_t *q;       /* dwrq vectors [j] */
+    const int32_t *q, *g;   /* dwrq vectors [j] */
     const int8_t *xw;       /* excess passes [j][ky][pass][64] */
     const uint8_t *xpass;   /* [j][ky] */
     const uint8_t *xany;    /* [j] */
@@ -1763,7 +1771,7 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *r0, const uint
                                                _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
     for (int j = 0; j < 4; j++)
-        a[j] = dwrq_apply(a[j], k->q + j * DQ_V, gen);
+        a[j] = dwrq_apply(a[j], k->q + j * DQ_V, k->g + j * DQ_G, gen);
     return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
 }
 
@@ -1785,14 +1793,14 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
     const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
     const int8_t *w = p->w;
-    const int32_t *q = p->rq.q;
+    const int32_t *q = p->rq.q, *qg = p->rq.g;
     const int8_t *xw = p->xw;
     const uint8_t *xpass = p->xpass, *xany = p->xany;
     if (b1 - b0 >= 4 * fb) {
         /* the blocks of one weight block in turn: its weights stay in registers */
         for (int bs = b0; bs < b0 + fb; bs++) {
             const int wb = bs % fb;
-            const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, xw + (size_t)wb * 1536,
+            const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
                                     xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
             __m512i wv[12];
             for (int i = 0; i < 12; i++)
@@ -1805,7 +1813,7 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     }
     for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
         const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
-        const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, xw + (size_t)wb * 1536,
+        const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
                                 xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
         qdw3_store(blk + b, orow,
                    qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
