@@ -1539,8 +1539,7 @@ struct qdw3 {
     struct dwrq rq;     /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
     int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
-    uint8_t *xpass;     /* [fblock][j][ky]: passes against xw (0-2) */
-    uint8_t *xany;      /* [fblock][j]: some ky has a pass */
+    uint32_t *xbits;    /* [fblock]: bit 3j+ky: a pass against xw; bit 16+3j+ky: a second */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1625,7 +1624,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
         p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 16);
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * sizeof *p->xbits);
     if (!p || !p->block) {
         if (p)
             free(p->block);
@@ -1650,9 +1649,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->padrow = (uint8_t *)(p->xw + nx);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
     p->pc = (struct dw3piece *)(p->blk + nblk);
-    p->xpass = (uint8_t *)(p->pc + npc);
-    p->xany = p->xpass + (size_t)fblocks * 12;
-    memset(p->xpass, 0, (size_t)fblocks * 16);
+    p->xbits = (uint32_t *)(p->pc + npc);
+    memset(p->xbits, 0, (size_t)fblocks * sizeof *p->xbits);
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
@@ -1681,13 +1679,11 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
                     int d0 = d < -128 ? -128 : d > 127 ? 127 : d, e = d - d0;
                     p->w[(((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4 + t % 3] = (int8_t)d0;
-                    uint8_t *np = p->xpass + ((size_t)wb * 4 + j) * 3 + ky;
                     for (int ps = 0; e; ps++) {
                         int e0 = e > 127 ? 127 : e;
                         p->xw[((((size_t)wb * 4 + j) * 3 + ky) * 2 + ps) * 64 + lane * 4 + t % 3] = (int8_t)e0;
                         e -= e0;
-                        *np = *np > ps + 1 ? *np : (uint8_t)(ps + 1);
-                        p->xany[(size_t)wb * 4 + j] = 1;
+                        p->xbits[wb] |= (uint32_t)1 << (16 * ps + 3 * j + ky);
                         p->zp = 1;
                     }
                 }
@@ -1745,8 +1741,7 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
 struct dw3w {
     const int32_t *q, *g;   /* dwrq vectors [j] */
     const int8_t *xw;       /* excess passes [j][ky][pass][64] */
-    const uint8_t *xpass;   /* [j][ky] */
-    const uint8_t *xany;    /* [j] */
+    uint32_t xbits;
 };
 
 /* One output block from ring rows r0..r2 at ro, weights wv (registers or
@@ -1764,11 +1759,12 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *r0, const uint
         a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
-        if (zp && k->xany[j])
+        if (zp && k->xbits & 7u << 3 * j)
             for (int ky = 0; ky < 3; ky++)
-                for (int ps = 0; ps < k->xpass[3 * j + ky]; ps++)
-                    a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
-                                               _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
+                for (int ps = 0; ps < 2; ps++)
+                    if (k->xbits & 1u << (16 * ps + 3 * j + ky))
+                        a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
+                                                   _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
     for (int j = 0; j < 4; j++)
         a[j] = dwrq_apply(a[j], k->q + j * DQ_V, k->g + j * DQ_G, gen);
@@ -1795,13 +1791,13 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     const int8_t *w = p->w;
     const int32_t *q = p->rq.q, *qg = p->rq.g;
     const int8_t *xw = p->xw;
-    const uint8_t *xpass = p->xpass, *xany = p->xany;
+    const uint32_t *xbits = p->xbits;
     if (b1 - b0 >= 4 * fb) {
         /* the blocks of one weight block in turn: its weights stay in registers */
         for (int bs = b0; bs < b0 + fb; bs++) {
             const int wb = bs % fb;
             const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
-                                    xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
+                                    xbits[wb] };
             __m512i wv[12];
             for (int i = 0; i < 12; i++)
                 wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
@@ -1814,7 +1810,7 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
         const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
         const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
-                                xpass + (size_t)wb * 12, xany + (size_t)wb * 4 };
+                                xbits[wb] };
         qdw3_store(blk + b, orow,
                    qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
     }

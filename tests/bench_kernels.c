@@ -3,7 +3,9 @@
  *   bench_kernels [TABLE [W_ZP [KIND]]] TABLE: a kernel table name (default: the one
  *                                mnet_kernels_select picks, MNET_KERNELS works);
  *                                W_ZP: the int8 layers' weight zero point (s8
- *                                domain; default 0, as in per-channel models);
+ *                                domain; default 0, as in per-channel models;
+ *                                otherwise weights around it, 1 in 12 channels
+ *                                with an outlier tap, as in real uint8 files);
  *                                KIND: only that kernel (qdw, qconv, fdw, fconv)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
@@ -74,6 +76,17 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
     int8_t *w = xalloc(nw);
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(rand() % 255 - 127);
+    if (w_zp) { /* as in real uint8 files: around w_zp, an outlier in 1 of 12 channels */
+        for (size_t i = 0; i < nw; i++) {
+            int v = w_zp + rand() % 201 - 100;
+            w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+        }
+        for (int c = 0; c < g.out_c; c++)
+            if (rand() % 12 == 0) {
+                size_t i = dw ? (size_t)(rand() % K) * g.out_c + c : (size_t)c * K + rand() % K;
+                w[i] = (int8_t)(w_zp >= 0 ? -128 : 127);
+            }
+    }
     int32_t *bias = xalloc(4 * g.out_c), *mult = xalloc(4 * g.out_c), *shift = xalloc(4 * g.out_c);
     for (int c = 0; c < g.out_c; c++) {
         int sh;
