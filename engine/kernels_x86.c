@@ -23,8 +23,9 @@
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
- *    straight from three ring rows; the weight zero point is folded into the
- *    weights of the channels where w - w_zp fits in int8.  Other kernel
+ *    straight from three ring rows, requantized with dwrq_apply (9 ops);
+ *    the weights are w - w_zp clamped to int8, outlier taps' excess in
+ *    extra passes.  Other kernel
  *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
  *    interleaved per step with unpacks, then vpdpbusd.  Without VNNI: u8
  *    widened to int16, two taps interleaved, vpmaddwd.  float: a pointer per
@@ -1526,6 +1527,11 @@ TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, const int32_t *g, int 
     return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + DQ_RSH * 16));
 }
 
+/* A weight block's excess passes: none; at most one per vector, all in one
+ * kernel row each (the real files: one outlier tap): one unconditional
+ * vpdpbusd per vector, no branches; any other pattern: tested per pass. */
+enum { DX_NONE, DX_ONE, DX_ANY };
+
 struct qdw3 {
     struct xpack h;
     void *block;
@@ -1540,6 +1546,8 @@ struct qdw3 {
     uint8_t *padrow;    /* a ring row of in_zp */
     int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
     uint32_t *xbits;    /* [fblock]: bit 3j+ky: a pass against xw; bit 16+3j+ky: a second */
+    uint8_t *xmode;     /* [fblock]: DX_* */
+    uint8_t *xrow;      /* [fblock][j]: DX_ONE: the row ky of vector j's pass (0 if none) */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1624,7 +1632,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
         p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * sizeof *p->xbits);
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * (sizeof *p->xbits + 5));
     if (!p || !p->block) {
         if (p)
             free(p->block);
@@ -1650,7 +1658,9 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->blk = (struct dw3blk *)(p->padrow + rowb);
     p->pc = (struct dw3piece *)(p->blk + nblk);
     p->xbits = (uint32_t *)(p->pc + npc);
-    memset(p->xbits, 0, (size_t)fblocks * sizeof *p->xbits);
+    p->xmode = (uint8_t *)(p->xbits + fblocks);
+    p->xrow = p->xmode + fblocks;
+    memset(p->xbits, 0, (size_t)fblocks * (sizeof *p->xbits + 5));
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
@@ -1688,6 +1698,16 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     }
                 }
             }
+    for (int wb = 0; wb < fblocks; wb++) {
+        uint32_t xb = p->xbits[wb];
+        int one = xb >> 16 == 0;
+        for (int j = 0; j < 4; j++) {
+            uint32_t rows = xb >> 3 * j & 7;
+            one &= (rows & (rows - 1)) == 0;
+            p->xrow[wb * 4 + j] = (uint8_t)(rows == 4 ? 2 : rows == 2 ? 1 : 0);
+        }
+        p->xmode[wb] = (uint8_t)(!xb ? DX_NONE : one ? DX_ONE : DX_ANY);
+    }
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -1742,24 +1762,28 @@ struct dw3w {
     const int32_t *q, *g;   /* dwrq vectors [j] */
     const int8_t *xw;       /* excess passes [j][ky][pass][64] */
     uint32_t xbits;
+    int xrow[4];            /* DX_ONE: row of vector j's pass */
 };
 
 /* One output block from ring rows r0..r2 at ro, weights wv (registers or
  * memory, the compiler's choice).  zp, gen: compile-time constants of the
  * callers. */
-TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *r0, const uint8_t *r1,
-                             const uint8_t *r2, size_t ro, const __m512i *wv, int zp, int gen,
-                             int32_t ozp, int32_t omin, int32_t omax)
+TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size_t ro,
+                             const __m512i *wv, int zp, int gen, int32_t ozp, int32_t omin,
+                             int32_t omax)
 {
     __m512i a[4];
     for (int j = 0; j < 4; j++) {
-        __m512i x[3] = { _mm512_load_si512(r0 + ro + 64 * j), _mm512_load_si512(r1 + ro + 64 * j),
-                         _mm512_load_si512(r2 + ro + 64 * j) };
+        __m512i x[3] = { _mm512_load_si512(r[0] + ro + 64 * j), _mm512_load_si512(r[1] + ro + 64 * j),
+                         _mm512_load_si512(r[2] + ro + 64 * j) };
         a[j] = _mm512_load_si512(k->q + j * DQ_V + DQ_BIAS * 16);
         a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
-        if (zp && k->xbits & 7u << 3 * j)
+        if (zp == DX_ONE) /* a zero vector where j has no pass */
+            a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r[k->xrow[j]] + ro + 64 * j),
+                                       _mm512_load_si512(k->xw + (j * 3 + k->xrow[j]) * 128));
+        if (zp == DX_ANY && k->xbits & 7u << 3 * j)
             for (int ky = 0; ky < 3; ky++)
                 for (int ps = 0; ps < 2; ps++)
                     if (k->xbits & 1u << (16 * ps + 3 * j + ky))
@@ -1779,7 +1803,21 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
         _mm512_mask_storeu_epi8(orow + k->out_off, k->smask, y);
 }
 
-/* Output blocks [b0, b1) of one output row from ring rows r[0..2]. */
+/* The block's weight-block extras (excess rows when zp). */
+INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
+{
+    struct dw3w k = { p->rq.q + (size_t)wb * 4 * DQ_V, p->rq.g + (size_t)wb * 4 * DQ_G,
+                      p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
+    if (zp) {
+        k.xbits = p->xbits[wb];
+        for (int j = 0; j < 4; j++)
+            k.xrow[j] = p->xrow[wb * 4 + j];
+    }
+    return k;
+}
+
+/* Output blocks [b0, b1) of one output row from ring rows r[0..2]; zp: the
+ * layer has excess passes (each weight block then goes by its DX_ mode). */
 TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
                         int zp, int gen)
 {
@@ -1787,32 +1825,36 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     const struct dw3blk *blk = p->blk;
     const int fb = p->fblocks;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
-    const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
+    const uint8_t *const rr[3] = { r[0], r[1], r[2] };
     const int8_t *w = p->w;
-    const int32_t *q = p->rq.q, *qg = p->rq.g;
-    const int8_t *xw = p->xw;
-    const uint32_t *xbits = p->xbits;
-    if (b1 - b0 >= 4 * fb) {
-        /* the blocks of one weight block in turn: its weights stay in registers */
-        for (int bs = b0; bs < b0 + fb; bs++) {
-            const int wb = bs % fb;
-            const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
-                                    xbits[wb] };
-            __m512i wv[12];
-            for (int i = 0; i < 12; i++)
-                wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
-            for (int b = bs; b < b1; b += fb)
-                qdw3_store(blk + b, orow,
-                           qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
+    const uint8_t *xmode = p->xmode;
+    if (!zp && b1 - b0 < 4 * fb) { /* a few blocks per weight block: in order */
+        for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
+            const struct dw3w k = qdw3_w(p, wb, 0);
+            qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256,
+                                                 (const __m512i *)(w + (size_t)wb * 768), DX_NONE,
+                                                 gen, ozp, omin, omax));
         }
         return;
     }
-    for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
-        const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
-        const struct dw3w k = { q + (size_t)wb * 4 * DQ_V, qg + (size_t)wb * 4 * DQ_G, xw + (size_t)wb * 1536,
-                                xbits[wb] };
-        qdw3_store(blk + b, orow,
-                   qdw3_block(&k, r0, r1, r2, (size_t)(b - b0) * 256, wv, zp, gen, ozp, omin, omax));
+    /* the blocks of one weight block in turn: its weights stay in registers,
+     * its excess mode is tested once */
+    for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
+        const int wb = bs % fb, m = zp ? xmode[wb] : DX_NONE;
+        const struct dw3w k = qdw3_w(p, wb, zp);
+        __m512i wv[12];
+        for (int i = 0; i < 12; i++)
+            wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
+#define QDW3_RUN(M)                                                                                 \
+    for (int b = bs; b < b1; b += fb)                                                               \
+        qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256, wv, M, gen, ozp, omin, omax))
+        if (m == DX_NONE)
+            QDW3_RUN(DX_NONE);
+        else if (m == DX_ONE)
+            QDW3_RUN(DX_ONE);
+        else
+            QDW3_RUN(DX_ANY);
+#undef QDW3_RUN
     }
 }
 
