@@ -23,8 +23,9 @@
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
- *    straight from three ring rows; the weight zero point is folded into the
- *    weights of the channels where w - w_zp fits in int8.  Other kernel
+ *    straight from three ring rows, requantized with dwrq_apply (9 ops);
+ *    the weights are w - w_zp clamped to int8, outlier taps' excess in
+ *    extra passes.  Other kernel
  *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
  *    interleaved per step with unpacks, then vpdpbusd.  Without VNNI: u8
  *    widened to int16, two taps interleaved, vpmaddwd.  float: a pointer per
@@ -1447,17 +1448,19 @@ static int dw4_chan(int j, int lane)
  * piece and keep in_zp): one plain load inside the image at stride 1, two
  * pieces where a block straddles two pixels at stride 2, a list otherwise.
  *
- * A weight zero point (uint8 models): a channel whose nine w - w_zp all fit
- * in int8 (all but one or two per layer in the real uint8 MobileNetV2: the
- * per-tensor range comes from the extreme channel) gets w - w_zp as its
- * weights; the others keep w and add - w_zp * (x0 + x1 + x2) per row with
- * one more vpdpbusd of the same interleaved vector against bytes of -w_zp
- * (64 twice for w_zp = -128), only in the 16-channel vectors holding one.
+ * A weight zero point (uint8 models): the weights are w - w_zp clamped to
+ * int8; the taps where it does not fit (one or two channels per layer in the
+ * real uint8 MobileNetV2, an outlier weight at the far end of the
+ * per-tensor range) keep their excess in extra weight vectors, one
+ * vpdpbusd of the same interleaved row each (two for an excess of 128),
+ * only for the 16-channel vectors and kernel rows holding one.
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
- * a range of blocks): the ring of a strip stays in L1, no two threads build
- * the same row, and at batch 1 two threads take one strip each. */
-#define DW3_RING_BYTES (24 * 1024) /* 3 interleaved rows of a strip */
+ * a range of blocks): the ring of a strip stays in L1 next to the weights and
+ * constants of 9 weight blocks (56x56x144: 16 KiB rings 0.85-0.9x the time of
+ * 24 KiB ones), no two threads build the same row, and at batch 1 two
+ * threads take one strip each. */
+#define DW3_RING_BYTES (16 * 1024) /* 3 interleaved rows of a strip */
 
 struct dw3piece {
     int32_t off;        /* input byte of lane 0, relative to the input row */
@@ -1475,22 +1478,86 @@ struct dw3blk {
     int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
 };
 
+/* Requantization of the depthwise blocks (dwrq_apply): the same 32-bit
+ * value as rq_apply in 9 vector operations instead of 11, 2 of them on the
+ * shift port instead of 5.  The accumulator starts at bias + 2^31 (mod 2^32,
+ * vpdpbusd wraps), so it holds u = a + 2^31 in [0, 2^32) for every int32 a:
+ * vpmuludq by 2m (< 2^32, m >= 0) plus a 64-bit constant R gives
+ * 2(a*m + rnd) - 2^32 [e > 0] exactly (mod 2^64), whose high dword is
+ * rq_apply's (a*m + rnd) >> 31 with its - [a < 0] already taken for a >= 0:
+ * R = 2 rnd - 2^32 m - 2^32 [e > 0].  The high dwords of the even and odd
+ * products land in their lanes with one vpermt2d; subtracting
+ * srai(u, 31) = -[a >= 0] (masked to the lanes with e > 0) leaves
+ * x + nudge - [a < 0], then the arithmetic shift by e.  Layers with a left
+ * shift or a lane with e = 0 (rare) take two more masks (DQ_GEN). */
+enum { DQ_BIAS, DQ_ME, DQ_MO, DQ_RE, DQ_RO, DQ_RSH, DQ_ROWS };
+enum { DQ_NEGM, DQ_LSH, DQ_GROWS }; /* only read by DQ_GEN layers: apart, out of L1 */
+#define DQ_V (DQ_ROWS * 16) /* int32 per 16-lane vector */
+#define DQ_G (DQ_GROWS * 16)
+
+struct dwrq {
+    int32_t *q;         /* [vector][DQ_ROWS][16] */
+    int32_t *g;         /* [vector][DQ_GROWS][16] */
+    int gen;            /* some lane shifts left or has e = 0 */
+};
+
+/* Lane `lane` of vector q, g (DQ_V, DQ_G int32). */
+static void dwrq_set(int32_t *q, int32_t *g, int lane, int32_t bias, int32_t mult, int32_t shift,
+                     int *gen)
+{
+    int32_t lsh = shift > 0 ? shift : 0, e = shift > 0 ? 0 : -shift;
+    uint64_t rnd = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (e + 30) : 0);
+    uint64_t r = 2 * rnd - ((uint64_t)(uint32_t)mult << 32) - (e > 0 ? (uint64_t)1 << 32 : 0);
+    int64_t *r64 = (int64_t *)(q + (lane % 2 ? DQ_RO : DQ_RE) * 16);
+    q[DQ_BIAS * 16 + lane] = (int32_t)((uint32_t)bias + 0x80000000u);
+    q[(lane % 2 ? DQ_MO : DQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
+    r64[lane / 2] = (int64_t)r;
+    q[DQ_RSH * 16 + lane] = e;
+    g[DQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
+    g[DQ_LSH * 16 + lane] = lsh;
+    *gen |= lsh > 0 || (e == 0 && mult != 0); /* mult 0: a padding lane */
+}
+
+/* u = a + 2^31 (the biased accumulator) -> the requantized a. */
+TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, const int32_t *g, int gen)
+{
+    const __m512i top = _mm512_set1_epi32(INT32_MIN);
+    if (gen) /* a << lsh (wrapping, as rq_apply), on the unbiased value */
+        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(g + DQ_LSH * 16)), top);
+    __m512i t = _mm512_srai_epi32(u, 31);
+    if (gen)
+        t = _mm512_and_si512(t, _mm512_load_si512(g + DQ_NEGM * 16));
+    __m512i ev = _mm512_mul_epu32(u, _mm512_load_si512(q + DQ_ME * 16));
+    __m512i od = _mm512_mul_epu32(_mm512_shuffle_epi32(u, _MM_PERM_DDBB), _mm512_load_si512(q + DQ_MO * 16));
+    ev = _mm512_add_epi64(ev, _mm512_load_si512(q + DQ_RE * 16));
+    od = _mm512_add_epi64(od, _mm512_load_si512(q + DQ_RO * 16));
+    /* lane i: the high dword of ev's qword i/2 (even i), of od's (odd i) */
+    const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
+    __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
+    return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + DQ_RSH * 16));
+}
+
+/* A weight block's excess passes: none; at most one per vector, all in one
+ * kernel row each (the real files: one outlier tap): one unconditional
+ * vpdpbusd per vector, no branches; any other pattern: tested per pass. */
+enum { DX_NONE, DX_ONE, DX_ANY };
+
 struct qdw3 {
     struct xpack h;
     void *block;
     int C, nblk, fblocks, sbmax;
-    int zp;             /* w_zp != 0 */
+    int zp;             /* some channel's w - w_zp leaves int8: excess passes */
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
     struct dw3piece *pc;
     int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
-    struct rq rq;       /* [fblock][j][16] */
-    int32_t *rq_block;
+    struct dwrq rq;     /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
-    int8_t *zw;         /* [fblock][j][64]: (z, z, z, 0), z = -w_zp (64 for -128) in lanes
-                         * whose weights are w, 0 in lanes whose weights are w - w_zp */
-    uint8_t *zpass;     /* [fblock][j]: vpdpbusd passes against zw (0, 1, 2 for -128) */
+    int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
+    uint32_t *xbits;    /* [fblock]: bit 3j+ky: a pass against xw; bit 16+3j+ky: a second */
+    uint8_t *xmode;     /* [fblock]: DX_* */
+    uint8_t *xrow;      /* [fblock][j]: DX_ONE: the row ky of vector j's pass (0 if none) */
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
@@ -1498,13 +1565,17 @@ struct qdw3 {
  * 4-tap kernel: there each output row streams all the weight blocks and
  * their requantization constants (2.3 KiB per 64 channels) from L2, and
  * the rows of the ring are too short to pay for it (7x7x960: 1.1-1.2x the
- * 4-tap kernel's time; 14x14 and up: 0.5-0.9x). */
+ * 4-tap kernel's time; 14x14 and up: 0.5-0.9x).  dwrq needs m >= 0 (as
+ * every real scale gives). */
 static int qdw3_ok(const struct mnet_qconv *l)
 {
     const struct mnet_conv_geom *g = &l->g;
     int C = g->out_c, low = C & -C, fb = C % 8 ? (C + 63) / 64 : C / (low < 64 ? low : 64);
     if ((long)g->out_h * g->out_w <= 64 && fb > 6)
         return 0;
+    for (int c = 0; c < C; c++)
+        if (l->mult[c] < 0)
+            return 0;
     return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
            g->dil_w == 1;
 }
@@ -1521,7 +1592,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     int sbmax = DW3_RING_BYTES / (3 * 256);
     if (sbmax > nblk)
         sbmax = nblk;
-    const size_t nw = (size_t)fblocks * 768, nc = (size_t)fblocks * 64, rowb = (size_t)sbmax * 256;
+    const size_t nw = (size_t)fblocks * 768, nq = (size_t)fblocks * 4 * (DQ_V + DQ_G) * sizeof(int32_t);
+    const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
     struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
@@ -1569,9 +1641,9 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     }
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
-        p->block = x_alloc(nw + (size_t)fblocks * 256 + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * 4);
-    if (!p || !p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
+        p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
+                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * (sizeof *p->xbits + 5));
+    if (!p || !p->block) {
         if (p)
             free(p->block);
         free(p);
@@ -1579,6 +1651,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         free(blk);
         return -ENOMEM;
     }
+    memset(p->block, 0, nw + nq + nx);
     p->h.kind = PK_QDW3;
     p->C = C;
     p->nblk = nblk;
@@ -1587,16 +1660,22 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->rowb = rowb;
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
-    p->zw = p->w + nw;
-    p->padrow = (uint8_t *)(p->zw + (size_t)fblocks * 256);
+    p->rq.q = (int32_t *)(p->w + nw);
+    p->rq.g = p->rq.q + (size_t)fblocks * 4 * DQ_V;
+    p->rq.gen = 0;
+    p->xw = (int8_t *)p->rq.q + nq;
+    p->padrow = (uint8_t *)(p->xw + nx);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
     p->pc = (struct dw3piece *)(p->blk + nblk);
-    p->zpass = (uint8_t *)(p->pc + npc);
+    p->xbits = (uint32_t *)(p->pc + npc);
+    p->xmode = (uint8_t *)(p->xbits + fblocks);
+    p->xrow = p->xmode + fblocks;
+    memset(p->xbits, 0, (size_t)fblocks * (sizeof *p->xbits + 5));
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
     free(blk);
-    p->zp = l->w_zp != 0;
+    p->zp = 0;
     p->in_zp = l->in_zp;
     for (size_t i = 0; i < rowb; i++)
         p->padrow[i] = i % 4 == 3 ? 0 : (uint8_t)l->in_zp;
@@ -1604,30 +1683,41 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
                 int f = wb * 64 + dw4_chan(j, lane);
-                size_t i = (size_t)wb * 64 + j * 16 + lane;
+                int32_t *q = p->rq.q + ((size_t)wb * 4 + j) * DQ_V;
+                int32_t *qg = p->rq.g + ((size_t)wb * 4 + j) * DQ_G;
                 if (!flat && f >= C) {
-                    rq_set(&p->rq, i, 0, 0, 0);
+                    dwrq_set(q, qg, lane, 0, 0, 0, &p->rq.gen);
                     continue;
                 }
-                int c = f % C, fits = 1;
+                int c = f % C;
                 int32_t wsum = 0;
-                for (int t = 0; t < 9; t++) {
-                    int d = l->w[(size_t)t * C + c] - l->w_zp;
-                    wsum += d;
-                    fits &= d >= -128 && d <= 127;
-                }
-                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < 9; t++)
-                    p->w[(((size_t)wb * 3 + t / 3) * 4 + j) * 64 + lane * 4 + t % 3] =
-                        (int8_t)(l->w[(size_t)t * C + c] - (fits ? l->w_zp : 0));
-                if (!fits) {
-                    int8_t z = (int8_t)(l->w_zp == -128 ? 64 : -l->w_zp);
-                    for (int kx = 0; kx < 3; kx++)
-                        p->zw[((size_t)wb * 4 + j) * 64 + lane * 4 + kx] = z;
-                    uint8_t *zp = p->zpass + (size_t)wb * 4 + j;
-                    *zp = l->w_zp == -128 ? 2 : 1;
+                    wsum += l->w[(size_t)t * C + c] - l->w_zp;
+                dwrq_set(q, qg, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c], &p->rq.gen);
+                /* w - w_zp clamped to int8, the rest in up to two passes */
+                for (int t = 0; t < 9; t++) {
+                    int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
+                    int d0 = d < -128 ? -128 : d > 127 ? 127 : d, e = d - d0;
+                    p->w[(((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4 + t % 3] = (int8_t)d0;
+                    for (int ps = 0; e; ps++) {
+                        int e0 = e > 127 ? 127 : e;
+                        p->xw[((((size_t)wb * 4 + j) * 3 + ky) * 2 + ps) * 64 + lane * 4 + t % 3] = (int8_t)e0;
+                        e -= e0;
+                        p->xbits[wb] |= (uint32_t)1 << (16 * ps + 3 * j + ky);
+                        p->zp = 1;
+                    }
                 }
             }
+    for (int wb = 0; wb < fblocks; wb++) {
+        uint32_t xb = p->xbits[wb];
+        int one = xb >> 16 == 0;
+        for (int j = 0; j < 4; j++) {
+            uint32_t rows = xb >> 3 * j & 7;
+            one &= (rows & (rows - 1)) == 0;
+            p->xrow[wb * 4 + j] = (uint8_t)(rows == 4 ? 2 : rows == 2 ? 1 : 0);
+        }
+        p->xmode[wb] = (uint8_t)(!xb ? DX_NONE : one ? DX_ONE : DX_ANY);
+    }
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -1677,32 +1767,41 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
     }
 }
 
+/* What a block needs of its weight block besides the weights. */
+struct dw3w {
+    const int32_t *q, *g;   /* dwrq vectors [j] */
+    const int8_t *xw;       /* excess passes [j][ky][pass][64] */
+    uint32_t xbits;
+    int xrow[4];            /* DX_ONE: row of vector j's pass */
+};
+
 /* One output block from ring rows r0..r2 at ro, weights wv (registers or
- * memory, the compiler's choice), requantization block c0. */
-TVNNI INL __m512i qdw3_block(const struct rq *rq, const uint8_t *r0, const uint8_t *r1,
-                             const uint8_t *r2, size_t ro, size_t c0, const __m512i *wv,
-                             const int8_t *zw, const uint8_t *zpass, int zp, int32_t ozp,
-                             int32_t omin, int32_t omax)
+ * memory, the compiler's choice).  zp, gen: compile-time constants of the
+ * callers. */
+TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size_t ro,
+                             const __m512i *wv, int zp, int gen, int32_t ozp, int32_t omin,
+                             int32_t omax)
 {
     __m512i a[4];
     for (int j = 0; j < 4; j++) {
-        __m512i x0 = _mm512_load_si512(r0 + ro + 64 * j);
-        __m512i x1 = _mm512_load_si512(r1 + ro + 64 * j);
-        __m512i x2 = _mm512_load_si512(r2 + ro + 64 * j);
-        a[j] = _mm512_load_si512(rq->bias + c0 + 16 * j);
-        a[j] = _mm512_dpbusd_epi32(a[j], x0, wv[j]);
-        a[j] = _mm512_dpbusd_epi32(a[j], x1, wv[4 + j]);
-        a[j] = _mm512_dpbusd_epi32(a[j], x2, wv[8 + j]);
-        if (zp && zpass[j]) {
-            const __m512i zv = _mm512_load_si512(zw + 64 * j);
-            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x0, zv);
-            s = _mm512_dpbusd_epi32(s, x1, zv);
-            s = _mm512_dpbusd_epi32(s, x2, zv);
-            a[j] = _mm512_add_epi32(a[j], zpass[j] > 1 ? _mm512_add_epi32(s, s) : s);
-        }
+        __m512i x[3] = { _mm512_load_si512(r[0] + ro + 64 * j), _mm512_load_si512(r[1] + ro + 64 * j),
+                         _mm512_load_si512(r[2] + ro + 64 * j) };
+        a[j] = _mm512_load_si512(k->q + j * DQ_V + DQ_BIAS * 16);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
+        a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
+        if (zp == DX_ONE) /* a zero vector where j has no pass */
+            a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r[k->xrow[j]] + ro + 64 * j),
+                                       _mm512_load_si512(k->xw + (j * 3 + k->xrow[j]) * 128));
+        if (zp == DX_ANY && k->xbits & 7u << 3 * j)
+            for (int ky = 0; ky < 3; ky++)
+                for (int ps = 0; ps < 2; ps++)
+                    if (k->xbits & 1u << (16 * ps + 3 * j + ky))
+                        a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
+                                                   _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
     for (int j = 0; j < 4; j++)
-        a[j] = rq_apply(a[j], rq, c0 + 16 * (size_t)j);
+        a[j] = dwrq_apply(a[j], k->q + j * DQ_V, k->g + j * DQ_G, gen);
     return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
 }
 
@@ -1714,38 +1813,58 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
         _mm512_mask_storeu_epi8(orow + k->out_off, k->smask, y);
 }
 
-/* Output blocks [b0, b1) of one output row from ring rows r[0..2]. */
+/* The block's weight-block extras (excess rows when zp). */
+INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
+{
+    struct dw3w k = { p->rq.q + (size_t)wb * 4 * DQ_V, p->rq.g + (size_t)wb * 4 * DQ_G,
+                      p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
+    if (zp) {
+        k.xbits = p->xbits[wb];
+        for (int j = 0; j < 4; j++)
+            k.xrow[j] = p->xrow[wb * 4 + j];
+    }
+    return k;
+}
+
+/* Output blocks [b0, b1) of one output row from ring rows r[0..2]; zp: the
+ * layer has excess passes (each weight block then goes by its DX_ mode). */
 TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
-                        int zp)
+                        int zp, int gen)
 {
     /* locals: the output stores may alias anything reachable from p */
-    const struct rq rq = p->rq;
     const struct dw3blk *blk = p->blk;
     const int fb = p->fblocks;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
-    const uint8_t *r0 = r[0], *r1 = r[1], *r2 = r[2];
+    const uint8_t *const rr[3] = { r[0], r[1], r[2] };
     const int8_t *w = p->w;
-    if (b1 - b0 >= 4 * fb) {
-        /* the blocks of one weight block in turn: its weights stay in registers */
-        for (int bs = b0; bs < b0 + fb; bs++) {
-            const int wb = bs % fb;
-            __m512i wv[12];
-            for (int i = 0; i < 12; i++)
-                wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
-            for (int b = bs; b < b1; b += fb)
-                qdw3_store(blk + b, orow,
-                           qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
-                                      p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp,
-                                      omin, omax));
+    const uint8_t *xmode = p->xmode;
+    if (!zp && b1 - b0 < 4 * fb) { /* a few blocks per weight block: in order */
+        for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
+            const struct dw3w k = qdw3_w(p, wb, 0);
+            qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256,
+                                                 (const __m512i *)(w + (size_t)wb * 768), DX_NONE,
+                                                 gen, ozp, omin, omax));
         }
         return;
     }
-    for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
-        const __m512i *wv = (const __m512i *)(w + (size_t)wb * 768);
-        qdw3_store(blk + b, orow,
-                   qdw3_block(&rq, r0, r1, r2, (size_t)(b - b0) * 256, (size_t)wb * 64, wv,
-                              p->zw + (size_t)wb * 256, p->zpass + (size_t)wb * 4, zp, ozp, omin,
-                              omax));
+    /* the blocks of one weight block in turn: its weights stay in registers,
+     * its excess mode is tested once */
+    for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
+        const int wb = bs % fb, m = zp ? xmode[wb] : DX_NONE;
+        const struct dw3w k = qdw3_w(p, wb, zp);
+        __m512i wv[12];
+        for (int i = 0; i < 12; i++)
+            wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
+#define QDW3_RUN(M)                                                                                 \
+    for (int b = bs; b < b1; b += fb)                                                               \
+        qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256, wv, M, gen, ozp, omin, omax))
+        if (m == DX_NONE)
+            QDW3_RUN(DX_NONE);
+        else if (m == DX_ONE)
+            QDW3_RUN(DX_ONE);
+        else
+            QDW3_RUN(DX_ANY);
+#undef QDW3_RUN
     }
 }
 
@@ -1784,10 +1903,16 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->zp)
-                qdw3_row(p, r, b0, b1, orow, 1);
-            else
-                qdw3_row(p, r, b0, b1, orow, 0);
+            if (p->rq.gen) {
+                if (p->zp)
+                    qdw3_row(p, r, b0, b1, orow, 1, 1);
+                else
+                    qdw3_row(p, r, b0, b1, orow, 0, 1);
+            } else if (p->zp) {
+                qdw3_row(p, r, b0, b1, orow, 1, 0);
+            } else {
+                qdw3_row(p, r, b0, b1, orow, 0, 0);
+            }
         }
     }
 }
@@ -2610,10 +2735,7 @@ static void x_free_pack(void *packed)
         free(((struct qdw4 *)packed)->block);
         free(((struct qdw4 *)packed)->rq_block);
         break;
-    case PK_QDW3:
-        free(((struct qdw3 *)packed)->block);
-        free(((struct qdw3 *)packed)->rq_block);
-        break;
+    case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);

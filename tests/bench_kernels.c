@@ -1,9 +1,12 @@
 /* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
  *
- *   bench_kernels [TABLE [W_ZP]] TABLE: a kernel table name (default: the one
+ *   bench_kernels [TABLE [W_ZP [KIND]]] TABLE: a kernel table name (default: the one
  *                                mnet_kernels_select picks, MNET_KERNELS works);
  *                                W_ZP: the int8 layers' weight zero point (s8
- *                                domain; default 0, as in per-channel models)
+ *                                domain; default 0, as in per-channel models;
+ *                                otherwise weights around it, 1 in 12 channels
+ *                                with an outlier tap, as in real uint8 files);
+ *                                KIND: only that kernel (qdw, qconv, fdw, fconv)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -21,6 +24,7 @@
 
 static const struct mnet_kernel_ops *T;
 static int32_t w_zp;
+static const char *only; /* kernel kind to run, NULL: all */
 
 static double cpu_ms(void)
 {
@@ -72,6 +76,17 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
     int8_t *w = xalloc(nw);
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(rand() % 255 - 127);
+    if (w_zp) { /* as in real uint8 files: around w_zp, an outlier in 1 of 12 channels */
+        for (size_t i = 0; i < nw; i++) {
+            int v = w_zp + rand() % 201 - 100;
+            w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+        }
+        for (int c = 0; c < g.out_c; c++)
+            if (rand() % 12 == 0) {
+                size_t i = dw ? (size_t)(rand() % K) * g.out_c + c : (size_t)c * K + rand() % K;
+                w[i] = (int8_t)(w_zp >= 0 ? -128 : 127);
+            }
+    }
     int32_t *bias = xalloc(4 * g.out_c), *mult = xalloc(4 * g.out_c), *shift = xalloc(4 * g.out_c);
     for (int c = 0; c < g.out_c; c++) {
         int sh;
@@ -154,6 +169,8 @@ int main(int argc, char **argv)
         }
         if (argc > 2)
             w_zp = atoi(argv[2]);
+        if (argc > 3)
+            only = argv[3];
     }
     /* (dw, map, in_c, out_c, k, stride) */
     static const int shapes[][6] = {
@@ -165,10 +182,19 @@ int main(int argc, char **argv)
         /* and MobileNetV1's wide 1x1 convs */
         { 0, 112, 32, 64, 1, 1 },  { 0, 56, 128, 128, 1, 1 }, { 0, 28, 256, 256, 1, 1 },
         { 0, 14, 512, 512, 1, 1 }, { 0, 7, 1024, 1024, 1, 1 },
+        /* the other depthwise layers of both networks */
+        { 1, 56, 144, 144, 3, 2 }, { 1, 28, 192, 192, 3, 1 }, { 1, 28, 192, 192, 3, 2 },
+        { 1, 14, 384, 384, 3, 1 }, { 1, 14, 576, 576, 3, 2 }, { 1, 7, 960, 960, 3, 1 },
+        { 1, 112, 64, 64, 3, 2 },  { 1, 56, 128, 128, 3, 1 }, { 1, 56, 128, 128, 3, 2 },
+        { 1, 28, 256, 256, 3, 1 }, { 1, 28, 256, 256, 3, 2 }, { 1, 14, 512, 512, 3, 1 },
+        { 1, 14, 512, 512, 3, 2 }, { 1, 7, 1024, 1024, 3, 1 },
     };
     for (int q = 1; q >= 0; q--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             const int *s = shapes[i];
+            static const char *kind[2][2] = { { "fconv", "fdw" }, { "qconv", "qdw" } };
+            if (only && strcmp(only, kind[q][s[0]]))
+                continue;
             if (q)
                 bench_q(s[0], s[1], s[2], s[3], s[4], s[5]);
             else

@@ -85,6 +85,8 @@ static void make_rq(int out_c, int K, int32_t *mult, int32_t *shift)
         double m = rfloat(0.2f, 3.0f) / (128.0 * 60.0 * sqrt((double)K));
         if (rnd() % 8 == 0)
             m = rfloat(0.5f, 1.5f); /* shift >= 0: left shifts too */
+        else if (rnd() % 8 == 0)
+            m = ldexp(1.0, -rint_in(2, 14)); /* mult 2^30: rounding ties everywhere */
         int s;
         mnet_quantize_multiplier(m, &mult[c], &s);
         shift[c] = s;
@@ -124,14 +126,16 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         w_zp = force_w_zp;
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
-    if (sparse_outliers && per_tensor && !dw) {
+    if (sparse_outliers && per_tensor) {
         for (size_t i = 0; i < nw; i++) {
             int v = w_zp + rint_in(-100, 100);
             w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
         }
         for (int c = 0; c < g->out_c; c++)
-            if (rnd() % 12 == 0)
-                w[(size_t)c * K + (size_t)rint_in(0, K - 1)] = (int8_t)(w_zp >= 0 ? -128 : 127);
+            for (int o = rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0; o > 0; o--) {
+                size_t k = (size_t)rint_in(0, K - 1);
+                w[dw ? k * g->out_c + c : (size_t)c * K + k] = (int8_t)(w_zp >= 0 ? -128 : 127);
+            }
     }
     for (size_t i = 0; i < nin; i++)
         in[i] = (uint8_t)rnd();
@@ -438,6 +442,24 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             snprintf(what, sizeof what, "qconv folded w_zp %d n%d %dx%dx%d->%d k%d/%d", fold_zps[z], n,
                      c[0], c[1], c[2], c[3], c[4], c[5]);
             check_qconv(t, 0, n, &g, 1, what);
+        }
+    }
+    /* Depthwise 3x3 with the real files' weights: around w_zp, 1 in 12
+     * channels with 1-2 outlier taps (the excess passes: one row per vector
+     * without branches, or several rows / passes), per weight block. */
+    static const int dwfold_cases[][4] = { /* h, w, c, stride */
+        { 9, 11, 32, 1 }, { 8, 13, 96, 2 }, { 7, 9, 144, 1 }, { 6, 10, 144, 2 }, { 5, 6, 192, 1 },
+        { 4, 4, 576, 1 }, { 5, 7, 40, 2 }, { 3, 5, 33, 1 },
+    };
+    for (size_t i = 0; i < sizeof dwfold_cases / sizeof dwfold_cases[0]; i++) {
+        const int *c = dwfold_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], 0, 1);
+        for (size_t z = 0; z < sizeof fold_zps / sizeof fold_zps[0]; z++) {
+            force_w_zp = fold_zps[z];
+            int n = 1 + (int)((i + z) % 2);
+            snprintf(what, sizeof what, "qdw 3x3/%d folded w_zp %d n%d %dx%dx%d", c[3], fold_zps[z], n,
+                     c[0], c[1], c[2]);
+            check_qconv(t, 1, n, &g, 1, what);
         }
     }
     sparse_outliers = 0;
