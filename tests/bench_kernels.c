@@ -1,9 +1,13 @@
 /* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
  *
- *   bench_kernels [TABLE [W_ZP]] TABLE: a kernel table name (default: the one
+ *   bench_kernels [TABLE [W_ZP [OUTLIERS]]]
+ *                                TABLE: a kernel table name (default: the one
  *                                mnet_kernels_select picks, MNET_KERNELS works);
  *                                W_ZP: the int8 layers' weight zero point (s8
- *                                domain; default 0, as in per-channel models)
+ *                                domain; default 0, as in per-channel models);
+ *                                OUTLIERS: weights within 100 of W_ZP as in
+ *                                real uint8 files, and this many taps per
+ *                                layer at the far end (w - w_zp leaves int8)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -21,6 +25,7 @@
 
 static const struct mnet_kernel_ops *T;
 static int32_t w_zp;
+static int outliers = -1; /* -1: weights uniform over int8 */
 
 static double cpu_ms(void)
 {
@@ -70,8 +75,12 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
     int K = dw ? k * k : k * k * ic;
     size_t nw = dw ? (size_t)k * k * g.out_c : (size_t)g.out_c * K;
     int8_t *w = xalloc(nw);
-    for (size_t i = 0; i < nw; i++)
-        w[i] = (int8_t)(rand() % 255 - 127);
+    for (size_t i = 0; i < nw; i++) {
+        int v = outliers < 0 ? rand() % 255 - 127 : w_zp + rand() % 201 - 100;
+        w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+    for (int i = 0; i < outliers; i++)
+        w[(size_t)rand() % nw] = (int8_t)(w_zp >= 0 ? -128 : 127);
     int32_t *bias = xalloc(4 * g.out_c), *mult = xalloc(4 * g.out_c), *shift = xalloc(4 * g.out_c);
     for (int c = 0; c < g.out_c; c++) {
         int sh;
@@ -154,6 +163,8 @@ int main(int argc, char **argv)
         }
         if (argc > 2)
             w_zp = atoi(argv[2]);
+        if (argc > 3)
+            outliers = atoi(argv[3]);
     }
     /* (dw, map, in_c, out_c, k, stride) */
     static const int shapes[][6] = {
