@@ -620,6 +620,29 @@ TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uin
     qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0);
 }
 
+/* A task of at most 4 rows (the classifier at batch 1-4: a GEMV whose
+ * weights come from L3 once per image): a tile of just those R rows, not
+ * RM rows repeating row 0 (panels of 48-64 columns).  Prefetching the
+ * weights 1-4 KB ahead measured no faster. */
+TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                   const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                   int col0)
+{
+    const int fx = p->fix != NULL;
+#define QSHORT(NV)                                                                          \
+    switch (R) {                                                                            \
+    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0); break;             \
+    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0); break;             \
+    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0); break;             \
+    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0); break;            \
+    }
+    if (NV == 4)
+        QSHORT(4)
+    else
+        QSHORT(3)
+#undef QSHORT
+}
+
 /* Copy n bytes (n small) with masked 64-byte moves: no call, no overrun. */
 T512 INL void copy_small(uint8_t *dst, const uint8_t *src, size_t n)
 {
@@ -852,9 +875,10 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    (p->fix ? qgemm_tile_fix : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
-                                                               wp, out + m * p->N,
-                                   (size_t)p->N, pan * PANEL);
+                    (m1 - m0 <= 4 && nv >= 3 ? qgemm_tile_short
+                     : p->fix              ? qgemm_tile_fix
+                                           : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
+                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL);
                 }
             }
         } else {

@@ -478,6 +478,25 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             }
         }
     }
+    /* Tasks of at most 4 rows (the classifier at batch 1-4, the short
+     * tiles of the VNNI GEMM): 1x1 maps at batch 1-4, K with a tail,
+     * 48- and 64-column panels, per-channel, per-tensor (row sums) and
+     * folded w_zp with outlier fix-ups. */
+    static const int short_cases[][4] = { /* h, w, in_c, out_c */
+        { 1, 1, 1280, 1001 }, { 1, 1, 37, 100 }, { 2, 2, 64, 130 }, { 1, 3, 96, 64 }, { 1, 1, 5, 48 },
+    };
+    for (size_t i = 0; i < sizeof short_cases / sizeof short_cases[0]; i++) {
+        const int *c = short_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[3], 1, 1, 0, 1);
+        for (int n = 1; n <= 4; n++)
+            for (int mode = 0; mode < 3; mode++) {
+                sparse_outliers = mode == 2;
+                force_w_zp = mode == 2 ? (n % 2 ? -128 : 20) : NO_ZP;
+                snprintf(what, sizeof what, "qconv short n%d %dx%dx%d->%d %s", n, c[0], c[1], c[2], c[3],
+                         mode == 0 ? "per-channel" : mode == 1 ? "per-tensor" : "folded");
+                check_qconv(t, 0, n, &g, mode > 0, what);
+            }
+    }
     sparse_outliers = 0;
     force_w_zp = NO_ZP;
     for (int round = 0; round < rounds; round++) {
