@@ -605,7 +605,7 @@ TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, cons
 
 /* The tiles with fix-ups in a function of their own: one function holding
  * both made the tiles without them slower (the builder's stem 0.126 ->
- * 0.132 ms, bench_kernels; same instructions, other layout). */
+ * 0.132 ms in bench_kernels). */
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                  int col0)
