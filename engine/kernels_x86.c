@@ -248,9 +248,11 @@ T512 INL __m512i pack_zp_clamp(__m512i a0, __m512i a1, __m512i a2, __m512i a3, i
  * row.  Real files have only 1-2 taps per layer (an outlier weight at the
  * far end of the range, e.g. 0 with zero point 140) where w - w_zp leaves
  * int8; each becomes a fix-up: its excess e = (w - w_zp) - w' times the
- * row's byte k, added to that column before the requantization. */
+ * row's byte k, added to that column: one more vpdpbusd per row on the
+ * 4-byte group holding byte k, with weights that are e at that byte of that
+ * column and 0 elsewhere (e = 128, from w_zp -128, takes two: 127 and 1). */
 struct qfix {
-    int32_t k, pos, e; /* tap, column position in its panel (packed order), excess */
+    int32_t off, ky, v; /* group's byte offset in the row (direct: in kernel row ky), vector */
 };
 #define MAXFIX 8 /* per panel; more and the row sums are cheaper */
 
@@ -267,6 +269,7 @@ struct qgemm {
     int32_t *rq_block;
     int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
     struct qfix *fix;   /* folded w_zp: panel pan's fix-ups are [fix0[pan], fix0[pan+1]) */
+    int8_t *fixw;       /* [fix-up][16][4]: its weights (one block with fix and fix0) */
     int32_t *fix0;      /* [panels + 1] */
 };
 
@@ -306,31 +309,31 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     }
     size_t ncol = (size_t)p->panels * PANEL;
     /* Fold w_zp into the weights when every panel needs at most MAXFIX
-     * fix-ups, none in a 16-column panel: there the fix-up code costs the
-     * 24-row tile registers (measured slower than the row sums).  The
-     * direct kernel keeps its row sums. */
-    int fold = l->w_zp != 0 && !p->direct, nfix = 0;
+     * fix-ups (K >= 4: a fix-up's 4-byte group stays inside the row). */
+    int fold = l->w_zp != 0 && (p->direct || K >= 4), nfix = 0;
     for (int pan = 0; fold && pan < p->panels; pan++) {
         int fixes = 0, c1 = pan * PANEL + PANEL < p->N ? pan * PANEL + PANEL : p->N;
         for (int oc = pan * PANEL; oc < c1; oc++)
             for (int k = 0; k < K; k++) {
                 int d = l->w[(size_t)oc * K + k] - l->w_zp;
-                fixes += d < -128 || d > 127;
+                fixes += (d < -128 || d > 127) + (d > 254);
             }
-        fold = fixes <= MAXFIX && (fixes == 0 || c1 - pan * PANEL > 16);
+        fold = fixes <= MAXFIX;
         nfix += fixes;
     }
     p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
     if (fold)
-        p->fix = x_alloc((size_t)nfix * sizeof *p->fix + (size_t)(p->panels + 1) * sizeof *p->fix0);
-    if (!p->w || (fold && !p->fix) || rq_alloc(&p->rq, ncol, &p->rq_block)) {
+        p->fixw = x_alloc((size_t)nfix * (64 + sizeof *p->fix) + (size_t)(p->panels + 1) * sizeof *p->fix0);
+    if (!p->w || (fold && !p->fixw) || rq_alloc(&p->rq, ncol, &p->rq_block)) {
         free(p->w);
-        free(p->fix);
+        free(p->fixw);
         free(p);
         return -ENOMEM;
     }
+    struct qfix *fix = NULL;
     if (fold) {
-        p->fix0 = (int32_t *)(p->fix + nfix);
+        fix = (struct qfix *)(p->fixw + (size_t)nfix * 64);
+        p->fix0 = (int32_t *)(fix + nfix);
         p->fix0[0] = 0;
     }
     for (int oc = 0; oc < p->N; oc++) {
@@ -352,13 +355,21 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             if (fold) {
                 int d = wv - l->w_zp;
                 wv = d < -128 ? -128 : d > 127 ? 127 : d;
-                if (d != wv)
-                    p->fix[p->fix0[pan + 1]++] = (struct qfix){ k, pos, d - wv };
+                /* the group read: in place, never past the row's end */
+                int kk = p->direct ? k % p->L : k, off = kk & ~3;
+                if (!p->direct && off + 4 > K)
+                    off = K - 4;
+                for (int e = d - wv; e; e -= e > 127 ? 127 : e) {
+                    int i = p->fix0[pan + 1]++;
+                    fix[i] = (struct qfix){ off, p->direct ? k / p->L : 0, pos / 16 };
+                    p->fixw[(size_t)i * 64 + pos % 16 * 4 + kk - off] = (int8_t)(e > 127 ? 127 : e);
+                }
             }
             dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
         }
         rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
+    p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
@@ -527,19 +538,27 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
     }
 }
 
-/* A folded w_zp's fix-ups of panel pan: acc[r] += x[r][k] * e in the fixed
- * column's lane (a switch keeps the accumulators in registers). */
+/* A folded w_zp's fix-ups of panel pan: one vpdpbusd per row on vector v
+ * (a switch and a fully unrolled row loop keep the accumulators in
+ * registers; GCC left a 24-row loop rolled, the accumulators in memory).
+ * Rows as in qgemm_step: rows[r], or the direct kernel's base + r * sx with
+ * kernel row ky at + ky * ld. */
 TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RMAX][4],
-                           const uint8_t *const *rows, int pan)
+                           const uint8_t *const *rows, const uint8_t *base, size_t sx, size_t ld,
+                           int pan)
 {
-    for (const struct qfix *f = p->fix + p->fix0[pan]; f < p->fix + p->fix0[pan + 1]; f++) {
-        const __mmask16 lane = (__mmask16)(1u << f->pos % 16);
+    for (int i = p->fix0[pan]; i < p->fix0[pan + 1]; i++) {
+        const struct qfix *f = p->fix + i;
+        const __m512i w = _mm512_load_si512(p->fixw + (size_t)i * 64);
+        const uint8_t *xk = rows ? NULL : base + f->ky * ld + f->off;
 #define QFIX(V)                                                                              \
     if (V < NV)                                                                              \
-        for (int r = 0; r < RM; r++)                                                         \
-            acc[r][V] = _mm512_mask_add_epi32(acc[r][V], lane, acc[r][V],                    \
-                                              _mm512_set1_epi32(rows[r][f->k] * f->e));
-        switch (f->pos / 16) {
+        _Pragma("GCC unroll 24") for (int r = 0; r < RM; r++) {                              \
+            int32_t a32;                                                                     \
+            memcpy(&a32, rows ? rows[r] + f->off : xk + r * sx, 4);                          \
+            DPBUSD(acc[r][V], _mm512_set1_epi32(a32), w);                                    \
+        }
+        switch (f->v) {
         case 0: QFIX(0); break;
         case 1: QFIX(1); break;
         case 2: QFIX(2); break;
@@ -551,14 +570,19 @@ TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RM
 
 /* One RM x (NV*16) tile (RM = rows_for(NV)): rows[r] -> out + r*ldo,
  * columns col0.. of panel wp; rows r >= R are computed (they repeat row 0)
- * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0). */
-TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *const *rows,
-                          const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+ * but not stored.  corr[r] = w_zp * sum(rows[r]) (NULL when w_zp == 0).
+ * FIX: p->fix is set (a tile of its own, so layers without fix-ups run no
+ * fix-up code). */
+TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
+                          const uint8_t *const *rows, const int32_t *corr, const int8_t *wp,
+                          uint8_t *out, size_t ldo, int col0)
 {
+    if (!rows) /* never: lets qgemm_step drop its test of rows */
+        __builtin_unreachable();
     __m512i acc[RMAX][4];
     qgemm_init(p, RM, NV, acc, col0);
-    if (NV > 1 && p->fix) /* (prepare puts no fix-up in 16-column panels) */
-        qgemm_fixup(p, RM, NV, acc, rows, col0 / PANEL);
+    if (FIX)
+        qgemm_fixup(p, RM, NV, acc, rows, NULL, 0, 0, col0 / PANEL);
     const int K4full = p->K / 4;
     int k4 = 0;
     for (; k4 < K4full; k4++)
@@ -569,16 +593,55 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int R, const ui
     qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
 }
 
+TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *const *rows,
+                             const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+{
+    switch (NV) {
+    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    }
+}
+
+/* The tiles with fix-ups in a function of their own: one function holding
+ * both made the tiles without them slower (the builder's stem 0.126 ->
+ * 0.132 ms in bench_kernels). */
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                  int col0)
 {
-    switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, R, rows, corr, wp, out, ldo, col0); break;
-    case 3: qgemm_tile(p, 8, 3, R, rows, corr, wp, out, ldo, col0); break;
-    case 2: qgemm_tile(p, 12, 2, R, rows, corr, wp, out, ldo, col0); break;
-    default: qgemm_tile(p, 24, 1, R, rows, corr, wp, out, ldo, col0); break;
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0);
+}
+
+TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                 const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                 int col0)
+{
+    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0);
+}
+
+/* A task of at most 4 rows (the classifier at batch 1-4: a GEMV whose
+ * weights come from L3 once per image): a tile of just those R rows, not
+ * RM rows repeating row 0 (panels of 48-64 columns).  Prefetching the
+ * weights 1-4 KB ahead measured no faster. */
+TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                   const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                   int col0)
+{
+    const int fx = p->fix != NULL;
+#define QSHORT(NV)                                                                          \
+    switch (R) {                                                                            \
+    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0); break;             \
+    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0); break;             \
+    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0); break;             \
+    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0); break;            \
     }
+    if (NV == 4)
+        QSHORT(4)
+    else
+        QSHORT(3)
+#undef QSHORT
 }
 
 /* Copy n bytes (n small) with masked 64-byte moves: no call, no overrun. */
@@ -647,33 +710,52 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
  * per tile.  Tiles touching the padding, or whose over-read would pass the
  * end of the input tensor, are gathered (in_zp fill, which keeps the folded
  * bias exact) into the same layout: runs L bytes apart, pixels ldk apart.
- * uint8 weights (w_zp != 0): corr = w_zp * sum of the L real bytes of each
- * run (masked loads, so the bytes past a run are left out). */
+ * uint8 weights (w_zp != 0): folded into the weights with fix-ups as in the
+ * GEMM (the zero weights past each run stay zero), or else corr = w_zp * sum
+ * of the L real bytes of each run (masked loads, so the bytes past a run are
+ * left out). */
 
 /* One RM x (NV*16) tile: pixel r's kernel row ky at base + r*sx + ky*ld;
- * rows r >= R are computed but not stored. */
-TVNNI INL void qdirect_tile(const struct qgemm *p, int RM, int NV, int R, const uint8_t *base,
-                            size_t sx, size_t ld, const int32_t *corr, const int8_t *wp, uint8_t *out,
-                            size_t ldo, int col0)
+ * rows r >= R are computed but not stored.  FIX as in qgemm_tile. */
+TVNNI INL void qdirect_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
+                            const uint8_t *base, size_t sx, size_t ld, const int32_t *corr,
+                            const int8_t *wp, uint8_t *out, size_t ldo, int col0)
 {
     __m512i acc[RMAX][4];
     qgemm_init(p, RM, NV, acc, col0);
+    if (FIX)
+        qgemm_fixup(p, RM, NV, acc, NULL, base, sx, ld, col0 / PANEL);
     for (int ky = 0; ky < p->kh; ky++, base += ld)
         for (int gi = 0; gi < p->G; gi++, wp += NV * 64)
             qgemm_step(acc, RM, NV, NULL, base, sx, (size_t)4 * gi, wp, 0);
     qgemm_store(p, RM, NV, R, acc, corr, out, ldo, col0);
 }
 
+TVNNI INL void qdirect_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *base,
+                               size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
+                               uint8_t *out, size_t ldo, int col0)
+{
+    switch (NV) {
+    case 4: qdirect_tile(p, 6, 4, FIX, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    case 3: qdirect_tile(p, 8, 3, FIX, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    case 2: qdirect_tile(p, 12, 2, FIX, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    default: qdirect_tile(p, 24, 1, FIX, R, base, sx, ld, corr, wp, out, ldo, col0); break;
+    }
+}
+
+/* (as qgemm_tile_any / qgemm_tile_fix) */
 TVNNI static void qdirect_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *base,
                                    size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
                                    uint8_t *out, size_t ldo, int col0)
 {
-    switch (NV) {
-    case 4: qdirect_tile(p, 6, 4, R, base, sx, ld, corr, wp, out, ldo, col0); break;
-    case 3: qdirect_tile(p, 8, 3, R, base, sx, ld, corr, wp, out, ldo, col0); break;
-    case 2: qdirect_tile(p, 12, 2, R, base, sx, ld, corr, wp, out, ldo, col0); break;
-    default: qdirect_tile(p, 24, 1, R, base, sx, ld, corr, wp, out, ldo, col0); break;
-    }
+    qdirect_tile_nv(p, 0, NV, R, base, sx, ld, corr, wp, out, ldo, col0);
+}
+
+TVNNI static void qdirect_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *base,
+                                   size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
+                                   uint8_t *out, size_t ldo, int col0)
+{
+    qdirect_tile_nv(p, 1, NV, R, base, sx, ld, corr, wp, out, ldo, col0);
 }
 
 /* corr[r] = w_zp * (sum of the L real bytes of pixel r's k_h runs), r < R. */
@@ -742,7 +824,8 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
                 }
                 if (corr)
                     qdirect_corr(p, R, base, bsx, bld, corr);
-                qdirect_tile_any(p, nv, R, base, bsx, bld, corr, wp, orow + (size_t)ox * p->N,
+                (p->fix ? qdirect_tile_fix : qdirect_tile_any)(p, nv, R, base, bsx, bld, corr, wp,
+                                                               orow + (size_t)ox * p->N,
                                  (size_t)p->N, pan * PANEL);
                 ox += R;
             }
@@ -793,8 +876,10 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    qgemm_tile_any(p, nv, R, rows, corr ? corr + (m - m0) : NULL, wp, out + m * p->N,
-                                   (size_t)p->N, pan * PANEL);
+                    (m1 - m0 <= 4 && nv >= 3 ? qgemm_tile_short
+                     : p->fix              ? qgemm_tile_fix
+                                           : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
+                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL);
                 }
             }
         } else {
@@ -826,7 +911,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         const uint8_t *rows[RMAX];
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
-                        qgemm_tile_any(p, nv, R, rows, corr ? corr + sub : NULL, wp,
+                        (p->fix ? qgemm_tile_fix : qgemm_tile_any)(p, nv, R, rows, corr ? corr + sub : NULL, wp,
                                        out + (m + sub) * p->N, (size_t)p->N, pan * PANEL);
                     }
                 }
@@ -2721,7 +2806,7 @@ static void x_free_pack(void *packed)
     case PK_QGEMM: {
         struct qgemm *p = packed;
         free(p->w);
-        free(p->fix);
+        free(p->fixw);
         free(p->rq_block);
         break;
     }

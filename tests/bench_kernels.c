@@ -1,11 +1,15 @@
 /* bench_kernels.c: per-kernel throughput on MobileNetV2's layer shapes.
  *
- *   bench_kernels [TABLE [W_ZP [KIND]]] TABLE: a kernel table name (default: the one
+ *   bench_kernels [TABLE [W_ZP [OUTLIERS [KIND]]]]
+ *                                TABLE: a kernel table name (default: the one
  *                                mnet_kernels_select picks, MNET_KERNELS works);
  *                                W_ZP: the int8 layers' weight zero point (s8
  *                                domain; default 0, as in per-channel models;
- *                                otherwise weights around it, 1 in 12 channels
- *                                with an outlier tap, as in real uint8 files);
+ *                                otherwise weights within 100 of it, as in real
+ *                                uint8 files);
+ *                                OUTLIERS: this many taps per layer at the far
+ *                                end (w - w_zp leaves int8); default -1: one in
+ *                                12 channels when W_ZP != 0, none otherwise;
  *                                KIND: only that kernel (qdw, qconv, fdw, fconv)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
@@ -25,6 +29,7 @@
 static const struct mnet_kernel_ops *T;
 static int32_t w_zp;
 static const char *only; /* kernel kind to run, NULL: all */
+static int outliers = -1; /* -1: one in 12 channels when w_zp != 0 */
 
 static double cpu_ms(void)
 {
@@ -74,18 +79,18 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
     int K = dw ? k * k : k * k * ic;
     size_t nw = dw ? (size_t)k * k * g.out_c : (size_t)g.out_c * K;
     int8_t *w = xalloc(nw);
-    for (size_t i = 0; i < nw; i++)
-        w[i] = (int8_t)(rand() % 255 - 127);
-    if (w_zp) { /* as in real uint8 files: around w_zp, an outlier in 1 of 12 channels */
-        for (size_t i = 0; i < nw; i++) {
-            int v = w_zp + rand() % 201 - 100;
-            w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
-        }
+    for (size_t i = 0; i < nw; i++) {
+        int v = w_zp || outliers >= 0 ? w_zp + rand() % 201 - 100 : rand() % 255 - 127;
+        w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+    }
+    const int8_t far = (int8_t)(w_zp >= 0 ? -128 : 127);
+    if (outliers >= 0) {
+        for (int i = 0; i < outliers; i++)
+            w[(size_t)rand() % nw] = far;
+    } else if (w_zp) {
         for (int c = 0; c < g.out_c; c++)
-            if (rand() % 12 == 0) {
-                size_t i = dw ? (size_t)(rand() % K) * g.out_c + c : (size_t)c * K + rand() % K;
-                w[i] = (int8_t)(w_zp >= 0 ? -128 : 127);
-            }
+            if (rand() % 12 == 0)
+                w[dw ? (size_t)(rand() % K) * g.out_c + c : (size_t)c * K + rand() % K] = far;
     }
     int32_t *bias = xalloc(4 * g.out_c), *mult = xalloc(4 * g.out_c), *shift = xalloc(4 * g.out_c);
     for (int c = 0; c < g.out_c; c++) {
@@ -170,7 +175,9 @@ int main(int argc, char **argv)
         if (argc > 2)
             w_zp = atoi(argv[2]);
         if (argc > 3)
-            only = argv[3];
+            outliers = atoi(argv[3]);
+        if (argc > 4)
+            only = argv[4];
     }
     /* (dw, map, in_c, out_c, k, stride) */
     static const int shapes[][6] = {

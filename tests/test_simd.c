@@ -23,8 +23,9 @@ static int failures;
 #define NO_ZP (-1000)
 static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
 /* Per-tensor weights as real uint8 files have them: near the zero point,
- * with about one channel in twelve holding one tap at the far end of the
- * range, where w - w_zp leaves int8 (what the VNNI GEMM folds and fixes up). */
+ * with about one channel in twelve (2: every channel) holding one tap at the
+ * far end of the range, where w - w_zp leaves int8 (what the VNNI GEMM and
+ * direct kernels fold and fix up). */
 static int sparse_outliers;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
@@ -132,7 +133,8 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
             w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
         }
         for (int c = 0; c < g->out_c; c++)
-            for (int o = rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0; o > 0; o--) {
+            for (int o = sparse_outliers == 2 || rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0;
+                 o > 0; o--) {
                 size_t k = (size_t)rint_in(0, K - 1);
                 w[dw ? k * g->out_c + c : (size_t)c * K + k] = (int8_t)(w_zp >= 0 ? -128 : 127);
             }
@@ -461,6 +463,62 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
                      c[0], c[1], c[2]);
             check_qconv(t, 1, n, &g, 1, what);
         }
+    }
+    /* The direct (stem) kernel with w_zp folded: fix-ups read in place and
+     * from gathered border tiles (every padding split, VALID, maps narrower
+     * than a tile), in 16-column panels, w_zp at both extremes (-128: a
+     * fix-up of 128 takes two), and an outlier in every channel (more than
+     * a panel's fix-ups: the row sums instead). */
+    static const int fold_stem_cases[][6] = { /* h, w, in_c, out_c, k, stride */
+        { 224, 224, 3, 32, 3, 2 }, { 17, 23, 3, 32, 3, 2 }, { 15, 29, 1, 8, 3, 1 },
+        { 13, 30, 2, 40, 3, 2 }, { 9, 31, 4, 70, 3, 1 }, { 20, 27, 3, 16, 5, 2 },
+        { 7, 50, 3, 100, 3, 2 }, { 4, 4, 3, 32, 3, 2 },
+    };
+    static const int32_t fold_stem_zps[] = { -6, 12, -128, 127 };
+    for (size_t i = 0; i < sizeof fold_stem_cases / sizeof fold_stem_cases[0]; i++) {
+        const int *c = fold_stem_cases[i];
+        const int big = c[0] > 100;
+        for (int pad = 0; pad < (big ? 2 : 5); pad++) {
+            if (pad == 4 && (c[0] < c[4] || c[1] < c[4]))
+                continue;
+            make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], pad == 4, 1);
+            if (pad < 4) {
+                g.pad_top = pad == 1 || pad == 2 ? 1 : 0;
+                g.pad_left = pad == 1 || pad == 3 ? 1 : 0;
+            }
+            for (size_t z = 0; z < sizeof fold_stem_zps / sizeof fold_stem_zps[0]; z++) {
+                for (sparse_outliers = 1; sparse_outliers <= 2; sparse_outliers++) {
+                    if (sparse_outliers == 2 && z % 2)
+                        continue;
+                    force_w_zp = fold_stem_zps[z];
+                    int n = big ? 1 : 1 + (int)((pad + z) % 2) * 2;
+                    snprintf(what, sizeof what, "qconv folded stem %dx%d/%d n%d %dx%dx%d->%d pad %d,%d%s w_zp %d%s",
+                             c[4], c[4], c[5], n, c[0], c[1], c[2], c[3], g.pad_top, g.pad_left,
+                             pad == 4 ? " valid" : "", fold_stem_zps[z],
+                             sparse_outliers == 2 ? " outliers everywhere" : "");
+                    check_qconv(t, 0, n, &g, 1, what);
+                }
+            }
+        }
+    }
+    /* Tasks of at most 4 rows (the classifier at batch 1-4, the short
+     * tiles of the VNNI GEMM): 1x1 maps at batch 1-4, K with a tail,
+     * 48- and 64-column panels, per-channel, per-tensor (row sums) and
+     * folded w_zp with outlier fix-ups. */
+    static const int short_cases[][4] = { /* h, w, in_c, out_c */
+        { 1, 1, 1280, 1001 }, { 1, 1, 37, 100 }, { 2, 2, 64, 130 }, { 1, 3, 96, 64 }, { 1, 1, 5, 48 },
+    };
+    for (size_t i = 0; i < sizeof short_cases / sizeof short_cases[0]; i++) {
+        const int *c = short_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[3], 1, 1, 0, 1);
+        for (int n = 1; n <= 4; n++)
+            for (int mode = 0; mode < 3; mode++) {
+                sparse_outliers = mode == 2;
+                force_w_zp = mode == 2 ? (n % 2 ? -128 : 20) : NO_ZP;
+                snprintf(what, sizeof what, "qconv short n%d %dx%dx%d->%d %s", n, c[0], c[1], c[2], c[3],
+                         mode == 0 ? "per-channel" : mode == 1 ? "per-tensor" : "folded");
+                check_qconv(t, 0, n, &g, mode > 0, what);
+            }
     }
     sparse_outliers = 0;
     force_w_zp = NO_ZP;
