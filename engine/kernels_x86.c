@@ -142,20 +142,49 @@ static int f_fallback(struct mnet_fconv *l, int max_batch, int threads, int dw)
     return 0;
 }
 
-/* Splits M rows x P panels into tasks: row chunks of *rows_per (a multiple
- * of MR), and the panels into groups when there are too few row chunks to
- * feed every thread.  Small M (7x7 maps, fully-connected at batch 1) is one
- * row chunk, so each weight panel is streamed from memory once. */
-static void task_split(size_t M, int panels, int threads, size_t *rows_per, long *chunks, int *groups)
+/* A GEMM's tasks: row chunk ch x panel group gi (task ch * groups + gi). */
+struct split {
+    size_t M, unit;     /* rows; chunk bounds fall on multiples of unit */
+    long units, chunks;
+    int groups;
+};
+
+/* Rows in chunks of about ROWCHUNK, as many chunks as a multiple of the
+ * threads and spread evenly over whole units, so the static schedule gives
+ * each thread the same rows (at batch 1 with 2 threads, fixed 48-row chunks
+ * gave one thread 61% of a 14x14 map); the panels into groups when there
+ * are too few chunks to feed every thread.  Small M (7x7 maps, fully
+ * connected at batch 1) is one chunk, so each weight panel is streamed
+ * once.  unit: the tile rows of the narrowest panel (a multiple of MR), so
+ * no chunk ends in a partial tile it could have filled. */
+static struct split task_split(size_t M, size_t unit, int panels, int threads)
 {
-    size_t rp = M <= 4 * ROWCHUNK ? (M + MR - 1) / MR * MR : ROWCHUNK;
-    long rc = (long)((M + rp - 1) / rp);
-    int g = 1;
-    while (g < panels && rc * g < 4L * threads)
-        g *= 2;
-    *rows_per = rp;
-    *chunks = rc;
-    *groups = g < panels ? g : panels;
+    struct split s = { M, unit, (long)((M + unit - 1) / unit), 1, 1 };
+    if (M > 4 * ROWCHUNK) {
+        s.chunks = (long)((M + ROWCHUNK - 1) / ROWCHUNK);
+        s.chunks = (s.chunks + threads - 1) / threads * threads;
+        s.chunks = s.chunks < s.units ? s.chunks : s.units;
+    }
+    while (s.groups < panels && s.chunks * s.groups < 4L * threads)
+        s.groups *= 2;
+    s.groups = s.groups < panels ? s.groups : panels;
+    return s;
+}
+
+/* Rows [*m0, *m1) of chunk ch (at most 4 * ROWCHUNK of them). */
+static void split_rows(const struct split *s, long ch, size_t *m0, size_t *m1)
+{
+    size_t end = (size_t)(s->units * (ch + 1) / s->chunks) * s->unit;
+    *m0 = (size_t)(s->units * ch / s->chunks) * s->unit;
+    *m1 = end < s->M ? end : s->M;
+}
+
+/* The split unit of a GEMM with N output columns: the narrowest panel's
+ * tile rows, rounded to a multiple of MR (8-row tiles: 24). */
+static size_t gemm_unit(int N)
+{
+    int rm = rows_for(((N - 1) % PANEL) / 16 + 1);
+    return rm % MR ? (size_t)rm * MR / 2 : (size_t)rm;
 }
 
 /* ======================= requantization (AVX-512) ======================= */
@@ -850,17 +879,14 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
-    long chunks;
-    int groups;
-    size_t rows_per;
-    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
-    const long tasks = chunks * groups;
+    const struct split sp = task_split(M, gemm_unit(p->N), p->panels, threads);
+    const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long ch = t / groups;
-        int gi = (int)(t % groups);
-        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
-        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        const int gi = (int)(t % sp.groups);
+        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        size_t m0, m1;
+        split_rows(&sp, t / sp.groups, &m0, &m1);
         uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
         int32_t *corr = p->w_zp ? (int32_t *)(ts + (p->pw ? 0 : RMAX * p->ldk)) : NULL;
         if (p->pw) {
@@ -1227,17 +1253,14 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
-    long chunks;
-    int groups;
-    size_t rows_per;
-    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
-    const long tasks = chunks * groups;
+    const struct split sp = task_split(M, gemm_unit(p->N), p->panels, threads);
+    const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long ch = t / groups;
-        int gi = (int)(t % groups);
-        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
-        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        const int gi = (int)(t % sp.groups);
+        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        size_t m0, m1;
+        split_rows(&sp, t / sp.groups, &m0, &m1);
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
                 int nv;
@@ -2717,17 +2740,14 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
     const struct fgemm *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
-    long chunks;
-    int groups;
-    size_t rows_per;
-    task_split(M, p->panels, threads, &rows_per, &chunks, &groups);
-    const long tasks = chunks * groups;
+    const struct split sp = task_split(M, MR, p->panels, threads);
+    const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        long ch = t / groups;
-        int gi = (int)(t % groups);
-        int p0 = p->panels * gi / groups, p1 = p->panels * (gi + 1) / groups;
-        size_t m0 = (size_t)ch * rows_per, m1 = m0 + rows_per < M ? m0 + rows_per : M;
+        const int gi = (int)(t % sp.groups);
+        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        size_t m0, m1;
+        split_rows(&sp, t / sp.groups, &m0, &m1);
         float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
         for (size_t m = m0; m < m1; m += 6) {
             int R = m1 - m < 6 ? (int)(m1 - m) : 6;
