@@ -201,7 +201,7 @@ static void rq_place(struct rq *r, void *at, size_t nvec)
 }
 
 /* Lane `lane` of vector `vec`.  Lanes never set (zeros) are padding: their
- * results are not stored. */
+ * results are not stored, and they must not set gen. */
 static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mult, int32_t shift)
 {
     int32_t *q = r->q + vec * RQ_V, *g = r->g + vec * RQ_G;
@@ -214,7 +214,7 @@ static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mul
     q[RQ_RSH * 16 + lane] = e;
     g[RQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
     g[RQ_LSH * 16 + lane] = lsh;
-    r->gen |= lsh > 0 || (e == 0 && mult != 0); /* mult 0: a padding lane */
+    r->gen |= lsh > 0 || e == 0; /* (mult 0, shift 0: a flushed tiny scale) */
 }
 
 /* The biased accumulator a tile starts from: vector vec's bias + 2^31. */
