@@ -22,8 +22,11 @@
  *             (taps that fall into the padding contribute 0, as in TFLite)
  *   out     = clamp(out_zp + mnet_mbqm(acc, mult[oc], shift[oc]), out_min, out_max)
  * with out_min/out_max already in the u8 domain and the fused activation
- * (RELU/RELU6/...) folded in.  A fast kernel may compute it any way that gives
- * the same integers, e.g. with the constant terms folded at prepare time:
+ * (RELU/RELU6/...) folded in, and mult[oc] in [0, 2^31): every real scale
+ * is finite and positive (tflite.c rejects others; 0 is a flushed tiny
+ * one); the x86 tables hand a layer outside that to the portable kernels.
+ * A fast kernel may compute it any way that gives the same integers, e.g.
+ * with the constant terms folded at prepare time:
  *   acc = bias_folded[oc] + sum x*w  -  w_zp * sum x
  *   bias_folded[oc] = bias[oc] - in_zp*sum(w[oc]) + K*in_zp*w_zp
  * which holds for every output position whose taps are all inside the image,
@@ -99,7 +102,7 @@ struct mnet_qconv {
     int32_t w_zp;               /* s8 domain, -128..127 (0 for symmetric per-channel) */
     int32_t out_zp;             /* u8 domain */
     int32_t out_min, out_max;   /* u8 domain, fused activation included */
-    const int32_t *mult;        /* (out_c) Q31 multipliers (per-tensor: all equal) */
+    const int32_t *mult;        /* (out_c) Q31 multipliers, >= 0 (per-tensor: all equal) */
     const int32_t *shift;       /* (out_c) exponents, > 0 means left shift */
     void *packed;               /* owned by the kernel family that prepared it */
     size_t scratch_bytes;       /* set by prepare(), see the contract */

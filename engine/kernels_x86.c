@@ -23,7 +23,7 @@
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
- *    straight from three ring rows, requantized with dwrq_apply (9 ops);
+ *    straight from three ring rows, requantized with rq_apply (9 ops);
  *    the weights are w - w_zp clamped to int8, outlier taps' excess in
  *    extra passes.  Other kernel
  *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
@@ -189,71 +189,97 @@ static size_t gemm_unit(int N)
 
 /* ======================= requantization (AVX-512) ======================= */
 
-/* Per-column requantization constants, padded to whole vectors. */
-struct rq {
-    int32_t *bias, *mult, *mult_odd, *lsh, *rsh, *negm;
-    int64_t *rnd;   /* per 16 lanes: 8 even lanes, then 8 odd: 2^30 + nudge * 2^31 */
-    int any_lsh;    /* some column shifts left (multiplier >= 1): rare */
-    int all_rsh;    /* every column shifts right: negm is all -1 */
-};
-
-static int rq_alloc(struct rq *r, size_t n, int32_t **block)
-{
-    int32_t *b = x_alloc(8 * n * sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    r->bias = b;
-    r->mult = b + n;
-    r->mult_odd = b + 2 * n;
-    r->lsh = b + 3 * n;
-    r->rsh = b + 4 * n;
-    r->negm = b + 5 * n;
-    r->rnd = (int64_t *)(b + 6 * n);
-    r->any_lsh = 0;
-    r->all_rsh = 1;
-    *block = b;
-    return 0;
-}
-
-static void rq_set(struct rq *r, size_t i, int32_t bias, int32_t mult, int32_t shift)
-{
-    r->bias[i] = bias;
-    r->mult[i] = mult;
-    if (i % 2)
-        r->mult_odd[i - 1] = mult; /* vpmuldq reads the even dword of each qword */
-    r->lsh[i] = shift > 0 ? shift : 0;
-    r->rsh[i] = shift > 0 ? 0 : -shift;
-    int64_t nudge = r->rsh[i] > 0 ? (int64_t)1 << (r->rsh[i] - 1) : 0;
-    r->rnd[i / 16 * 16 + i % 2 * 8 + i % 16 / 2] = ((int64_t)1 << 30) + nudge * ((int64_t)1 << 31);
-    r->negm[i] = r->rsh[i] > 0 ? -1 : 0;
-    r->any_lsh |= shift > 0;
-    r->all_rsh &= r->rsh[i] > 0 || mult == 0; /* mult 0: a padding lane */
-}
-
-/* MultiplyByQuantizedMultiplier(v, mult, shift) per lane, TFLite's double
- * rounding, exactly:
+/* MultiplyByQuantizedMultiplier(a, m, shift) per lane, TFLite's double
+ * rounding, exactly, for m in [0, 2^31) (the kernel contract):
  *  - SaturatingRoundingDoublingHighMul(a, m) == floor((a*m + 2^30) / 2^31)
- *    for all a, m except INT32_MIN^2 (m > 0 excludes it): bits 31..62 of the
- *    64-bit sum, taken with a right shift (even lanes) or a left shift by one
- *    into the high dword (odd lanes);
+ *    (m >= 0 excludes INT32_MIN^2);
  *  - RoundingDivideByPOT(x, e) (ties away from zero) ==
  *    floor((x + 2^(e-1) - [x < 0]) / 2^e) for e > 0, x for e == 0.
- * The nudge 2^(e-1) rides in the 64-bit sum (+ 2^(e-1) * 2^31), and [x < 0]
- * is taken from v: for e > 0 they differ only when x == 0 > v, where
- * (2^(e-1) - 1) >> e == 2^(e-1) >> e == 0.  The bias is already in v. */
-T512 INL __m512i rq_apply(__m512i v, const struct rq *r, size_t i)
+ * The nudge rides in the 64-bit sum: rnd = 2^30 + 2^(e-1) * 2^31, and
+ * [x < 0] is taken from a: for e > 0 they differ only when x == 0 > a,
+ * where (2^(e-1) - 1) >> e == 2^(e-1) >> e == 0.
+ * The accumulator starts at bias + 2^31 (mod 2^32; vpdpbusd and vpaddd
+ * wrap, and the fix-ups and row corrections are additive), so it holds
+ * u = a + 2^31 in [0, 2^32) for every int32 a: vpmuludq by 2m (< 2^32) plus
+ * a 64-bit constant R gives 2(a*m + rnd) - 2^32 [e > 0] exactly
+ * (mod 2^64), whose high dword is (a*m + rnd) >> 31 with its - [a < 0]
+ * already taken for a >= 0: R = 2 rnd - 2^32 m - 2^32 [e > 0].  The high
+ * dwords of the even and odd products land in their lanes with one
+ * vpermt2d; subtracting srai(u, 31) = -[a >= 0] (masked to the lanes with
+ * e > 0) leaves x + nudge - [a < 0], then the arithmetic shift by e:
+ * 9 vector operations, 2 of them on the shift port.  Layers with a left
+ * shift or a lane with e = 0 (rare) take two more masks (gen). */
+enum { RQ_BIAS, RQ_ME, RQ_MO, RQ_RE, RQ_RO, RQ_RSH, RQ_ROWS };
+enum { RQ_NEGM, RQ_LSH, RQ_GROWS }; /* only read by gen layers: apart, out of L1 */
+#define RQ_V (RQ_ROWS * 16) /* int32 per 16-lane vector */
+#define RQ_G (RQ_GROWS * 16)
+#define RQ_BYTES(nvec) ((size_t)(nvec) * (RQ_V + RQ_G) * sizeof(int32_t))
+
+struct rq {
+    int32_t *q;         /* [vector][RQ_ROWS][16] */
+    int32_t *g;         /* [vector][RQ_GROWS][16] */
+    int gen;            /* some lane shifts left or has e = 0 */
+};
+
+/* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned). */
+static void rq_place(struct rq *r, void *at, size_t nvec)
 {
-    if (r->any_lsh)
-        v = _mm512_sllv_epi32(v, _mm512_loadu_si512(r->lsh + i));
-    __m512i adj = _mm512_srai_epi32(v, 31);
-    if (!r->all_rsh)
-        adj = _mm512_and_si512(adj, _mm512_loadu_si512(r->negm + i));
-    __m512i ev = _mm512_mul_epi32(v, _mm512_loadu_si512(r->mult + i));
-    __m512i od = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_loadu_si512(r->mult_odd + i));
-    ev = _mm512_srli_epi64(_mm512_add_epi64(ev, _mm512_loadu_si512(r->rnd + i)), 31);
-    od = _mm512_slli_epi64(_mm512_add_epi64(od, _mm512_loadu_si512(r->rnd + i + 8)), 1);
-    v = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, ev, od), adj);
-    return _mm512_srav_epi32(v, _mm512_loadu_si512(r->rsh + i));
+    r->q = at;
+    r->g = r->q + nvec * RQ_V;
+    r->gen = 0;
+}
+
+/* Lane `lane` of vector `vec`.  Lanes never set (zeros) are padding: their
+ * results are not stored, and they must not set gen. */
+static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mult, int32_t shift)
+{
+    int32_t *q = r->q + vec * RQ_V, *g = r->g + vec * RQ_G;
+    int32_t lsh = shift > 0 ? shift : 0, e = shift > 0 ? 0 : -shift;
+    uint64_t rnd = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (e + 30) : 0);
+    uint64_t r64 = 2 * rnd - ((uint64_t)(uint32_t)mult << 32) - (e > 0 ? (uint64_t)1 << 32 : 0);
+    q[RQ_BIAS * 16 + lane] = (int32_t)((uint32_t)bias + 0x80000000u);
+    q[(lane % 2 ? RQ_MO : RQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
+    ((int64_t *)(q + (lane % 2 ? RQ_RO : RQ_RE) * 16))[lane / 2] = (int64_t)r64;
+    q[RQ_RSH * 16 + lane] = e;
+    g[RQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
+    g[RQ_LSH * 16 + lane] = lsh;
+    r->gen |= lsh > 0 || e == 0; /* (mult 0, shift 0: a flushed tiny scale) */
+}
+
+/* The biased accumulator a tile starts from: vector vec's bias + 2^31. */
+INL const int32_t *rq_bias(const struct rq *r, size_t vec)
+{
+    return r->q + vec * RQ_V + RQ_BIAS * 16;
+}
+
+/* u = a + 2^31 (the biased accumulator) of vector vec -> the requantized a. */
+T512 INL __m512i rq_apply(__m512i u, const struct rq *r, size_t vec, int gen)
+{
+    const int32_t *q = r->q + vec * RQ_V, *g = r->g + vec * RQ_G;
+    const __m512i top = _mm512_set1_epi32(INT32_MIN);
+    if (gen) /* a << lsh (wrapping), on the unbiased value */
+        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(g + RQ_LSH * 16)), top);
+    __m512i t = _mm512_srai_epi32(u, 31);
+    if (gen)
+        t = _mm512_and_si512(t, _mm512_load_si512(g + RQ_NEGM * 16));
+    __m512i ev = _mm512_mul_epu32(u, _mm512_load_si512(q + RQ_ME * 16));
+    __m512i od = _mm512_mul_epu32(_mm512_shuffle_epi32(u, _MM_PERM_DDBB), _mm512_load_si512(q + RQ_MO * 16));
+    ev = _mm512_add_epi64(ev, _mm512_load_si512(q + RQ_RE * 16));
+    od = _mm512_add_epi64(od, _mm512_load_si512(q + RQ_RO * 16));
+    /* lane i: the high dword of ev's qword i/2 (even i), of od's (odd i) */
+    const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
+    __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
+    return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + RQ_RSH * 16));
+}
+
+/* The kernel contract's m in [0, 2^31); a layer outside it goes to the
+ * portable kernels. */
+static int rq_ok(const struct mnet_qconv *l)
+{
+    for (int c = 0; c < l->g.out_c; c++)
+        if (l->mult[c] < 0)
+            return 0;
+    return 1;
 }
 
 /* out_zp + four requantized vectors, clamped to [lo, hi], as bytes in the
@@ -294,8 +320,7 @@ struct qgemm {
     size_t ldk;         /* bytes per gathered row (K rounded up to 64; direct: K + 3 up to 16) */
     size_t tscratch;    /* scratch bytes per thread: gathered rows, then row corrections */
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
-    struct rq rq;       /* per column, padded to panels*64 */
-    int32_t *rq_block;
+    struct rq rq;       /* [panel][4]: after the weights */
     int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
     struct qfix *fix;   /* folded w_zp: panel pan's fix-ups are [fix0[pan], fix0[pan+1]) */
     int8_t *fixw;       /* [fix-up][16][4]: its weights (one block with fix and fix0) */
@@ -314,7 +339,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
     int K = g->k_h * g->k_w * g->in_c;
-    if (K > (1 << 14) || g->depth_multiplier > 1)
+    if (K > (1 << 14) || g->depth_multiplier > 1 || !rq_ok(l))
         return q_fallback(l, max_batch, threads, 0);
     struct qgemm *p = x_alloc(sizeof *p);
     if (!p)
@@ -350,15 +375,17 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         fold = fixes <= MAXFIX;
         nfix += fixes;
     }
-    p->w = x_alloc((size_t)p->panels * p->K4 * PANEL * 4);
+    size_t nw = (size_t)p->panels * p->K4 * PANEL * 4; /* a multiple of 64 */
+    p->w = x_alloc(nw + RQ_BYTES(ncol / 16));
     if (fold)
         p->fixw = x_alloc((size_t)nfix * (64 + sizeof *p->fix) + (size_t)(p->panels + 1) * sizeof *p->fix0);
-    if (!p->w || (fold && !p->fixw) || rq_alloc(&p->rq, ncol, &p->rq_block)) {
+    if (!p->w || (fold && !p->fixw)) {
         free(p->w);
         free(p->fixw);
         free(p);
         return -ENOMEM;
     }
+    rq_place(&p->rq, p->w + nw, ncol / 16);
     struct qfix *fix = NULL;
     if (fold) {
         fix = (struct qfix *)(p->fixw + (size_t)nfix * 64);
@@ -396,7 +423,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             }
             dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
         }
-        rq_set(&p->rq, (size_t)pan * PANEL + pos, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+        rq_set(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
@@ -482,12 +509,12 @@ TVNNI INL void qgemm_step(__m512i acc[RMAX][4], int RM, int NV, const uint8_t *c
     }
 }
 
-/* The accumulators of an RM x (NV*16) tile start at the folded bias. */
+/* The accumulators of an RM x (NV*16) tile start at the folded bias + 2^31. */
 TVNNI INL void qgemm_init(const struct qgemm *p, int RM, int NV, __m512i acc[RMAX][4], int col0)
 {
 #pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
-        __m512i b = v < NV ? _mm512_load_si512(p->rq.bias + col0 + v * 16) : _mm512_setzero_si512();
+        __m512i b = v < NV ? _mm512_load_si512(rq_bias(&p->rq, (size_t)col0 / 16 + v)) : _mm512_setzero_si512();
 #pragma GCC unroll 24
         for (int r = 0; r < RMAX; r++)
             if (r < RM)
@@ -518,7 +545,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
                 __m512i a = acc[rr][v];
                 if (corr) /* uint8 models; rows past R are not stored */
                     a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
-                y[j] = rq_apply(a, &p->rq, (size_t)col0 + v * 16);
+                y[j] = rq_apply(a, &p->rq, (size_t)col0 / 16 + v, p->rq.gen);
             }
             __m512i b = pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max);
             uint8_t *o = out + (size_t)r * ldo + col0;
@@ -558,7 +585,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             __m512i a = acc[r][v];
             if (corr) /* uint8 models */
                 a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
-            __m512i y = rq_apply(a, &p->rq, (size_t)c);
+            __m512i y = rq_apply(a, &p->rq, (size_t)c / 16, p->rq.gen);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
             __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
@@ -1370,8 +1397,7 @@ struct qdw {
     void *block;        /* first after the header: freed by release */
     int taps, pairs, C, blocks;
     int16_t *w;         /* [block][pair][lo 32 | hi 32] int16, (w - w_zp) in unpack order */
-    struct rq rq;       /* [block][lo 16 | hi 16] in unpack order */
-    int32_t *rq_block;
+    struct rq rq;       /* [block][lo | hi] in unpack order */
     uint8_t *zrow;      /* blocks*32 bytes of in_zp: what padded taps read */
     int32_t out_zp, out_min, out_max;
 };
@@ -1387,7 +1413,7 @@ static int dw_chan(int half, int j)
 static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64)
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64 || !rq_ok(l))
         return q_fallback(l, max_batch, threads, 1);
     struct qdw *p = x_alloc(sizeof *p);
     if (!p)
@@ -1399,29 +1425,27 @@ static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->blocks = (p->C + DWB - 1) / DWB;
     size_t nw = (size_t)p->blocks * p->pairs * 64;
     size_t nc = (size_t)p->blocks * DWB;
-    p->block = x_alloc(nw * sizeof(int16_t) + nc);
-    if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
-        free(p->block);
+    p->block = x_alloc(RQ_BYTES(nc / 16) + nw * sizeof(int16_t) + nc);
+    if (!p->block) {
         free(p);
         return -ENOMEM;
     }
-    p->w = p->block;
+    rq_place(&p->rq, p->block, nc / 16);
+    p->w = (int16_t *)((char *)p->block + RQ_BYTES(nc / 16));
     p->zrow = (uint8_t *)(p->w + nw);
     memset(p->zrow, (int)l->in_zp, nc);
     for (int b = 0; b < p->blocks; b++) {
         for (int half = 0; half < 2; half++)
             for (int j = 0; j < 16; j++) {
                 int c = b * DWB + dw_chan(half, j);
-                size_t i = (size_t)b * DWB + half * 16 + j;
-                if (c >= p->C) {
-                    rq_set(&p->rq, i, 0, 0, 0);
+                size_t vec = (size_t)b * 2 + half;
+                if (c >= p->C)
                     continue;
-                }
                 /* Raw u8 inputs times (w - w_zp): subtract in_zp * sum once. */
                 int32_t wsum = 0;
                 for (int t = 0; t < p->taps; t++)
                     wsum += l->w[(size_t)t * p->C + c] - l->w_zp;
-                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
+                rq_set(&p->rq, vec, j, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int pr = 0; pr < p->pairs; pr++)
                     for (int s = 0; s < 2; s++) {
                         int t = 2 * pr + s;
@@ -1453,7 +1477,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
     const struct qdw *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
-    const int C = p->C;
+    const int C = p->C, gen = p->rq.gen;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -1470,8 +1494,8 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
                 int c0 = blk * DWB;
                 int left = C - c0;
                 __mmask32 m = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
-                __m512i a_lo = _mm512_load_si512(p->rq.bias + c0);
-                __m512i a_hi = _mm512_load_si512(p->rq.bias + c0 + 16);
+                __m512i a_lo = _mm512_load_si512(rq_bias(&p->rq, (size_t)blk * 2));
+                __m512i a_hi = _mm512_load_si512(rq_bias(&p->rq, (size_t)blk * 2 + 1));
                 const int16_t *wb = p->w + (size_t)blk * p->pairs * 64;
                 for (int pr = 0; pr < p->pairs; pr++) {
                     __m512i x0 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, tap[2 * pr] + c0));
@@ -1481,8 +1505,8 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
                     a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1),
                                                                    _mm512_load_si512(wb + pr * 64 + 32)));
                 }
-                __m512i y0 = rq_apply(a_lo, &p->rq, (size_t)c0);
-                __m512i y1 = rq_apply(a_hi, &p->rq, (size_t)c0 + 16);
+                __m512i y0 = rq_apply(a_lo, &p->rq, (size_t)blk * 2, gen);
+                __m512i y1 = rq_apply(a_hi, &p->rq, (size_t)blk * 2 + 1, gen);
                 y0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y0, zp), lo), hi);
                 y1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y1, zp), lo), hi);
                 /* packus undoes the in-lane interleave: channels back in order. */
@@ -1523,8 +1547,7 @@ struct qdw4 {
     } *piece;
     int8_t *w;          /* [fblock][group][j][64] */
     int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
-    struct rq rq;       /* [fblock][j][16] */
-    int32_t *rq_block;
+    struct rq rq;       /* [fblock][j] */
     uint8_t *zrow;      /* fblocks*64*stride bytes of in_zp */
     int32_t w_zp, out_zp, out_min, out_max;
 };
@@ -1586,65 +1609,6 @@ struct dw3blk {
     int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
 };
 
-/* Requantization of the depthwise blocks (dwrq_apply): the same 32-bit
- * value as rq_apply in 9 vector operations instead of 11, 2 of them on the
- * shift port instead of 5.  The accumulator starts at bias + 2^31 (mod 2^32,
- * vpdpbusd wraps), so it holds u = a + 2^31 in [0, 2^32) for every int32 a:
- * vpmuludq by 2m (< 2^32, m >= 0) plus a 64-bit constant R gives
- * 2(a*m + rnd) - 2^32 [e > 0] exactly (mod 2^64), whose high dword is
- * rq_apply's (a*m + rnd) >> 31 with its - [a < 0] already taken for a >= 0:
- * R = 2 rnd - 2^32 m - 2^32 [e > 0].  The high dwords of the even and odd
- * products land in their lanes with one vpermt2d; subtracting
- * srai(u, 31) = -[a >= 0] (masked to the lanes with e > 0) leaves
- * x + nudge - [a < 0], then the arithmetic shift by e.  Layers with a left
- * shift or a lane with e = 0 (rare) take two more masks (DQ_GEN). */
-enum { DQ_BIAS, DQ_ME, DQ_MO, DQ_RE, DQ_RO, DQ_RSH, DQ_ROWS };
-enum { DQ_NEGM, DQ_LSH, DQ_GROWS }; /* only read by DQ_GEN layers: apart, out of L1 */
-#define DQ_V (DQ_ROWS * 16) /* int32 per 16-lane vector */
-#define DQ_G (DQ_GROWS * 16)
-
-struct dwrq {
-    int32_t *q;         /* [vector][DQ_ROWS][16] */
-    int32_t *g;         /* [vector][DQ_GROWS][16] */
-    int gen;            /* some lane shifts left or has e = 0 */
-};
-
-/* Lane `lane` of vector q, g (DQ_V, DQ_G int32). */
-static void dwrq_set(int32_t *q, int32_t *g, int lane, int32_t bias, int32_t mult, int32_t shift,
-                     int *gen)
-{
-    int32_t lsh = shift > 0 ? shift : 0, e = shift > 0 ? 0 : -shift;
-    uint64_t rnd = ((uint64_t)1 << 30) + (e > 0 ? (uint64_t)1 << (e + 30) : 0);
-    uint64_t r = 2 * rnd - ((uint64_t)(uint32_t)mult << 32) - (e > 0 ? (uint64_t)1 << 32 : 0);
-    int64_t *r64 = (int64_t *)(q + (lane % 2 ? DQ_RO : DQ_RE) * 16);
-    q[DQ_BIAS * 16 + lane] = (int32_t)((uint32_t)bias + 0x80000000u);
-    q[(lane % 2 ? DQ_MO : DQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
-    r64[lane / 2] = (int64_t)r;
-    q[DQ_RSH * 16 + lane] = e;
-    g[DQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
-    g[DQ_LSH * 16 + lane] = lsh;
-    *gen |= lsh > 0 || (e == 0 && mult != 0); /* mult 0: a padding lane */
-}
-
-/* u = a + 2^31 (the biased accumulator) -> the requantized a. */
-TVNNI INL __m512i dwrq_apply(__m512i u, const int32_t *q, const int32_t *g, int gen)
-{
-    const __m512i top = _mm512_set1_epi32(INT32_MIN);
-    if (gen) /* a << lsh (wrapping, as rq_apply), on the unbiased value */
-        u = _mm512_xor_si512(_mm512_sllv_epi32(_mm512_xor_si512(u, top), _mm512_load_si512(g + DQ_LSH * 16)), top);
-    __m512i t = _mm512_srai_epi32(u, 31);
-    if (gen)
-        t = _mm512_and_si512(t, _mm512_load_si512(g + DQ_NEGM * 16));
-    __m512i ev = _mm512_mul_epu32(u, _mm512_load_si512(q + DQ_ME * 16));
-    __m512i od = _mm512_mul_epu32(_mm512_shuffle_epi32(u, _MM_PERM_DDBB), _mm512_load_si512(q + DQ_MO * 16));
-    ev = _mm512_add_epi64(ev, _mm512_load_si512(q + DQ_RE * 16));
-    od = _mm512_add_epi64(od, _mm512_load_si512(q + DQ_RO * 16));
-    /* lane i: the high dword of ev's qword i/2 (even i), of od's (odd i) */
-    const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
-    __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
-    return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + DQ_RSH * 16));
-}
-
 /* A weight block's excess passes: none; at most one per vector, all in one
  * kernel row each (the real files: one outlier tap): one unconditional
  * vpdpbusd per vector, no branches; any other pattern: tested per pass. */
@@ -1660,7 +1624,7 @@ struct qdw3 {
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
     struct dw3piece *pc;
     int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
-    struct dwrq rq;     /* [fblock][j] */
+    struct rq rq;       /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
     int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
     uint32_t *xbits;    /* [fblock]: bit 3j+ky: a pass against xw; bit 16+3j+ky: a second */
@@ -1673,17 +1637,13 @@ struct qdw3 {
  * 4-tap kernel: there each output row streams all the weight blocks and
  * their requantization constants (2.3 KiB per 64 channels) from L2, and
  * the rows of the ring are too short to pay for it (7x7x960: 1.1-1.2x the
- * 4-tap kernel's time; 14x14 and up: 0.5-0.9x).  dwrq needs m >= 0 (as
- * every real scale gives). */
+ * 4-tap kernel's time; 14x14 and up: 0.5-0.9x). */
 static int qdw3_ok(const struct mnet_qconv *l)
 {
     const struct mnet_conv_geom *g = &l->g;
     int C = g->out_c, low = C & -C, fb = C % 8 ? (C + 63) / 64 : C / (low < 64 ? low : 64);
     if ((long)g->out_h * g->out_w <= 64 && fb > 6)
         return 0;
-    for (int c = 0; c < C; c++)
-        if (l->mult[c] < 0)
-            return 0;
     return g->depth_multiplier == 1 && g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 &&
            g->dil_w == 1;
 }
@@ -1700,7 +1660,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     int sbmax = DW3_RING_BYTES / (3 * 256);
     if (sbmax > nblk)
         sbmax = nblk;
-    const size_t nw = (size_t)fblocks * 768, nq = (size_t)fblocks * 4 * (DQ_V + DQ_G) * sizeof(int32_t);
+    const size_t nw = (size_t)fblocks * 768, nq = RQ_BYTES((size_t)fblocks * 4);
     const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
@@ -1768,9 +1728,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->rowb = rowb;
     p->tscratch = mnet_round_up(3 * rowb, 64);
     p->w = p->block;
-    p->rq.q = (int32_t *)(p->w + nw);
-    p->rq.g = p->rq.q + (size_t)fblocks * 4 * DQ_V;
-    p->rq.gen = 0;
+    rq_place(&p->rq, p->w + nw, (size_t)fblocks * 4);
     p->xw = (int8_t *)p->rq.q + nq;
     p->padrow = (uint8_t *)(p->xw + nx);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
@@ -1791,17 +1749,13 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
                 int f = wb * 64 + dw4_chan(j, lane);
-                int32_t *q = p->rq.q + ((size_t)wb * 4 + j) * DQ_V;
-                int32_t *qg = p->rq.g + ((size_t)wb * 4 + j) * DQ_G;
-                if (!flat && f >= C) {
-                    dwrq_set(q, qg, lane, 0, 0, 0, &p->rq.gen);
+                if (!flat && f >= C)
                     continue;
-                }
                 int c = f % C;
                 int32_t wsum = 0;
                 for (int t = 0; t < 9; t++)
                     wsum += l->w[(size_t)t * C + c] - l->w_zp;
-                dwrq_set(q, qg, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c], &p->rq.gen);
+                rq_set(&p->rq, (size_t)wb * 4 + j, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 /* w - w_zp clamped to int8, the rest in up to two passes */
                 for (int t = 0; t < 9; t++) {
                     int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
@@ -1877,7 +1831,7 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
 
 /* What a block needs of its weight block besides the weights. */
 struct dw3w {
-    const int32_t *q, *g;   /* dwrq vectors [j] */
+    struct rq rq;           /* from the weight block's vector 0: [j] */
     const int8_t *xw;       /* excess passes [j][ky][pass][64] */
     uint32_t xbits;
     int xrow[4];            /* DX_ONE: row of vector j's pass */
@@ -1894,7 +1848,7 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
     for (int j = 0; j < 4; j++) {
         __m512i x[3] = { _mm512_load_si512(r[0] + ro + 64 * j), _mm512_load_si512(r[1] + ro + 64 * j),
                          _mm512_load_si512(r[2] + ro + 64 * j) };
-        a[j] = _mm512_load_si512(k->q + j * DQ_V + DQ_BIAS * 16);
+        a[j] = _mm512_load_si512(rq_bias(&k->rq, (size_t)j));
         a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
@@ -1909,7 +1863,7 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
                                                    _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
     for (int j = 0; j < 4; j++)
-        a[j] = dwrq_apply(a[j], k->q + j * DQ_V, k->g + j * DQ_G, gen);
+        a[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
     return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
 }
 
@@ -1924,7 +1878,7 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
 /* The block's weight-block extras (excess rows when zp). */
 INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
 {
-    struct dw3w k = { p->rq.q + (size_t)wb * 4 * DQ_V, p->rq.g + (size_t)wb * 4 * DQ_G,
+    struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen },
                       p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
     if (zp) {
         k.xbits = p->xbits[wb];
@@ -2027,6 +1981,8 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
 
 static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
+    if (!rq_ok(l))
+        return q_fallback(l, max_batch, threads, 1);
     if (qdw3_ok(l))
         return qdw3_prepare(l, max_batch, threads);
     const struct mnet_conv_geom *g = &l->g;
@@ -2055,13 +2011,14 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->fblocks = chunk ? chunk * C / DW4B : b64;
     size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
     size_t nc = (size_t)p->fblocks * DW4B, nz = nc * S;
-    p->block = x_alloc(nw + (size_t)p->groups * 64 + nz + (size_t)p->fblocks * sizeof *p->piece);
-    if (!p->block || rq_alloc(&p->rq, nc, &p->rq_block)) {
-        free(p->block);
+    p->block = x_alloc(RQ_BYTES(nc / 16) + nw + (size_t)p->groups * 64 + nz +
+                       (size_t)p->fblocks * sizeof *p->piece);
+    if (!p->block) {
         free(p);
         return -ENOMEM;
     }
-    p->w = p->block;
+    rq_place(&p->rq, p->block, nc / 16);
+    p->w = (int8_t *)p->block + RQ_BYTES(nc / 16);
     p->zw = p->w + nw;
     p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
     memset(p->zrow, (int)l->in_zp, nz);
@@ -2081,15 +2038,12 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
                 int f = blk * DW4B + dw4_chan(j, lane), c = f % p->C;
-                size_t i = (size_t)blk * DW4B + j * 16 + lane;
-                if (f >= p->C && !p->chunk) {
-                    rq_set(&p->rq, i, 0, 0, 0);
+                if (f >= p->C && !p->chunk)
                     continue;
-                }
                 int32_t wsum = 0;
                 for (int t = 0; t < p->taps; t++)
                     wsum += l->w[(size_t)t * p->C + c] - l->w_zp;
-                rq_set(&p->rq, i, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
+                rq_set(&p->rq, (size_t)blk * 4 + j, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < p->taps; t++)
                     p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
                         l->w[(size_t)t * p->C + c];
@@ -2117,10 +2071,9 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
                          __mmask64 m, uint8_t *o, int split, size_t off1)
 {
     const __mmask64 m0 = split ? p->piece[blk].m0 : m;
-    const int c0 = blk * DW4B;
-    const int32_t *bias = p->rq.bias + c0;
-    __m512i a0 = _mm512_load_si512(bias), a1 = _mm512_load_si512(bias + 16);
-    __m512i a2 = _mm512_load_si512(bias + 32), a3 = _mm512_load_si512(bias + 48);
+    const size_t v0 = (size_t)blk * 4;
+    __m512i a0 = _mm512_load_si512(rq_bias(&p->rq, v0)), a1 = _mm512_load_si512(rq_bias(&p->rq, v0 + 1));
+    __m512i a2 = _mm512_load_si512(rq_bias(&p->rq, v0 + 2)), a3 = _mm512_load_si512(rq_bias(&p->rq, v0 + 3));
     const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
     /* 3x3: unrolled, and the last group's three empty taps are zeros
      * (their weights are 0), which saves their loads and two unpacks */
@@ -2155,10 +2108,10 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
             DPBUSD(a3, q3, z);
         }
     }
-    a0 = rq_apply(a0, &p->rq, (size_t)c0);
-    a1 = rq_apply(a1, &p->rq, (size_t)c0 + 16);
-    a2 = rq_apply(a2, &p->rq, (size_t)c0 + 32);
-    a3 = rq_apply(a3, &p->rq, (size_t)c0 + 48);
+    a0 = rq_apply(a0, &p->rq, v0, p->rq.gen);
+    a1 = rq_apply(a1, &p->rq, v0 + 1, p->rq.gen);
+    a2 = rq_apply(a2, &p->rq, v0 + 2, p->rq.gen);
+    a3 = rq_apply(a3, &p->rq, v0 + 3, p->rq.gen);
     _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
 }
 
@@ -2827,19 +2780,14 @@ static void x_free_pack(void *packed)
         struct qgemm *p = packed;
         free(p->w);
         free(p->fixw);
-        free(p->rq_block);
         break;
     }
     case PK_FGEMM: free(((struct fgemm *)packed)->block); break;
     case PK_QDW:
-        free(((struct qdw *)packed)->block);
-        free(((struct qdw *)packed)->rq_block);
-        break;
+free(((struct qdw *)packed)->block); break;
     case PK_FDW: free(((struct fdw *)packed)->block); break;
     case PK_QDW4:
-        free(((struct qdw4 *)packed)->block);
-        free(((struct qdw4 *)packed)->rq_block);
-        break;
+free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }

@@ -88,6 +88,8 @@ static void make_rq(int out_c, int K, int32_t *mult, int32_t *shift)
             m = rfloat(0.5f, 1.5f); /* shift >= 0: left shifts too */
         else if (rnd() % 8 == 0)
             m = ldexp(1.0, -rint_in(2, 14)); /* mult 2^30: rounding ties everywhere */
+        else if (rnd() % 32 == 0)
+            m = 1e-12; /* flushed to mult 0, shift 0: output out_zp */
         int s;
         mnet_quantize_multiplier(m, &mult[c], &s);
         shift[c] = s;
