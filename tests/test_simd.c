@@ -294,6 +294,21 @@ static void check_qadd(const struct mnet_kernel_ops *t, size_t count)
 }
 
 /* The shapes: MobileNet's own plus odd ones. */
+/* Stem case c = (h, w, in_c, out_c, k, stride) with padding variant pad:
+ * 0 SAME as TFLite (odd row/column at the end), 1 top and left 1, 2 top
+ * only, 3 left only, 4 VALID.  0: the variant does not fit the map. */
+static int stem_geom(struct mnet_conv_geom *g, const int *c, int pad)
+{
+    if (pad == 4 && (c[0] < c[4] || c[1] < c[4]))
+        return 0;
+    make_geom(g, c[0], c[1], c[2], c[3], c[4], c[5], pad == 4, 1);
+    if (pad < 4) {
+        g->pad_top = pad == 1 || pad == 2 ? 1 : 0;
+        g->pad_left = pad == 1 || pad == 3 ? 1 : 0;
+    }
+    return 1;
+}
+
 static void run_table(const struct mnet_kernel_ops *t, int rounds)
 {
     char what[160];
@@ -401,15 +416,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         const int *c = stem_cases[i];
         const int big = c[0] > 100;
         for (int pad = 0; pad < (big ? 2 : 5); pad++) {
-            /* pad 0: SAME as TFLite (odd row/column at the end), 1: top and
-             * left 1, 2: top only, 3: left only, 4: VALID */
-            if (pad == 4 && (c[0] < c[4] || c[1] < c[4]))
+            if (!stem_geom(&g, c, pad))
                 continue;
-            make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], pad == 4, 1);
-            if (pad < 4) {
-                g.pad_top = pad == 1 || pad == 2 ? 1 : 0;
-                g.pad_left = pad == 1 || pad == 3 ? 1 : 0;
-            }
             for (int pt = 0; pt <= 2; pt++) {
                 int n = big ? 1 + pt % 2 : pt == 1 ? 3 : 1;
                 snprintf(what, sizeof what, "qconv stem %dx%d/%d n%d %dx%dx%d->%d pad %d,%d%s w_zp %s",
@@ -481,13 +489,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         const int *c = fold_stem_cases[i];
         const int big = c[0] > 100;
         for (int pad = 0; pad < (big ? 2 : 5); pad++) {
-            if (pad == 4 && (c[0] < c[4] || c[1] < c[4]))
+            if (!stem_geom(&g, c, pad))
                 continue;
-            make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], pad == 4, 1);
-            if (pad < 4) {
-                g.pad_top = pad == 1 || pad == 2 ? 1 : 0;
-                g.pad_left = pad == 1 || pad == 3 ? 1 : 0;
-            }
             for (size_t z = 0; z < sizeof fold_stem_zps / sizeof fold_stem_zps[0]; z++) {
                 for (sparse_outliers = 1; sparse_outliers <= 2; sparse_outliers++) {
                     if (sparse_outliers == 2 && z % 2)
