@@ -70,6 +70,12 @@ static inline int rows_for(int nv)
     return nv == 1 ? 24 : nv == 2 ? 12 : nv == 3 ? 8 : 6;
 }
 
+/* The first left lanes of 16 (all 16 when left >= 16): a store's tail mask. */
+static inline __mmask16 lanes16(int left)
+{
+    return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
 static int thread_id(void)
 {
 #ifdef _OPENMP
@@ -558,7 +564,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
                 if (r + 1 < R)
                     _mm256_mask_storeu_epi8(o + ldo, m, _mm512_extracti64x4_epi64(b, 1));
             } else {
-                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                __mmask16 m = lanes16(left);
                 b = _mm512_permutexvar_epi32(rows4, b);
                 _mm_mask_storeu_epi8(o, m, _mm512_castsi512_si128(b));
                 if (r + 1 < R)
@@ -588,7 +594,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             __m512i y = rq_apply(a, &p->rq, (size_t)c / 16, p->rq.gen);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             int left = p->N - c;
-            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            __mmask16 m = lanes16(left);
             _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * ldo + c, m, y);
         }
     }
@@ -1044,7 +1050,7 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
             int c = col0 + v * 16;
             __m512 y = _mm512_min_ps(_mm512_max_ps(acc[r][v], lo), hi);
             int left = p->N - c;
-            __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+            __mmask16 m = lanes16(left);
             _mm512_mask_storeu_ps(out + (size_t)r * ldo + c, m, y);
         }
     }
@@ -2291,7 +2297,7 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
                         int c0, int x0, int x1, int ox_a, int ox_b, float *orow)
 {
     const int left = p->C - c0, s = g->stride_w;
-    const __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+    const __mmask16 m = lanes16(left);
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
     __m512 w[9];
     for (int t = 0; t < 9; t++)
@@ -2401,7 +2407,7 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
             }
             for (; c0 < C; c0 += 16) {
                 int left = C - c0;
-                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                __mmask16 m = lanes16(left);
                 __m512 a0 = _mm512_load_ps(p->bias + c0);
                 for (int t = 0; t < p->taps; t++)
                     a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, tap[t] + c0),
@@ -2529,7 +2535,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
             const size_t cnt = (size_t)gd->out_w * cout;
             for (size_t i = 0; i < cnt; i += 16) {
                 size_t left = cnt - i;
-                __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+                __mmask16 m = lanes16(left);
                 __m512 y = _mm512_add_ps(_mm512_maskz_loadu_ps(m, orow + i), _mm512_maskz_loadu_ps(m, xr + i));
                 _mm512_mask_storeu_ps(orow + i, m, _mm512_min_ps(_mm512_max_ps(y, lo), hi));
             }
@@ -2621,7 +2627,7 @@ T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const
     for (long i = 0; i < vecs; i++) {
         size_t off = (size_t)i * 16;
         size_t left = count - off;
-        __mmask16 m = left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+        __mmask16 m = lanes16(left);
         __m512i x = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + off)), azp);
         __m512i y = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + off)), bzp);
         x = mbqm_vec(_mm512_sllv_epi32(x, ls), &ca);
