@@ -1725,7 +1725,6 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         free(blk);
         return -ENOMEM;
     }
-    memset(p->block, 0, nw + nq + nx);
     p->h.kind = PK_QDW3;
     p->C = C;
     p->nblk = nblk;
@@ -1742,7 +1741,6 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->xbits = (uint32_t *)(p->pc + npc);
     p->xmode = (uint8_t *)(p->xbits + fblocks);
     p->xrow = p->xmode + fblocks;
-    memset(p->xbits, 0, (size_t)fblocks * (sizeof *p->xbits + 5));
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
