@@ -1039,6 +1039,13 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
                           float *out, size_t ldo, int col0)
 {
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
+    /* the tail masks once per tile: a store may alias p->N, so the compiler
+     * would reload it and rebuild the mask for every vector */
+    __mmask16 m[4];
+    const int left = p->N - col0;
+#pragma GCC unroll 4
+    for (int v = 0; v < 4; v++)
+        m[v] = left > v * 16 ? lanes16(left - v * 16) : 0;
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++) {
         if (r >= RM || r >= R)
@@ -1047,11 +1054,8 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
         for (int v = 0; v < 4; v++) {
             if (v >= NV)
                 break;
-            int c = col0 + v * 16;
             __m512 y = _mm512_min_ps(_mm512_max_ps(acc[r][v], lo), hi);
-            int left = p->N - c;
-            __mmask16 m = lanes16(left);
-            _mm512_mask_storeu_ps(out + (size_t)r * ldo + c, m, y);
+            _mm512_mask_storeu_ps(out + (size_t)r * ldo + col0 + v * 16, m[v], y);
         }
     }
 }

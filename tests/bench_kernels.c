@@ -10,7 +10,8 @@
  *                                OUTLIERS: this many taps per layer at the far
  *                                end (w - w_zp leaves int8); default -1: one in
  *                                12 channels when W_ZP != 0, none otherwise;
- *                                KIND: only that kernel (qdw, qconv, fdw, fconv)
+ *                                KIND: only that kernel (qdw, qconv, fdw, fconv,
+ *                                fblock: the fused float blocks)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -156,6 +157,59 @@ static void bench_f(int dw, int h, int ic, int oc, int k, int s)
     free(w); free(bias); free(in); free(out); free(scratch);
 }
 
+/* A fused float block (kernels.h, struct mnet_fblock) at map h: expand
+ * cin -> c (none when cin is 0), depthwise 3x3 stride s, project -> cout,
+ * the residual ADD when the shapes allow it.  The same best-of-15 thread CPU
+ * time, MACs of the three layers. */
+static void bench_fb(int h, int cin, int c, int s, int cout)
+{
+    if (!T->fblock_prepare)
+        return;
+    struct mnet_conv_geom ge, gd, gp;
+    geom(&ge, h, cin, c, 1, 1);
+    geom(&gd, h, c, c, 3, s);
+    geom(&gp, gd.out_h, c, cout, 1, 1);
+    float *we = xalloc((size_t)c * (cin ? cin : 1) * 4), *wd = xalloc((size_t)9 * c * 4);
+    float *wp = xalloc((size_t)cout * c * 4), *bias = xalloc((size_t)(c > cout ? c : cout) * 4);
+    for (size_t i = 0; i < (size_t)c * (cin ? cin : 1); i++)
+        we[i] = 0.01f;
+    for (size_t i = 0; i < (size_t)9 * c; i++)
+        wd[i] = 0.01f;
+    for (size_t i = 0; i < (size_t)cout * c; i++)
+        wp[i] = 0.01f;
+    struct mnet_fconv le = { .g = ge, .w = we, .bias = bias, .out_min = 0, .out_max = 6 };
+    struct mnet_fconv ld = { .g = gd, .w = wd, .bias = bias, .out_min = 0, .out_max = 6 };
+    struct mnet_fconv lp = { .g = gp, .w = wp, .bias = bias, .out_min = -20, .out_max = 20 };
+    if ((cin && T->fconv_prepare(&le, 1, 1)) || T->fdw_prepare(&ld, 1, 1) || T->fconv_prepare(&lp, 1, 1))
+        return;
+    const int ic = cin ? cin : c;
+    struct mnet_fblock fb = { .expand = cin ? &le : NULL, .dw = &ld, .project = &lp,
+                              .residual = s == 1 && ic == cout, .add_lo = -40, .add_hi = 40 };
+    if (T->fblock_prepare(&fb, 1, 1) == 0) {
+        size_t ni = (size_t)h * h * ic, no = (size_t)gp.out_h * gp.out_w * cout;
+        float *in = xalloc(ni * 4), *out = xalloc(no * 4);
+        for (size_t i = 0; i < ni; i++)
+            in[i] = 0.5f;
+        void *scratch = xalloc(fb.scratch_bytes + 64);
+        double best = 1e9;
+        for (int it = 0; it < 15; it++) {
+            double t = cpu_ms();
+            T->fblock_run(&fb, 1, in, out, scratch, 1);
+            t = cpu_ms() - t;
+            best = t < best ? t : best;
+        }
+        double macs = (double)h * h * cin * c + (double)gd.out_h * gd.out_w * c * (9 + cout);
+        printf("%-10s fblk  %3dx%3dx%4d -> %4d s%d -> %4d%s: %8.3f ms %7.1f GMAC/s\n", T->name, h, h, ic,
+               c, s, cout, fb.residual ? " +add" : "", best, macs / best / 1e6);
+        free(in); free(out); free(scratch);
+    }
+    if (cin)
+        T->release(le.packed);
+    T->release(ld.packed);
+    T->release(lp.packed);
+    free(we); free(wd); free(wp); free(bias);
+}
+
 int main(int argc, char **argv)
 {
     T = mnet_kernels_select();
@@ -196,6 +250,16 @@ int main(int argc, char **argv)
         { 1, 28, 256, 256, 3, 1 }, { 1, 28, 256, 256, 3, 2 }, { 1, 14, 512, 512, 3, 1 },
         { 1, 14, 512, 512, 3, 2 }, { 1, 7, 1024, 1024, 3, 1 },
     };
+    /* the fused blocks of both networks (map, in_c (0: no expand), c, stride, out_c) */
+    static const int blocks[][5] = {
+        { 112, 0, 32, 1, 16 }, { 112, 16, 96, 2, 24 }, { 56, 24, 144, 1, 24 }, { 56, 24, 144, 2, 32 },
+        { 112, 0, 32, 1, 64 }, { 112, 0, 64, 2, 128 },
+    };
+    if (!only || !strcmp(only, "fblock"))
+        for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+            bench_fb(blocks[i][0], blocks[i][1], blocks[i][2], blocks[i][3], blocks[i][4]);
+    if (only && !strcmp(only, "fblock"))
+        return 0;
     for (int q = 1; q >= 0; q--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
             const int *s = shapes[i];
