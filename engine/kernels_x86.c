@@ -2256,49 +2256,63 @@ T512 INL __m512 fdw3_pixel(const struct mnet_conv_geom *g, const float *const *r
 }
 
 /* W (4 or 8) interior output pixels from ox (stride S), channels
- * c0..c0+15: W independent accumulator chains (fewer leave FMA issue slots
+ * c0..c0+15, of NR output rows (1 or 2; row r reads input rows rowp[r*SH ..
+ * r*SH+2]): W*NR independent accumulator chains (fewer leave FMA issue slots
  * idle behind the FMA latency), each input vector loaded once and used by
- * every output that reads it.  Each output still adds bias and then the taps
- * in (ky, kx) order: the same sums as fdw3_pixel. */
+ * every output that reads it (two output rows share 3-SH of their input
+ * rows, which the row sweep otherwise reloads from L2).  Each output still
+ * adds bias and then the taps in (ky, kx) order: the same sums as
+ * fdw3_pixel. */
 T512 INL void fdw3_cols(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
-                        __m512 bias, __m512 lo, __m512 hi, int W, int S, int ox, int c0,
-                        __mmask16 m, float *orow)
+                        __m512 bias, __m512 lo, __m512 hi, int W, int S, int NR, int SH, int ox,
+                        int c0, __mmask16 m, float *const *orow)
 {
     const int C = g->in_c;
     const int ix0 = ox * S - g->pad_left;
-    __m512 acc[8];
+    __m512 acc[2][8];
+#pragma GCC unroll 2
+    for (int r = 0; r < NR; r++)
 #pragma GCC unroll 8
-    for (int o = 0; o < W; o++)
-        acc[o] = bias;
-#pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ky++) {
-        if (!rowp[ky])
+        for (int o = 0; o < W; o++)
+            acc[r][o] = bias;
+#pragma GCC unroll 5
+    for (int i = 0; i < (NR - 1) * SH + 3; i++) {
+        if (!rowp[i])
             continue;
-        const float *r = rowp[ky] + (size_t)ix0 * C + c0;
+        const float *in = rowp[i] + (size_t)ix0 * C + c0;
 #pragma GCC unroll 17
         for (int j = 0; j < (W - 1) * S + 3; j++) {
-            const __m512 x = _mm512_maskz_loadu_ps(m, r + (size_t)j * C);
+            const __m512 x = _mm512_maskz_loadu_ps(m, in + (size_t)j * C);
+#pragma GCC unroll 2
+            for (int r = 0; r < NR; r++) {
+                const int ky = i - r * SH;
+                if (ky < 0 || ky > 2)
+                    continue;
 #pragma GCC unroll 8
-            for (int o = 0; o < W; o++) {
-                int kx = j - o * S;
-                if (kx >= 0 && kx < 3)
-                    acc[o] = _mm512_fmadd_ps(x, w[3 * ky + kx], acc[o]);
+                for (int o = 0; o < W; o++) {
+                    int kx = j - o * S;
+                    if (kx >= 0 && kx < 3)
+                        acc[r][o] = _mm512_fmadd_ps(x, w[3 * ky + kx], acc[r][o]);
+                }
             }
         }
     }
+#pragma GCC unroll 2
+    for (int r = 0; r < NR; r++)
 #pragma GCC unroll 8
-    for (int o = 0; o < W; o++)
-        _mm512_mask_storeu_ps(orow + (size_t)(ox + o) * C + c0, m,
-                              _mm512_min_ps(_mm512_max_ps(acc[o], lo), hi));
+        for (int o = 0; o < W; o++)
+            _mm512_mask_storeu_ps(orow[r] + (size_t)(ox + o) * C + c0, m,
+                                  _mm512_min_ps(_mm512_max_ps(acc[r][o], lo), hi));
 }
 
-/* Output columns [x0, x1) of the 3x3 row sweep for channels c0..c0+15, the
- * nine taps' weights in registers; interior columns [ox_a, ox_b) 8, then 4
- * at a time (stride 1 or 2). */
+/* Output columns [x0, x1) of NR output rows (input rows as in fdw3_cols)
+ * of the 3x3 row sweep for channels c0..c0+15, the nine taps' weights in
+ * registers; interior columns [ox_a, ox_b) 8, then 4 at a time (stride 1 or
+ * 2). */
 T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
-                        int c0, int x0, int x1, int ox_a, int ox_b, float *orow)
+                        int NR, int c0, int x0, int x1, int ox_a, int ox_b, float *const *orow)
 {
-    const int left = p->C - c0, s = g->stride_w;
+    const int left = p->C - c0, s = g->stride_w, sh = g->stride_h;
     const __mmask16 m = lanes16(left);
     const __m512 lo = _mm512_set1_ps(p->out_min), hi = _mm512_set1_ps(p->out_max);
     __m512 w[9];
@@ -2306,35 +2320,43 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
         w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
     const __m512 bias = _mm512_load_ps(p->bias + c0);
     int ox = x0;
-    for (; ox < x1 && ox < ox_a; ox++) {
-        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
-        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-    }
+    for (; ox < x1 && ox < ox_a; ox++)
+        for (int r = 0; r < NR; r++) {
+            __m512 acc = fdw3_pixel(g, rowp + r * sh, w, bias, ox, c0, m);
+            _mm512_mask_storeu_ps(orow[r] + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+        }
     const int xb = x1 < ox_b ? x1 : ox_b;
-    if (s == 1) {
-        for (; ox + 8 <= xb; ox += 8)
-            fdw3_cols(g, rowp, w, bias, lo, hi, 8, 1, ox, c0, m, orow);
-        for (; ox + 4 <= xb; ox += 4)
-            fdw3_cols(g, rowp, w, bias, lo, hi, 4, 1, ox, c0, m, orow);
-    } else if (s == 2) {
-        for (; ox + 8 <= xb; ox += 8)
-            fdw3_cols(g, rowp, w, bias, lo, hi, 8, 2, ox, c0, m, orow);
-        for (; ox + 4 <= xb; ox += 4)
-            fdw3_cols(g, rowp, w, bias, lo, hi, 4, 2, ox, c0, m, orow);
+#define FDW3_COLS(W, S, NR, SH)                                                                    \
+    for (; ox + W <= xb; ox += W)                                                                  \
+        fdw3_cols(g, rowp, w, bias, lo, hi, W, S, NR, SH, ox, c0, m, orow)
+    if (NR == 1 && s == 1) {
+        FDW3_COLS(8, 1, 1, 1);
+        FDW3_COLS(4, 1, 1, 1);
+    } else if (NR == 1 && s == 2) {
+        FDW3_COLS(8, 2, 1, 1);
+        FDW3_COLS(4, 2, 1, 1);
+    } else if (NR == 2 && s == 1 && sh == 1) {
+        FDW3_COLS(8, 1, 2, 1);
+        FDW3_COLS(4, 1, 2, 1);
+    } else if (NR == 2 && s == 2 && sh == 2) {
+        FDW3_COLS(8, 2, 2, 2);
+        FDW3_COLS(4, 2, 2, 2);
     }
-    for (; ox < x1; ox++) {
-        __m512 acc = fdw3_pixel(g, rowp, w, bias, ox, c0, m);
-        _mm512_mask_storeu_ps(orow + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-    }
+#undef FDW3_COLS
+    for (; ox < x1; ox++)
+        for (int r = 0; r < NR; r++) {
+            __m512 acc = fdw3_pixel(g, rowp + r * sh, w, bias, ox, c0, m);
+            _mm512_mask_storeu_ps(orow[r] + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+        }
 }
 
-/* 3x3, dilation 1: one output row from its three input rows (NULL: in the
- * padding), 16 channels a vector.  While the three input rows fit L1 each
- * channel block sweeps the whole row; wider rows go 8 columns at a time over
- * all channels, so that the input is read nearly in order (a strided sweep
- * per channel block defeats the prefetchers). */
+/* 3x3, dilation 1: NR (1 or 2) output rows from their (NR-1)*stride_h + 3
+ * input rows (NULL: in the padding), 16 channels a vector.  While the
+ * input rows fit L1 each channel block sweeps the whole row; wider rows go 8
+ * columns at a time over all channels, so that the input is read nearly in
+ * order (a strided sweep per channel block defeats the prefetchers). */
 T512 static void fdw3_sweep(const struct fdw *p, const struct mnet_conv_geom *g,
-                            const float *const *rowp, float *orow)
+                            const float *const *rowp, int NR, float *const *orow)
 {
     const int C = p->C, s = g->stride_w;
     /* interior columns: ox in [ox_a, ox_b) have all three taps inside */
@@ -2345,13 +2367,14 @@ T512 static void fdw3_sweep(const struct fdw *p, const struct mnet_conv_geom *g,
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
-    const int step = (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
+    const size_t in_rows = (size_t)(NR - 1) * g->stride_h + 3;
+    const int step = in_rows * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
     /* chunks after the left border start at interior columns: whole groups of 8 */
     for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
         x1 = (x0 ? x0 : ox_a) + step;
         x1 = x1 < g->out_w ? x1 : g->out_w;
         for (int c0 = 0; c0 < C; c0 += 16)
-            fdw3_span(p, g, rowp, c0, x0, x1, ox_a, ox_b, orow);
+            fdw3_span(p, g, rowp, NR, c0, x0, x1, ox_a, ox_b, orow);
     }
 }
 
@@ -2360,7 +2383,7 @@ T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, c
 {
     const float *rowp[3];
     dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
-    fdw3_sweep(p, g, rowp, orow);
+    fdw3_sweep(p, g, rowp, 1, &orow);
 }
 
 T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -2433,18 +2456,19 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
  * touch the arena.  The arithmetic of each output is the layers' own: the
  * same GEMM tiles (fgemm_tile_any) and depthwise row sweep (fdw3_sweep). */
 
-/* Floats of scratch per thread: the ring (when there is an expand), then
- * one depthwise output row; each 64-byte aligned. */
+/* Floats of scratch per thread: the ring of 3 + stride_h rows (when there
+ * is an expand: the input rows of two output rows), then two depthwise output
+ * rows; each 64-byte aligned. */
 static size_t fb_ring_floats(const struct mnet_fblock *b)
 {
     const struct mnet_conv_geom *g = &b->dw->g;
-    return b->expand ? mnet_round_up((size_t)g->k_h * g->in_w * g->in_c, 16) : 0;
+    return b->expand ? mnet_round_up((size_t)(g->k_h + g->stride_h) * g->in_w * g->in_c, 16) : 0;
 }
 
 static size_t fb_thread_floats(const struct mnet_fblock *b)
 {
     const struct mnet_conv_geom *g = &b->dw->g;
-    return fb_ring_floats(b) + mnet_round_up((size_t)g->out_w * g->out_c, 16);
+    return fb_ring_floats(b) + mnet_round_up((size_t)2 * g->out_w * g->out_c, 16);
 }
 
 static int fb_is_pw_gemm(const struct mnet_fconv *l)
@@ -2461,7 +2485,7 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
     if (!hd || hd->kind != PK_FDW || !fb_is_pw_gemm(b->project) ||
         (b->expand && !fb_is_pw_gemm(b->expand)))
         return -ENOTSUP;
-    /* the 3x3 row sweep of fdw3_sweep; the ring holds k_h rows */
+    /* the 3x3 row sweep of fdw3_sweep; the ring holds 3 + stride_h rows */
     if (gd->k_h != 3 || gd->k_w != 3 || gd->dil_h != 1 || gd->dil_w != 1 ||
         gd->depth_multiplier != 1)
         return -ENOTSUP;
@@ -2495,46 +2519,51 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
     }
 }
 
-/* Output rows [y0, y1) of image b; scr is this thread's scratch. */
+/* Output rows [y0, y1) of image b, two at a time where the strides allow
+ * (fdw3_cols); scr is this thread's scratch. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
                          int b, int y0, int y1)
 {
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
     const struct fgemm *pe = bk->expand ? bk->expand->packed : NULL, *pp = bk->project->packed;
-    const int H = gd->in_h, W = gd->in_w, C = gd->in_c;
-    const int cin = pe ? pe->K : C, cout = pp->N;
+    const int H = gd->in_h, W = gd->in_w, C = gd->in_c, sh = gd->stride_h;
+    const int pairs = sh == gd->stride_w && sh <= 2;
+    const int cin = pe ? pe->K : C, cout = pp->N, slots = pairs ? 3 + sh : 3;
     const size_t row_e = (size_t)W * C; /* floats of an expanded row */
     float *ring = scr, *dwrow = scr + fb_ring_floats(bk);
+    float *const dwr[2] = { dwrow, dwrow + (size_t)gd->out_w * C };
     const float *img = in + (size_t)b * H * W * cin;
     float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
-    int slot_row[3] = {-1, -1, -1};
-    for (int oy = y0; oy < y1; oy++) {
-        const float *rowp[3];
-        for (int ky = 0; ky < 3; ky++) {
-            int iy = oy * gd->stride_h - gd->pad_top + ky;
+    int slot_row[5] = { -1, -1, -1, -1, -1 };
+    for (int oy = y0, nr; oy < y1; oy += nr) {
+        nr = pairs && oy + 1 < y1 ? 2 : 1;
+        const float *rowp[5];
+        for (int i = 0; i < (nr - 1) * sh + 3; i++) {
+            int iy = oy * sh - gd->pad_top + i;
             if (iy < 0 || iy >= H) {
-                rowp[ky] = NULL;
+                rowp[i] = NULL;
             } else if (!pe) {
-                rowp[ky] = img + (size_t)iy * row_e;
+                rowp[i] = img + (size_t)iy * row_e;
             } else {
-                int slot = iy % 3;
+                int slot = iy % slots;
                 float *r = ring + (size_t)slot * row_e;
                 if (slot_row[slot] != iy) {
                     fb_pointwise(pe, img + (size_t)iy * W * cin, W, r);
                     slot_row[slot] = iy;
                 }
-                rowp[ky] = r;
+                rowp[i] = r;
             }
         }
-        fdw3_sweep(pd, gd, rowp, dwrow);
+        fdw3_sweep(pd, gd, rowp, nr, dwr);
+        /* the nr output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_pointwise(pp, dwrow, gd->out_w, orow);
+        fb_pointwise(pp, dwrow, nr * gd->out_w, orow);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
             const __m512 lo = _mm512_set1_ps(bk->add_lo), hi = _mm512_set1_ps(bk->add_hi);
-            const size_t cnt = (size_t)gd->out_w * cout;
+            const size_t cnt = (size_t)nr * gd->out_w * cout;
             for (size_t i = 0; i < cnt; i += 16) {
                 size_t left = cnt - i;
                 __mmask16 m = lanes16(left);
