@@ -185,12 +185,26 @@ static void split_rows(const struct split *s, long ch, size_t *m0, size_t *m1)
     *m1 = end < s->M ? end : s->M;
 }
 
-/* The split unit of a GEMM with N output columns: the narrowest panel's
- * tile rows, rounded to a multiple of MR (8-row tiles: 24). */
-static size_t gemm_unit(int N)
+/* Float tile rows for nv 16-column vectors: few enough row pointers to stay
+ * in general registers (rows_for's 12 rows of 2 vectors spilled them to
+ * vector registers, and each move back takes an FMA port), still at least 8
+ * accumulator chains for the FMA latency. */
+static inline int frows_for(int nv)
 {
-    int rm = rows_for(((N - 1) % PANEL) / 16 + 1);
+    return nv == 1 ? 12 : nv == 2 ? 8 : nv == 3 ? 8 : 6;
+}
+
+/* The split unit of a GEMM whose narrowest panel has tiles of rm rows,
+ * rounded to a multiple of MR (8-row tiles: 24). */
+static size_t gemm_unit(int rm)
+{
     return rm % MR ? (size_t)rm * MR / 2 : (size_t)rm;
+}
+
+/* The narrowest (last) panel's 16-column vectors of a GEMM with N columns. */
+static int last_nv(int N)
+{
+    return ((N - 1) % PANEL) / 16 + 1;
 }
 
 /* ======================= requantization (AVX-512) ======================= */
@@ -912,7 +926,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
-    const struct split sp = task_split(M, gemm_unit(p->N), p->panels, threads);
+    const struct split sp = task_split(M, gemm_unit(rows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
@@ -1134,8 +1148,8 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
     switch (NV) {
     case 4: FT_SMALL(4); FT(6, 4); break;
     case 3: FT_SMALL(3); FT(8, 3); break;
-    case 2: FT_SMALL(2); FT(12, 2); break;
-    default: FT_SMALL(1); FT(24, 1); break;
+    case 2: FT_SMALL(2); FT(8, 2); break;
+    default: FT_SMALL(1); FT(12, 1); break;
     }
 #undef FT_SMALL
 #undef FT
@@ -1151,7 +1165,7 @@ static const float *fpanel(const struct fgemm *p, int pan, int *nv)
 
 /* What row tile t of panel pan prefetches: lines t*n .. t*n + n - 1 of the
  * next panel, n = ceil(K/2) (*pfn of them, 0 past its end or after the last
- * panel).  A task's 48 rows are 8, 6, 4 or 2 tiles of a panel of 4, 3, 2 or
+ * panel).  A task's 48 rows are 8, 6, 6 or 4 tiles of a panel of 4, 3, 2 or
  * 1 vectors (K*nv lines): the prefetch is spread over all of them. */
 static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
 {
@@ -1290,7 +1304,7 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
-    const struct split sp = task_split(M, gemm_unit(p->N), p->panels, threads);
+    const struct split sp = task_split(M, gemm_unit(frows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
@@ -1302,7 +1316,7 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
             for (int pan = p0; pan < p1; pan++) {
                 int nv;
                 const float *wp = fpanel(p, pan, &nv);
-                const int rm = rows_for(nv);
+                const int rm = frows_for(nv);
                 int t = 0;
                 for (size_t m = m0; m < m1; m += rm, t++) {
                     int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
@@ -1350,7 +1364,7 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                 for (int pan = p0; pan < p1; pan++) {
                     int nv;
                     const float *wp = fpanel(p, pan, &nv);
-                    const int rm = rows_for(nv);
+                    const int rm = frows_for(nv);
                     for (int sub = 0, t = 0; sub < RG; sub += rm, t++) {
                         int R = RG - sub < rm ? RG - sub : rm;
                         const float *rows[RMAX];
@@ -2507,7 +2521,7 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
     for (int pan = 0; pan < p->panels; pan++) {
         int nv;
         const float *wp = fpanel(p, pan, &nv);
-        const int rm = rows_for(nv);
+        const int rm = frows_for(nv);
         for (int m = 0; m < M; m += rm) {
             int R = M - m < rm ? M - m : rm;
             const float *rows[RMAX];

@@ -190,18 +190,32 @@ static void bench_fb(int h, int cin, int c, int s, int cout)
         float *in = xalloc(ni * 4), *out = xalloc(no * 4);
         for (size_t i = 0; i < ni; i++)
             in[i] = 0.5f;
-        void *scratch = xalloc(fb.scratch_bytes + 64);
-        double best = 1e9;
+        /* the same layers one by one, for comparison */
+        float *mid = xalloc((size_t)h * h * c * 4), *dwo = xalloc((size_t)gd.out_h * gd.out_w * c * 4);
+        size_t sb = fb.scratch_bytes;
+        sb = le.scratch_bytes > sb ? le.scratch_bytes : sb;
+        sb = lp.scratch_bytes > sb ? lp.scratch_bytes : sb;
+        void *scratch = xalloc(sb + 64);
+        double best = 1e9, best_l = 1e9;
         for (int it = 0; it < 15; it++) {
             double t = cpu_ms();
             T->fblock_run(&fb, 1, in, out, scratch, 1);
             t = cpu_ms() - t;
             best = t < best ? t : best;
+            t = cpu_ms();
+            if (cin)
+                T->fconv_run(&le, 1, in, mid, scratch, 1);
+            T->fdw_run(&ld, 1, cin ? mid : in, dwo, scratch, 1);
+            T->fconv_run(&lp, 1, dwo, out, scratch, 1);
+            if (fb.residual)
+                mnet_c_fadd(no, out, in, -40, 40, out, 1);
+            t = cpu_ms() - t;
+            best_l = t < best_l ? t : best_l;
         }
         double macs = (double)h * h * cin * c + (double)gd.out_h * gd.out_w * c * (9 + cout);
-        printf("%-10s fblk  %3dx%3dx%4d -> %4d s%d -> %4d%s: %8.3f ms %7.1f GMAC/s\n", T->name, h, h, ic,
-               c, s, cout, fb.residual ? " +add" : "", best, macs / best / 1e6);
-        free(in); free(out); free(scratch);
+        printf("%-10s fblk  %3dx%3dx%4d -> %4d s%d -> %4d%s: %8.3f ms %7.1f GMAC/s (layers %.3f ms)\n",
+               T->name, h, h, ic, c, s, cout, fb.residual ? " +add" : "", best, macs / best / 1e6, best_l);
+        free(in); free(out); free(scratch); free(mid); free(dwo);
     }
     if (cin)
         T->release(le.packed);
@@ -253,7 +267,8 @@ int main(int argc, char **argv)
     /* the fused blocks of both networks (map, in_c (0: no expand), c, stride, out_c) */
     static const int blocks[][5] = {
         { 112, 0, 32, 1, 16 }, { 112, 16, 96, 2, 24 }, { 56, 24, 144, 1, 24 }, { 56, 24, 144, 2, 32 },
-        { 112, 0, 32, 1, 64 }, { 112, 0, 64, 2, 128 },
+        { 112, 0, 32, 1, 64 }, { 112, 0, 64, 2, 128 }, { 28, 32, 192, 1, 32 }, { 28, 32, 192, 2, 64 },
+        { 14, 64, 384, 1, 64 },
     };
     if (!only || !strcmp(only, "fblock"))
         for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
