@@ -184,7 +184,7 @@ static void bench_fb(int h, int cin, int c, int s, int cout)
         return;
     const int ic = cin ? cin : c;
     struct mnet_fblock fb = { .expand = cin ? &le : NULL, .dw = &ld, .project = &lp,
-                              .residual = s == 1 && ic == cout, .add_lo = -40, .add_hi = 40 };
+                              .residual = cin && s == 1 && ic == cout, .add_lo = -40, .add_hi = 40 };
     if (T->fblock_prepare(&fb, 1, 1) == 0) {
         size_t ni = (size_t)h * h * ic, no = (size_t)gp.out_h * gp.out_w * cout;
         float *in = xalloc(ni * 4), *out = xalloc(no * 4);
@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     static const int blocks[][5] = {
         { 112, 0, 32, 1, 16 }, { 112, 16, 96, 2, 24 }, { 56, 24, 144, 1, 24 }, { 56, 24, 144, 2, 32 },
         { 112, 0, 32, 1, 64 }, { 112, 0, 64, 2, 128 }, { 28, 32, 192, 1, 32 }, { 28, 32, 192, 2, 64 },
-        { 14, 64, 384, 1, 64 },
+        { 14, 64, 384, 1, 64 }, { 56, 0, 128, 1, 128 }, { 56, 0, 128, 2, 256 },
     };
     if (!only || !strcmp(only, "fblock"))
         for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
