@@ -2392,12 +2392,16 @@ T512 static void fdw3_sweep(const struct fdw *p, const struct mnet_conv_geom *g,
     }
 }
 
-T512 static void fdw3_row(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
-                          int b, int oy, float *orow)
+/* Output rows oy .. oy+nr-1 (nr 1, or 2 with equal strides) of image b. */
+T512 static void fdw3_rows(const struct fdw *p, const struct mnet_conv_geom *g, const float *in,
+                           int b, int oy, int nr, float *orow)
 {
-    const float *rowp[3];
+    const float *rowp[5];
+    float *const orows[2] = { orow, orow + (size_t)g->out_w * p->C };
     dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy, (const uint8_t **)rowp);
-    fdw3_sweep(p, g, rowp, 1, &orow);
+    if (nr == 2)
+        dw_rows(g, (const uint8_t *)in, sizeof(float), b, oy + 1, (const uint8_t **)rowp + g->stride_h);
+    fdw3_sweep(p, g, rowp, nr, orows);
 }
 
 T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -2412,18 +2416,22 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
     }
     const struct fdw *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
-    const long rows = (long)n * g->out_h;
     const int C = p->C;
     /* 3x3 by row sweeps, except stride 2 with rows wider than L1: read in
      * column chunks they lost to the pixel-by-pixel order once the input
      * comes from DRAM (batch 8); other sizes pixel by pixel. */
     const int k3 = g->k_h == 3 && g->k_w == 3 && g->dil_h == 1 && g->dil_w == 1 &&
                    (g->stride_w == 1 || (size_t)3 * g->in_w * C * sizeof(float) <= 32 * 1024);
+    /* row sweeps two output rows a task where the strides allow (fdw3_cols) */
+    const int two = k3 && g->stride_h == g->stride_w && g->stride_h <= 2;
+    const int per = two ? (g->out_h + 1) / 2 : g->out_h; /* tasks per image */
+    const long tasks = (long)n * per;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (long row = 0; row < rows; row++) {
-        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+    for (long t = 0; t < tasks; t++) {
+        int b = (int)(t / per), oy = (int)(t % per) * (two ? 2 : 1);
         if (k3) {
-            fdw3_row(p, g, in, b, oy, out + ((size_t)b * g->out_h + oy) * g->out_w * C);
+            fdw3_rows(p, g, in, b, oy, two && oy + 1 < g->out_h ? 2 : 1,
+                      out + ((size_t)b * g->out_h + oy) * g->out_w * C);
             continue;
         }
         const float *tap[64];
