@@ -369,6 +369,8 @@ static int make_taps(enum mnet_resize mode, int out, double x0, double len, int 
                      struct taps *t)
 {
     /* an area output overlaps at most ceil(len / out) + 1 pixels */
+    if (mode == MNET_RESIZE_AREA && len / out > INT_MAX - 3)
+        return -ENOMEM;
     int n = mode == MNET_RESIZE_AREA ? (int)ceil(len / out) + 2 : 2;
     t->n = n;
     t->idx = malloc((size_t)out * n * sizeof *t->idx);
