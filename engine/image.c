@@ -343,16 +343,17 @@ out:
 
 /* ---- crop + resize ---- */
 
-/* One output coordinate is a weighted sum of taps (source indices). */
+/* One output coordinate is a weighted sum of n taps (source indices); an
+ * output with fewer taps has the rest at weight 0, so that every output has
+ * the same count and the passes below are plain loops. */
 struct taps {
-    int *first;   /* (out + 1): taps of output i are [first[i], first[i+1]) */
-    int *idx;
-    float *w;
+    int n;
+    int *idx; /* (out, n) */
+    float *w; /* (out, n) */
 };
 
 static void taps_free(struct taps *t)
 {
-    free(t->first);
     free(t->idx);
     free(t->w);
 }
@@ -367,34 +368,34 @@ static int clampi(long v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : (
 static int make_taps(enum mnet_resize mode, int out, double x0, double len, int lo, int hi,
                      struct taps *t)
 {
-    size_t cap;
-    if (mode == MNET_RESIZE_AREA)
-        cap = (size_t)out * ((size_t)ceil(len / out) + 2);
-    else
-        cap = (size_t)out * 2;
-    t->first = malloc(((size_t)out + 1) * sizeof *t->first);
-    t->idx = malloc(cap * sizeof *t->idx);
-    t->w = malloc(cap * sizeof *t->w);
-    if (!t->first || !t->idx || !t->w)
+    /* an area output overlaps at most ceil(len / out) + 1 pixels */
+    if (mode == MNET_RESIZE_AREA && len / out > INT_MAX - 3)
+        return -ENOMEM;
+    int n = mode == MNET_RESIZE_AREA ? (int)ceil(len / out) + 2 : 2;
+    t->n = n;
+    t->idx = malloc((size_t)out * n * sizeof *t->idx);
+    t->w = malloc((size_t)out * n * sizeof *t->w);
+    if (!t->idx || !t->w)
         return -ENOMEM;
 
-    size_t k = 0;
     double scale = len / out;
     for (int i = 0; i < out; i++) {
-        t->first[i] = (int)k;
+        int *idx = t->idx + (size_t)i * n;
+        float *w = t->w + (size_t)i * n;
+        int k = 0;
         if (mode == MNET_RESIZE_AREA) {
             double a = x0 + i * scale, b = x0 + (i + 1) * scale; /* decoded edges */
             long j0 = (long)floor(a), j1 = (long)ceil(b);
-            for (long j = j0; j < j1 && k < cap; j++) {
+            for (long j = j0; j < j1 && k < n; j++) {
                 double ov = fmin(b, (double)j + 1) - fmax(a, (double)j);
                 if (ov <= 0)
                     continue;
-                t->idx[k] = clampi(j, lo, hi);
-                t->w[k++] = (float)(ov / scale);
+                idx[k] = clampi(j, lo, hi);
+                w[k++] = (float)(ov / scale);
             }
-            if (k == (size_t)t->first[i] && k < cap) { /* degenerate: nearest pixel */
-                t->idx[k] = clampi((long)floor(a), lo, hi);
-                t->w[k++] = 1.0f;
+            if (k == 0) { /* degenerate: nearest pixel */
+                idx[k] = clampi((long)floor(a), lo, hi);
+                w[k++] = 1.0f;
             }
         } else {
             double u; /* crop-relative sample position in pixel-index space */
@@ -407,16 +408,20 @@ static int make_taps(enum mnet_resize mode, int out, double x0, double len, int 
             u += x0;
             double f = floor(u);
             double frac = u - f;
-            t->idx[k] = clampi((long)f, lo, hi);
-            t->w[k++] = (float)(1.0 - frac);
-            t->idx[k] = clampi((long)f + 1, lo, hi);
-            t->w[k++] = (float)frac;
+            idx[k] = clampi((long)f, lo, hi);
+            w[k++] = (float)(1.0 - frac);
+            idx[k] = clampi((long)f + 1, lo, hi);
+            w[k++] = (float)frac;
+        }
+        for (; k < n; k++) { /* adding 0 * pixel changes no sum */
+            idx[k] = lo;
+            w[k] = 0.0f;
         }
     }
-    t->first[out] = (int)k;
     return 0;
 }
 
+/* Resizes straight into rgb; fails (out of memory) only before writing to it. */
 static int crop_resize(const struct decoded *d, float fraction, int square, enum mnet_resize mode,
                        int out_h, int out_w, uint8_t *rgb)
 {
@@ -432,46 +437,66 @@ static int crop_resize(const struct decoded *d, float fraction, int square, enum
     int yhi = clampi((long)ceil(y0 + yl) - 1, ylo, d->h - 1);
 
     struct taps tx = { 0 }, ty = { 0 };
-    float *row = NULL;
+    int *hoff = NULL;
+    float *hw = NULL, *row = NULL, *acc = NULL;
     int rc = -ENOMEM;
     if (make_taps(mode, out_w, x0, xl, xlo, xhi, &tx) ||
         make_taps(mode, out_h, y0, yl, ylo, yhi, &ty))
         goto out;
-    /* One output row: vertical pass over the touched columns, then horizontal. */
-    int ncols = xhi - xlo + 1;
-    row = malloc((size_t)ncols * 3 * sizeof *row); /* (ncols, 3) */
-    if (!row)
+    /* The horizontal taps per output value e = 3 * ox + c, tap-major, so that
+     * the horizontal pass is a plain loop over arrays that the compiler
+     * vectorizes (reading the row as a gather), as it does the vertical one. */
+    int nt = tx.n;
+    size_t ne = (size_t)out_w * 3, nrow = (size_t)(xhi - xlo + 1) * 3;
+    hoff = malloc((size_t)nt * ne * sizeof *hoff); /* (nt, out_w, 3) */
+    hw = malloc((size_t)nt * ne * sizeof *hw);     /* (nt, out_w, 3) */
+    row = malloc(nrow * sizeof *row);              /* (touched columns, 3) */
+    acc = malloc(ne * sizeof *acc);                /* (out_w, 3) */
+    if (!hoff || !hw || !row || !acc)
         goto out;
+    for (int s = 0; s < nt; s++)
+        for (int ox = 0; ox < out_w; ox++)
+            for (int c = 0; c < 3; c++) {
+                size_t e = (size_t)s * ne + (size_t)ox * 3 + c;
+                hoff[e] = (tx.idx[(size_t)ox * nt + s] - xlo) * 3 + c;
+                hw[e] = tx.w[(size_t)ox * nt + s];
+            }
+    /* One output row at a time: vertical pass over the touched columns, then
+     * horizontal; every sum adds its taps in order from 0. */
     for (int oy = 0; oy < out_h; oy++) {
-        memset(row, 0, (size_t)ncols * 3 * sizeof *row);
-        for (int k = ty.first[oy]; k < ty.first[oy + 1]; k++) {
-            const uint8_t *src = d->px + ((size_t)ty.idx[k] * d->w + xlo) * 3;
-            float wk = ty.w[k];
+        memset(row, 0, nrow * sizeof *row);
+        for (int k = 0; k < ty.n; k++) {
+            float wk = ty.w[(size_t)oy * ty.n + k];
             if (wk == 0.0f)
                 continue;
-            for (int j = 0; j < ncols * 3; j++)
-                row[j] += wk * src[j];
+            const uint8_t *src = d->px + ((size_t)ty.idx[(size_t)oy * ty.n + k] * d->w + xlo) * 3;
+            for (size_t i = 0; i < nrow; i++)
+                row[i] += wk * src[i];
         }
-        uint8_t *dst = rgb + (size_t)oy * out_w * 3;
-        for (int ox = 0; ox < out_w; ox++) {
-            float acc[3] = { 0, 0, 0 };
-            for (int k = tx.first[ox]; k < tx.first[ox + 1]; k++) {
-                const float *p = row + (size_t)(tx.idx[k] - xlo) * 3;
-                acc[0] += tx.w[k] * p[0];
-                acc[1] += tx.w[k] * p[1];
-                acc[2] += tx.w[k] * p[2];
-            }
-            for (int c = 0; c < 3; c++) {
-                float v = acc[c] + 0.5f;
-                dst[3 * ox + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : (uint8_t)v;
-            }
+        memset(acc, 0, ne * sizeof *acc);
+        for (int s = 0; s < nt; s++) {
+            const int *off = hoff + (size_t)s * ne;
+            const float *w = hw + (size_t)s * ne;
+            for (size_t e = 0; e < ne; e++)
+                acc[e] += w[e] * row[off[e]];
+        }
+        uint8_t *dst = rgb + (size_t)oy * ne;
+        for (size_t e = 0; e < ne; e++) {
+            /* round half up and saturate; a pixel's weights sum to about 1, so
+             * the value is near 0..255 and its int conversion defined */
+            int q = (int)(acc[e] + 0.5f);
+            q = q < 0 ? 0 : q;
+            dst[e] = (uint8_t)(q > 255 ? 255 : q);
         }
     }
     rc = 0;
 out:
     taps_free(&tx);
     taps_free(&ty);
+    free(hoff);
+    free(hw);
     free(row);
+    free(acc);
     return rc;
 }
 
@@ -509,21 +534,11 @@ int mnet_image_prepare_tuned(const void *data, size_t size, const struct mnet_im
     if (rc < 0)
         return rc;
 
-    /* Resize into a scratch buffer so that rgb stays untouched on failure. */
-    size_t out_bytes = (size_t)out_h * out_w * 3;
-    uint8_t *tmp = malloc(out_bytes);
-    if (!tmp) {
-        free(d.px);
-        return mnet_error(err, errlen, -ENOMEM, "out of memory resizing");
-    }
-    rc = crop_resize(&d, fraction, tuning->square_crop, tuning->resize, out_h, out_w, tmp);
+    /* rgb stays untouched on failure: crop_resize fails before writing it */
+    rc = crop_resize(&d, fraction, tuning->square_crop, tuning->resize, out_h, out_w, rgb);
     free(d.px);
-    if (rc < 0) {
-        free(tmp);
+    if (rc < 0)
         return mnet_error(err, errlen, rc, "out of memory resizing");
-    }
-    memcpy(rgb, tmp, out_bytes);
-    free(tmp);
     return 0;
 }
 

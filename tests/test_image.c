@@ -649,6 +649,50 @@ static void test_reference_jpeg(void)
     free(j);
 }
 
+/* The exact bytes, pinned: FNV-1a 64 of grace_hopper.png prepared at 0.875 in
+ * every mode, both crops, at 224x224, 7x13 and 600x333, as computed at commit
+ * 0a46703 (before the resize loops were restructured for speed).  PNG: the
+ * decode is exact, so a change here is a change in crop or resize arithmetic
+ * (the reference tests above allow rounding differences; this does not). */
+static void test_pinned_bytes(void)
+{
+    static const int sizes[3][2] = { { 224, 224 }, { 7, 13 }, { 600, 333 } }; /* (h, w) */
+    static const uint64_t want[4][2][3] = { /* [mode][square][size] */
+        { { 0x4e34b9604febfb44ull, 0x2d71f14692a7e77cull, 0x48a5407cf44c96dfull },
+          { 0x1c83b2988fd107b9ull, 0xdc4e07774e6862b2ull, 0xa430a5e60574c72bull } },
+        { { 0x2e8155bd1f30530eull, 0x6c32214f5c97676cull, 0x4e199c901980b6dbull },
+          { 0x5631f57ed1602c82ull, 0x3ab89c8866c2b435ull, 0x05681eda0acb7424ull } },
+        { { 0x32b7ee14c96b1003ull, 0x9a20116b3497eb75ull, 0xb2da5b61ec603d8eull },
+          { 0x39c15dcfea54a264ull, 0xf65c537df1fcc6bfull, 0x15f7c2d1feb91bddull } },
+        { { 0x2417ac8ac4e41e4eull, 0xff17f68768588f13ull, 0x934f3029518200d2ull },
+          { 0x1c83b2988fd107b9ull, 0xba1aca191cfe9980ull, 0x7c94a7deecacc53eull } },
+    };
+    size_t len;
+    uint8_t *p = sample("grace_hopper.png", &len);
+    uint8_t *out = malloc(600 * 333 * 3);
+    if (!p || !out)
+        goto out;
+    for (int m = 0; m < 4; m++)
+        for (int sq = 0; sq < 2; sq++)
+            for (int z = 0; z < 3; z++) {
+                struct mnet_image_options o = { .central_fraction = 0.875f };
+                struct mnet_image_tuning t = { .resize = (enum mnet_resize)m, .dct_scaling = 4,
+                                               .square_crop = sq };
+                int h = sizes[z][0], w = sizes[z][1];
+                char err[256] = "";
+                int rc = mnet_image_prepare_tuned(p, len, &o, &t, h, w, out, err, sizeof err);
+                uint64_t x = 0xcbf29ce484222325ull;
+                for (size_t i = 0; rc == 0 && i < (size_t)h * w * 3; i++)
+                    x = (x ^ out[i]) * 0x100000001b3ull;
+                CHECK(rc == 0 && x == want[m][sq][z],
+                      "grace_hopper.png mode %d square %d %dx%d: rc %d, bytes %016llx, want %016llx",
+                      m, sq, h, w, rc, (unsigned long long)x, (unsigned long long)want[m][sq][z]);
+            }
+out:
+    free(p);
+    free(out);
+}
+
 /* ---- hostile input ---- */
 
 /* MNET_TEST_SCALE (e.g. 0.2 under sanitizers) scales the iteration counts. */
@@ -768,6 +812,9 @@ int main(void)
     t0 = now();
     test_reference_jpeg();
     printf("# %-48s %.2f s\n", "test_reference_jpeg();", now() - t0);
+    t0 = now();
+    test_pinned_bytes();
+    printf("# %-48s %.2f s\n", "test_pinned_bytes();", now() - t0);
     t0 = now();
     test_hand_computed();
     printf("# %-48s %.2f s\n", "test_hand_computed();", now() - t0);
