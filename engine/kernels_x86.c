@@ -732,10 +732,12 @@ TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uin
     qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0);
 }
 
-/* A task of at most 4 rows (the classifier at batch 1-4: a GEMV whose
- * weights come from L3 once per image): a tile of just those R rows, not
- * RM rows repeating row 0 (panels of 48-64 columns).  Prefetching the
- * weights 1-4 KB ahead measured no faster. */
+/* A tile of at most 4 rows: a task that short (the classifier at batch
+ * 1-4: a GEMV whose weights come from L3 once per image), or the last rows
+ * of a task (49-row 7x7 maps: 8 tiles of 6 and 1 row) -- just those R rows,
+ * not RM rows repeating row 0 (panels of 1-2 vectors: whole groups of rows
+ * for the store's packs).  Prefetching the weights 1-4 KB ahead measured no
+ * faster for the classifier. */
 TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                    const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                    int col0)
@@ -750,8 +752,14 @@ TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const u
     }
     if (NV == 4)
         QSHORT(4)
-    else
+    else if (NV == 3)
         QSHORT(3)
+    else if (NV == 2 && R <= 2)
+        qgemm_tile(p, 2, 2, fx, R, rows, corr, wp, out, ldo, col0);
+    else if (NV == 2)
+        qgemm_tile(p, 4, 2, fx, R, rows, corr, wp, out, ldo, col0);
+    else
+        qgemm_tile(p, 4, 1, fx, R, rows, corr, wp, out, ldo, col0);
 #undef QSHORT
 }
 
@@ -984,7 +992,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    (m1 - m0 <= 4 && nv >= 3 ? qgemm_tile_short
+                    (R <= 4                ? qgemm_tile_short
                      : p->fix              ? qgemm_tile_fix
                                            : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
                                                              wp, out + m * p->N, (size_t)p->N, pan * PANEL);

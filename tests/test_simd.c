@@ -339,6 +339,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 2, 3, 3, 1 }, { 6, 1, 130, 63 },
         /* 1-4 rows (n 1 and 3) on panels of 1-3 vectors: the small-row tiles */
         { 1, 1, 77, 17 }, { 1, 1, 33, 47 }, { 2, 1, 50, 30 }, { 4, 1, 9, 200 },
+        /* a task's last 1-4 rows in a short tile (VNNI), panels of 1-4 vectors */
+        { 5, 5, 40, 16 }, { 2, 13, 20, 32 }, { 3, 5, 33, 96 }, { 7, 4, 24, 16 }, { 3, 9, 8, 40 },
     };
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
