@@ -686,7 +686,7 @@ TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RM
  * fix-up code). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
                           const uint8_t *const *rows, const int32_t *corr, const int8_t *wp,
-                          uint8_t *out, size_t ldo, int col0)
+                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn)
 {
     if (!rows) /* never: lets qgemm_step drop its test of rows */
         __builtin_unreachable();
@@ -696,8 +696,11 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
         qgemm_fixup(p, RM, NV, acc, rows, NULL, 0, 0, col0 / PANEL);
     const int K4full = p->K / 4;
     int k4 = 0;
-    for (; k4 < K4full; k4++)
+    for (; k4 < K4full; k4++) {
+        if (k4 < 2 * pfn && !(k4 & 1))
+            _mm_prefetch((const char *)(pf + (size_t)k4 * 32), _MM_HINT_T1);
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64, 0);
+    }
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
@@ -705,31 +708,41 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
 }
 
 TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *const *rows,
-                             const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                             const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0,
+                             const int8_t *pf, int pfn)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
     }
 }
 
 /* The tiles with fix-ups in a function of their own: one function holding
  * both made the tiles without them slower (the builder's stem 0.126 ->
- * 0.132 ms in bench_kernels). */
+ * 0.132 ms in bench_kernels); likewise the tiles that prefetch (pfn > 0;
+ * with their test in the k loop 112x112x16->96 took 0.219 -> 0.227 ms). */
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                 int col0)
+                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0);
+    (void)pfn;
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0);
+}
+
+TVNNI static void qgemm_tile_pf(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                int col0, const int8_t *pf, int pfn)
+{
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 }
 
 TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                 int col0)
+                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0);
+    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 }
 
 /* A tile of at most 4 rows: a task that short (the classifier at batch
@@ -740,26 +753,26 @@ TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uin
  * faster for the classifier. */
 TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                    const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                   int col0)
+                                   int col0, const int8_t *pf, int pfn)
 {
     const int fx = p->fix != NULL;
 #define QSHORT(NV)                                                                          \
     switch (R) {                                                                            \
-    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0); break;             \
-    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0); break;             \
-    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0); break;             \
-    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0); break;            \
+    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0, pf, pfn); break;            \
     }
     if (NV == 4)
         QSHORT(4)
     else if (NV == 3)
         QSHORT(3)
     else if (NV == 2 && R <= 2)
-        qgemm_tile(p, 2, 2, fx, R, rows, corr, wp, out, ldo, col0);
+        qgemm_tile(p, 2, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
     else if (NV == 2)
-        qgemm_tile(p, 4, 2, fx, R, rows, corr, wp, out, ldo, col0);
+        qgemm_tile(p, 4, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
     else
-        qgemm_tile(p, 4, 1, fx, R, rows, corr, wp, out, ldo, col0);
+        qgemm_tile(p, 4, 1, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 #undef QSHORT
 }
 
@@ -952,6 +965,26 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
     }
 }
 
+/* What row tile t of panel pan prefetches (as fpf_slice): lines t*n ..
+ * t*n + n - 1 of the next panel (K4 * nv lines), n = ceil(K4/2), *pfn of
+ * them (0 past its end or after the last panel).  In a model a layer's
+ * weights come from L3 once per image: at 7x7 (9 tiles a panel) each panel's
+ * first tile otherwise waits for them. */
+static const int8_t *qpf_slice(const struct qgemm *p, int pan, int t, int *pfn)
+{
+    *pfn = 0;
+    if (pan + 1 >= p->panels || p->K4 < 16) /* panels under 4 KB: cached anyway */
+        return p->w;
+    int nv = (p->N - (pan + 1) * PANEL + 15) / 16;
+    nv = nv > 4 ? 4 : nv;
+    const int n = (p->K4 + 1) / 2;
+    long left = (long)p->K4 * nv - (long)t * n;
+    if (left <= 0)
+        return p->w;
+    *pfn = left < n ? (int)left : n;
+    return p->w + (size_t)(pan + 1) * p->K4 * PANEL * 4 + (size_t)t * n * 64;
+}
+
 TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                  void *scratch, int threads)
 {
@@ -987,15 +1020,20 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                 nv = nv > 4 ? 4 : nv;
                 const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
                 const int rm = rows_for(nv);
-                for (size_t m = m0; m < m1; m += rm) {
+                int t = 0;
+                for (size_t m = m0; m < m1; m += rm, t++) {
                     int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    (R <= 4                ? qgemm_tile_short
-                     : p->fix              ? qgemm_tile_fix
-                                           : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
-                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    int pfn;
+                    const int8_t *pf = qpf_slice(p, pan, t, &pfn);
+                    (R <= 4   ? qgemm_tile_short
+                     : p->fix ? qgemm_tile_fix
+                     : pfn    ? qgemm_tile_pf
+                              : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
+                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL,
+                                                             pf, pfn);
                 }
             }
         } else {
@@ -1028,7 +1066,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
                         (p->fix ? qgemm_tile_fix : qgemm_tile_any)(p, nv, R, rows, corr ? corr + sub : NULL, wp,
-                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL);
+                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL, p->w, 0);
                     }
                 }
             }
