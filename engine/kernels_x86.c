@@ -890,6 +890,33 @@ TVNNI static void qdirect_tile_fix(const struct qgemm *p, int NV, int R, const u
     qdirect_tile_nv(p, 1, NV, R, base, sx, ld, corr, wp, out, ldo, col0);
 }
 
+/* An output row's last 1-4 pixels (112 = 9 * 12 + 4 at the stem) as a tile
+ * of just those rows (rows grouped as in qgemm_tile_short). */
+TVNNI static void qdirect_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *base,
+                                     size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
+                                     uint8_t *out, size_t ldo, int col0)
+{
+    const int fx = p->fix != NULL;
+#define QDSHORT(NV)                                                                                 \
+    switch (R) {                                                                                    \
+    case 1: qdirect_tile(p, 1, NV, fx, 1, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    case 2: qdirect_tile(p, 2, NV, fx, 2, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    case 3: qdirect_tile(p, 3, NV, fx, 3, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    default: qdirect_tile(p, 4, NV, fx, 4, base, sx, ld, corr, wp, out, ldo, col0); break;          \
+    }
+    if (NV == 4)
+        QDSHORT(4)
+    else if (NV == 3)
+        QDSHORT(3)
+    else if (NV == 2 && R <= 2)
+        qdirect_tile(p, 2, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+    else if (NV == 2)
+        qdirect_tile(p, 4, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+    else
+        qdirect_tile(p, 4, 1, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+#undef QDSHORT
+}
+
 /* corr[r] = w_zp * (sum of the L real bytes of pixel r's k_h runs), r < R. */
 T512 static void qdirect_corr(const struct qgemm *p, int R, const uint8_t *base, size_t sx,
                               size_t ld, int32_t *corr)
@@ -956,7 +983,9 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
                 }
                 if (corr)
                     qdirect_corr(p, R, base, bsx, bld, corr);
-                (p->fix ? qdirect_tile_fix : qdirect_tile_any)(p, nv, R, base, bsx, bld, corr, wp,
+                (R <= 4   ? qdirect_tile_short
+                 : p->fix ? qdirect_tile_fix
+                          : qdirect_tile_any)(p, nv, R, base, bsx, bld, corr, wp,
                                                                orow + (size_t)ox * p->N,
                                  (size_t)p->N, pan * PANEL);
                 ox += R;
