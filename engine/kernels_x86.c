@@ -266,6 +266,18 @@ static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mul
     r->gen |= lsh > 0 || e == 0; /* (mult 0, shift 0: a flushed tiny scale) */
 }
 
+/* The output zero point folded into lane `lane`'s rounding constant (e > 0
+ * lanes only): (x + zp * 2^e) >> e == (x >> e) + zp exactly while
+ * x + zp * 2^e stays in int32 (the caller bounds the accumulator).  The
+ * epilogue then drops its zp add. */
+static void rq_add_zp(struct rq *r, size_t vec, int lane, int32_t zp)
+{
+    int32_t *q = r->q + vec * RQ_V;
+    int e = q[RQ_RSH * 16 + lane];
+    uint64_t *r64 = (uint64_t *)(q + (lane % 2 ? RQ_RO : RQ_RE) * 16) + lane / 2;
+    *r64 += (uint64_t)(uint32_t)zp << (e + 32); /* mod 2^64: the high dword gains zp * 2^e */
+}
+
 /* The biased accumulator a tile starts from: vector vec's bias + 2^31. */
 INL const int32_t *rq_bias(const struct rq *r, size_t vec)
 {
@@ -342,6 +354,8 @@ struct qgemm {
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
     struct rq rq;       /* [panel][4]: after the weights */
     int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
+    int zp_in;          /* out_zp is in the rq constants (rq_add_zp) */
+    int clamp;          /* [out_min, out_max] narrower than the bytes */
     struct qfix *fix;   /* folded w_zp: panel pan's fix-ups are [fix0[pan], fix0[pan+1]) */
     int8_t *fixw;       /* [fix-up][16][4]: its weights (one block with fix and fix0) */
     int32_t *fix0;      /* [panels + 1] */
@@ -406,6 +420,18 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         return -ENOMEM;
     }
     rq_place(&p->rq, p->w + nw, ncol / 16);
+    /* out_zp into the rounding constants when every lane shifts right and
+     * x + zp * 2^e + 1 fits int32 for any input: |x| <= |a| + 1 + 2^(e-1),
+     * |a| <= |bias_folded| + 255 * sum |w - w_zp| (x, the high product,
+     * is at most |a| since m < 2^31). */
+    p->zp_in = 1;
+    for (int oc = 0; oc < p->N && p->zp_in; oc++) {
+        int e = -l->shift[oc];
+        int64_t a = llabs((long long)l->bias_folded[oc]);
+        for (int k = 0; k < K; k++)
+            a += 255 * llabs((long long)l->w[(size_t)oc * K + k] - l->w_zp);
+        p->zp_in = e > 0 && e < 31 && a + 2 + ((int64_t)1 << (e - 1)) + ((int64_t)l->out_zp << e) < INT32_MAX;
+    }
     struct qfix *fix = NULL;
     if (fold) {
         fix = (struct qfix *)(p->fixw + (size_t)nfix * 64);
@@ -444,12 +470,15 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
         }
         rq_set(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+        if (p->zp_in)
+            rq_add_zp(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->out_zp);
     }
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
+    p->clamp = l->out_min > 0 || l->out_max < 255;
     l->packed = p;
     /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split),
      * computed once per task instead of once per tile and panel. */
@@ -542,6 +571,24 @@ TVNNI INL void qgemm_init(const struct qgemm *p, int RM, int NV, __m512i acc[RMA
     }
 }
 
+/* pack_zp_clamp for the GEMM: its zp add and clamp only where they are not
+ * already done (zp_in) or no-ops (the bytes' own range: every MobileNet
+ * layer) -- 3 operations per 64 bytes instead of 7. */
+TVNNI INL __m512i pack_gemm(const struct qgemm *p, __m512i a0, __m512i a1, __m512i a2, __m512i a3)
+{
+    __m512i p01 = _mm512_packs_epi32(a0, a1), p23 = _mm512_packs_epi32(a2, a3);
+    if (!p->zp_in) {
+        const __m512i z = _mm512_set1_epi16((short)p->out_zp);
+        p01 = _mm512_adds_epi16(p01, z);
+        p23 = _mm512_adds_epi16(p23, z);
+    }
+    __m512i y = _mm512_packus_epi16(p01, p23);
+    if (p->clamp)
+        y = _mm512_min_epu8(_mm512_max_epu8(y, _mm512_set1_epi8((char)p->out_min)),
+                            _mm512_set1_epi8((char)p->out_max));
+    return y;
+}
+
 /* Epilogue of a tile: row r -> out + r*ldo, columns col0..; rows r >= R are
  * not stored.  corr[r] = w_zp * sum(x of row r) (NULL when w_zp == 0). */
 TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i acc[RMAX][4],
@@ -567,7 +614,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
                     a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
                 y[j] = rq_apply(a, &p->rq, (size_t)col0 / 16 + v, p->rq.gen);
             }
-            __m512i b = pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max);
+            __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
             if (NV == 4) {
                 _mm512_mask_storeu_epi8(o, left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1, b);
@@ -606,7 +653,9 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             if (corr) /* uint8 models */
                 a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
             __m512i y = rq_apply(a, &p->rq, (size_t)c / 16, p->rq.gen);
-            y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
+            if (!p->zp_in)
+                y = _mm512_add_epi32(y, zp);
+            y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
             int left = p->N - c;
             __mmask16 m = lanes16(left);
             _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * ldo + c, m, y);
@@ -651,7 +700,7 @@ TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RM
  * fix-up code). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
                           const uint8_t *const *rows, const int32_t *corr, const int8_t *wp,
-                          uint8_t *out, size_t ldo, int col0)
+                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn)
 {
     if (!rows) /* never: lets qgemm_step drop its test of rows */
         __builtin_unreachable();
@@ -661,8 +710,11 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
         qgemm_fixup(p, RM, NV, acc, rows, NULL, 0, 0, col0 / PANEL);
     const int K4full = p->K / 4;
     int k4 = 0;
-    for (; k4 < K4full; k4++)
+    for (; k4 < K4full; k4++) {
+        if (k4 < 2 * pfn && !(k4 & 1))
+            _mm_prefetch((const char *)(pf + (size_t)k4 * 32), _MM_HINT_T1);
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64, 0);
+    }
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64,
                    (__mmask16)((1u << (p->K - 4 * k4)) - 1));
@@ -670,53 +722,71 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
 }
 
 TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *const *rows,
-                             const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0)
+                             const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0,
+                             const int8_t *pf, int pfn)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0); break;
-    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0); break;
+    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
     }
 }
 
 /* The tiles with fix-ups in a function of their own: one function holding
  * both made the tiles without them slower (the builder's stem 0.126 ->
- * 0.132 ms in bench_kernels). */
+ * 0.132 ms in bench_kernels); likewise the tiles that prefetch (pfn > 0;
+ * with their test in the k loop 112x112x16->96 took 0.219 -> 0.227 ms). */
 TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                 int col0)
+                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0);
+    (void)pfn;
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0);
+}
+
+TVNNI static void qgemm_tile_pf(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                int col0, const int8_t *pf, int pfn)
+{
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 }
 
 TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                 int col0)
+                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0);
+    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 }
 
-/* A task of at most 4 rows (the classifier at batch 1-4: a GEMV whose
- * weights come from L3 once per image): a tile of just those R rows, not
- * RM rows repeating row 0 (panels of 48-64 columns).  Prefetching the
- * weights 1-4 KB ahead measured no faster. */
+/* A tile of at most 4 rows: a task that short (the classifier at batch
+ * 1-4: a GEMV whose weights come from L3 once per image), or the last rows
+ * of a task (49-row 7x7 maps: 8 tiles of 6 and 1 row) -- just those R rows,
+ * not RM rows repeating row 0 (panels of 1-2 vectors: whole groups of rows
+ * for the store's packs).  Prefetching the weights 1-4 KB ahead measured no
+ * faster for the classifier. */
 TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                    const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
-                                   int col0)
+                                   int col0, const int8_t *pf, int pfn)
 {
     const int fx = p->fix != NULL;
 #define QSHORT(NV)                                                                          \
     switch (R) {                                                                            \
-    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0); break;             \
-    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0); break;             \
-    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0); break;             \
-    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0); break;            \
+    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
+    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0, pf, pfn); break;            \
     }
     if (NV == 4)
         QSHORT(4)
-    else
+    else if (NV == 3)
         QSHORT(3)
+    else if (NV == 2 && R <= 2)
+        qgemm_tile(p, 2, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    else if (NV == 2)
+        qgemm_tile(p, 4, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    else
+        qgemm_tile(p, 4, 1, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 #undef QSHORT
 }
 
@@ -834,6 +904,33 @@ TVNNI static void qdirect_tile_fix(const struct qgemm *p, int NV, int R, const u
     qdirect_tile_nv(p, 1, NV, R, base, sx, ld, corr, wp, out, ldo, col0);
 }
 
+/* An output row's last 1-4 pixels (112 = 9 * 12 + 4 at the stem) as a tile
+ * of just those rows (rows grouped as in qgemm_tile_short). */
+TVNNI static void qdirect_tile_short(const struct qgemm *p, int NV, int R, const uint8_t *base,
+                                     size_t sx, size_t ld, const int32_t *corr, const int8_t *wp,
+                                     uint8_t *out, size_t ldo, int col0)
+{
+    const int fx = p->fix != NULL;
+#define QDSHORT(NV)                                                                                 \
+    switch (R) {                                                                                    \
+    case 1: qdirect_tile(p, 1, NV, fx, 1, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    case 2: qdirect_tile(p, 2, NV, fx, 2, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    case 3: qdirect_tile(p, 3, NV, fx, 3, base, sx, ld, corr, wp, out, ldo, col0); break;           \
+    default: qdirect_tile(p, 4, NV, fx, 4, base, sx, ld, corr, wp, out, ldo, col0); break;          \
+    }
+    if (NV == 4)
+        QDSHORT(4)
+    else if (NV == 3)
+        QDSHORT(3)
+    else if (NV == 2 && R <= 2)
+        qdirect_tile(p, 2, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+    else if (NV == 2)
+        qdirect_tile(p, 4, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+    else
+        qdirect_tile(p, 4, 1, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
+#undef QDSHORT
+}
+
 /* corr[r] = w_zp * (sum of the L real bytes of pixel r's k_h runs), r < R. */
 T512 static void qdirect_corr(const struct qgemm *p, int R, const uint8_t *base, size_t sx,
                               size_t ld, int32_t *corr)
@@ -900,13 +997,35 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
                 }
                 if (corr)
                     qdirect_corr(p, R, base, bsx, bld, corr);
-                (p->fix ? qdirect_tile_fix : qdirect_tile_any)(p, nv, R, base, bsx, bld, corr, wp,
+                (R <= 4   ? qdirect_tile_short
+                 : p->fix ? qdirect_tile_fix
+                          : qdirect_tile_any)(p, nv, R, base, bsx, bld, corr, wp,
                                                                orow + (size_t)ox * p->N,
                                  (size_t)p->N, pan * PANEL);
                 ox += R;
             }
         }
     }
+}
+
+/* What row tile t of panel pan prefetches (as fpf_slice): lines t*n ..
+ * t*n + n - 1 of the next panel (K4 * nv lines), n = ceil(K4/2), *pfn of
+ * them (0 past its end or after the last panel).  In a model a layer's
+ * weights come from L3 once per image: at 7x7 (9 tiles a panel) each panel's
+ * first tile otherwise waits for them. */
+static const int8_t *qpf_slice(const struct qgemm *p, int pan, int t, int *pfn)
+{
+    *pfn = 0;
+    if (pan + 1 >= p->panels || p->K4 < 16) /* panels under 4 KB: cached anyway */
+        return p->w;
+    int nv = (p->N - (pan + 1) * PANEL + 15) / 16;
+    nv = nv > 4 ? 4 : nv;
+    const int n = (p->K4 + 1) / 2;
+    long left = (long)p->K4 * nv - (long)t * n;
+    if (left <= 0)
+        return p->w;
+    *pfn = left < n ? (int)left : n;
+    return p->w + (size_t)(pan + 1) * p->K4 * PANEL * 4 + (size_t)t * n * 64;
 }
 
 TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
@@ -944,15 +1063,20 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                 nv = nv > 4 ? 4 : nv;
                 const int8_t *wp = p->w + (size_t)pan * p->K4 * PANEL * 4;
                 const int rm = rows_for(nv);
-                for (size_t m = m0; m < m1; m += rm) {
+                int t = 0;
+                for (size_t m = m0; m < m1; m += rm, t++) {
                     int R = m1 - m < (size_t)rm ? (int)(m1 - m) : rm;
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
-                    (m1 - m0 <= 4 && nv >= 3 ? qgemm_tile_short
-                     : p->fix              ? qgemm_tile_fix
-                                           : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
-                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL);
+                    int pfn;
+                    const int8_t *pf = qpf_slice(p, pan, t, &pfn);
+                    (R <= 4   ? qgemm_tile_short
+                     : p->fix ? qgemm_tile_fix
+                     : pfn    ? qgemm_tile_pf
+                              : qgemm_tile_any)(p, nv, R, rows, corr ? corr + (m - m0) : NULL,
+                                                             wp, out + m * p->N, (size_t)p->N, pan * PANEL,
+                                                             pf, pfn);
                 }
             }
         } else {
@@ -985,7 +1109,7 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                         for (int r = 0; r < rm; r++)
                             rows[r] = buf + (size_t)(sub + (r < R ? r : 0)) * p->ldk;
                         (p->fix ? qgemm_tile_fix : qgemm_tile_any)(p, nv, R, rows, corr ? corr + sub : NULL, wp,
-                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL);
+                                       out + (m + sub) * p->N, (size_t)p->N, pan * PANEL, p->w, 0);
                     }
                 }
             }

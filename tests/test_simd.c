@@ -27,6 +27,14 @@ static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
  * far end of the range, where w - w_zp leaves int8 (what the VNNI GEMM and
  * direct kernels fold and fix up). */
 static int sparse_outliers;
+/* make_rq without left shifts or flushed scales (the VNNI GEMM then folds
+ * out_zp into its rounding constants) */
+static int rq_right;
+/* >= 0: check_qconv's channel 0 this far past the accumulator bound up to
+ * which the VNNI GEMM folds out_zp (0: x + zp * 2^e + 1 is then
+ * INT32_MAX - 3; 40000: it would wrap): all-255 inputs, weights 127,
+ * mult 2^31 - 1, shift -8 */
+static int zp_limit = -1;
 static uint64_t rng_state = 0x853c49e6748fea9bULL;
 
 static uint32_t rnd(void)
@@ -84,7 +92,9 @@ static void make_rq(int out_c, int K, int32_t *mult, int32_t *shift)
 {
     for (int c = 0; c < out_c; c++) {
         double m = rfloat(0.2f, 3.0f) / (128.0 * 60.0 * sqrt((double)K));
-        if (rnd() % 8 == 0)
+        if (rq_right)
+            ;
+        else if (rnd() % 8 == 0)
             m = rfloat(0.5f, 1.5f); /* shift >= 0: left shifts too */
         else if (rnd() % 8 == 0)
             m = ldexp(1.0, -rint_in(2, 14)); /* mult 2^30: rounding ties everywhere */
@@ -147,6 +157,19 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         bias[c] = rint_in(-20000, 20000);
         wzp[c] = w_zp;
     }
+    make_rq(g->out_c, K, mult, shift);
+    int32_t lo, hi;
+    act_range(&lo, &hi);
+    int32_t out_zp = rint_in(0, 255);
+    if (zp_limit >= 0 && !dw) {
+        in_zp = w_zp = 0;
+        out_zp = 255;
+        memset(in, 255, nin);
+        memset(w, 127, (size_t)K);
+        mult[0] = INT32_MAX;
+        shift[0] = -8;
+        bias[0] = INT32_MAX - 2 - 128 - 255 * 256 - K * 255 * 127 - 1 + zp_limit;
+    }
     /* The plan's folding (kernels.h): per output channel over its K taps. */
     for (int c = 0; c < g->out_c; c++) {
         int32_t s = 0;
@@ -155,10 +178,6 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         w_sum[c] = s;
         bias_folded[c] = bias[c] - in_zp * s + K * in_zp * w_zp;
     }
-    make_rq(g->out_c, K, mult, shift);
-    int32_t lo, hi;
-    act_range(&lo, &hi);
-    int32_t out_zp = rint_in(0, 255);
 
     struct mnet_ref_qconv r = { .g = *g, .in_t = MNET_U8, .w_t = MNET_I8, .out_t = MNET_U8, .w = w,
                                 .bias = bias, .in_zp = in_zp, .w_zp = wzp, .w_zp_count = g->out_c,
@@ -320,20 +339,41 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 2, 3, 3, 1 }, { 6, 1, 130, 63 },
         /* 1-4 rows (n 1 and 3) on panels of 1-3 vectors: the small-row tiles */
         { 1, 1, 77, 17 }, { 1, 1, 33, 47 }, { 2, 1, 50, 30 }, { 4, 1, 9, 200 },
+        /* a task's last 1-4 rows in a short tile (VNNI), panels of 1-4 vectors */
+        { 5, 5, 40, 16 }, { 2, 13, 20, 32 }, { 3, 5, 33, 96 }, { 7, 4, 24, 16 }, { 3, 9, 8, 40 },
     };
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
         for (int n = 1; n <= 3; n += 2) {
             make_geom(&g, c[0], c[1], c[2], c[3], 1, 1, 0, 1);
-            for (int pt = 0; pt <= 1; pt++) {
-                snprintf(what, sizeof what, "qconv 1x1 n%d %dx%dx%d->%d %s", n, c[0], c[1], c[2], c[3],
-                         pt ? "per-tensor" : "per-channel");
-                check_qconv(t, 0, n, &g, pt, what);
+            for (int pt = 0; pt <= 3; pt++) {
+                rq_right = pt >= 2; /* out_zp folded by the VNNI GEMM */
+                snprintf(what, sizeof what, "qconv 1x1 n%d %dx%dx%d->%d %s%s", n, c[0], c[1], c[2], c[3],
+                         pt % 2 ? "per-tensor" : "per-channel", rq_right ? " right shifts" : "");
+                check_qconv(t, 0, n, &g, pt % 2, what);
             }
+            rq_right = 0;
             snprintf(what, sizeof what, "fconv 1x1 n%d %dx%dx%d->%d", n, c[0], c[1], c[2], c[3]);
             check_fconv(t, 0, n, &g, what);
         }
     }
+    /* out_zp folded at its limit and just past it, 1x1 and the stem */
+    static const int limit_cases[][6] = { /* h, w, in_c, out_c, k, stride */
+        { 3, 3, 8, 32, 1, 1 }, { 7, 7, 40, 70, 1, 1 }, { 9, 11, 3, 32, 3, 2 },
+    };
+    rq_right = 1;
+    static const int past[] = { 0, 1, 40000 };
+    for (size_t i = 0; i < sizeof limit_cases / sizeof limit_cases[0]; i++)
+        for (size_t j = 0; j < sizeof past / sizeof past[0]; j++) {
+            const int *c = limit_cases[i];
+            zp_limit = past[j];
+            make_geom(&g, c[0], c[1], c[2], c[3], c[4], c[5], 0, 1);
+            snprintf(what, sizeof what, "qconv out_zp fold, %d past its limit, %dx%dx%d->%d k%d/%d",
+                     zp_limit, c[0], c[1], c[2], c[3], c[4], c[5]);
+            check_qconv(t, 0, 1, &g, 0, what);
+        }
+    rq_right = 0;
+    zp_limit = -1;
     /* Depthwise: maps wide enough for whole chunks of pixels (C = 16, 32,
      * 48, 64, 96, 144; at stride 2 steps that straddle two pixels) next to
      * per-pixel edges. */
