@@ -115,6 +115,36 @@ static void act_range(int32_t *lo, int32_t *hi)
     }
 }
 
+/* Random ADD parameters (u8 domain): scales mostly within 4x of each other
+ * as in real residual blocks, sometimes equal (both inputs at multiplier
+ * 2^30, shift 0: ties) or far apart (outside the x86 fast form).  TFLite's
+ * left shift is 20, where an input's rescaled value has 19 bits below what
+ * the output keeps, so an error in its last bit would rarely show; a third
+ * of the cases use a shift of 9-12 instead (the same code paths). */
+static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
+{
+    double sa = rfloat(0.01f, 0.2f), sb = rfloat(0.01f, 0.2f), so = rfloat(0.02f, 0.3f);
+    if (rnd() % 6 == 0)
+        sb = sa;
+    else if (rnd() % 10 == 0)
+        sa = sb * ldexp(1.0, -rint_in(8, 16));
+    const int ls = rnd() % 3 == 0 ? rint_in(9, 12) : 20;
+    *q = (struct mnet_qbinary){ .a_zp = rint_in(0, 255), .b_zp = rint_in(0, 255),
+                                .out_zp = rint_in(0, 255), .left_shift = ls };
+    if (rnd() % 8 == 0) { /* zero points at the ends of the range */
+        q->a_zp = rnd() % 2 ? 0 : 255;
+        q->b_zp = rnd() % 2 ? 0 : 255;
+    }
+    act_range(&q->out_min, &q->out_max);
+    mnet_quant_add_params(sa, sb, so, ls, &q->a_mult, &q->a_shift, &q->b_mult, &q->b_shift,
+                          &q->out_mult, &q->out_shift);
+    *r = (struct mnet_ref_qbinary){ .t = MNET_U8, .a_zp = q->a_zp, .b_zp = q->b_zp, .out_zp = q->out_zp,
+                                    .out_min = q->out_min, .out_max = q->out_max, .a_mult = q->a_mult,
+                                    .a_shift = q->a_shift, .b_mult = q->b_mult, .b_shift = q->b_shift,
+                                    .out_mult = q->out_mult, .out_shift = q->out_shift,
+                                    .left_shift = ls };
+}
+
 /* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
 /* per_tensor: 0 int8 per-channel (w_zp 0), 1 uint8 per-tensor (random
  * w_zp), 2 uint8 with weight zero point 0 (s8 domain -128). */
@@ -277,26 +307,22 @@ static void check_fconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     free(w); free(in); free(ref); free(out); free(bias);
 }
 
+/* count random pairs, or (count 0) every pair of bytes. */
 static void check_qadd(const struct mnet_kernel_ops *t, size_t count)
 {
     if (!t->qadd_run) /* the plan uses the portable one */
         return;
+    const int every = count == 0;
+    if (every)
+        count = 65536;
     uint8_t *a = xalloc(count), *b = xalloc(count), *ref = xalloc(count), *out = xalloc(count);
     for (size_t i = 0; i < count; i++) {
-        a[i] = (uint8_t)rnd();
-        b[i] = (uint8_t)rnd();
+        a[i] = (uint8_t)(every ? i : rnd());
+        b[i] = (uint8_t)(every ? i >> 8 : rnd());
     }
-    double sa = rfloat(0.01f, 0.2f), sb = rfloat(0.01f, 0.2f), so = rfloat(0.02f, 0.3f);
-    struct mnet_qbinary q = { .a_zp = rint_in(0, 255), .b_zp = rint_in(0, 255),
-                              .out_zp = rint_in(0, 255), .left_shift = 20 };
-    act_range(&q.out_min, &q.out_max);
-    mnet_quant_add_params(sa, sb, so, 20, &q.a_mult, &q.a_shift, &q.b_mult, &q.b_shift,
-                          &q.out_mult, &q.out_shift);
-    struct mnet_ref_qbinary r = { .t = MNET_U8, .a_zp = q.a_zp, .b_zp = q.b_zp, .out_zp = q.out_zp,
-                                  .out_min = q.out_min, .out_max = q.out_max, .a_mult = q.a_mult,
-                                  .a_shift = q.a_shift, .b_mult = q.b_mult, .b_shift = q.b_shift,
-                                  .out_mult = q.out_mult, .out_shift = q.out_shift,
-                                  .left_shift = 20 };
+    struct mnet_qbinary q;
+    struct mnet_ref_qbinary r;
+    make_add(&q, &r);
     mnet_ref_qadd(&r, 1, count, a, b, 1, count, ref);
     for (int threads = 1; threads <= 2; threads++) {
         memset(out, 0xA5, count);
@@ -605,6 +631,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         check_qadd(t, (size_t)rint_in(1, 5000));
     }
     check_qadd(t, 56 * 56 * 24 * 2 + 5); /* big enough to use both threads */
+    for (int i = 0; i < 8; i++)
+        check_qadd(t, 0);
 }
 
 int main(void)
