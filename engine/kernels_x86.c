@@ -1881,11 +1881,13 @@ struct dw3w {
 };
 
 /* One output block from ring rows r0..r2 at ro, weights wv (registers or
- * memory, the compiler's choice).  zp, gen: compile-time constants of the
- * callers. */
+ * memory, the compiler's choice).  zp, gen, plain: compile-time constants
+ * of the callers; plain: out_zp 0 and the clamp [0, 255] (every ReLU6 layer
+ * of the real files and the builders), which the saturating packs already
+ * are: 4 of the block's ~63 vector operations fewer. */
 TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size_t ro,
-                             const __m512i *wv, int zp, int gen, int32_t ozp, int32_t omin,
-                             int32_t omax)
+                             const __m512i *wv, int zp, int gen, int plain, int32_t ozp,
+                             int32_t omin, int32_t omax)
 {
     __m512i a[4];
     for (int j = 0; j < 4; j++) {
@@ -1907,6 +1909,8 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
     }
     for (int j = 0; j < 4; j++)
         a[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
+    if (plain)
+        return _mm512_packus_epi16(_mm512_packs_epi32(a[0], a[1]), _mm512_packs_epi32(a[2], a[3]));
     return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
 }
 
@@ -1934,7 +1938,7 @@ INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
 /* Output blocks [b0, b1) of one output row from ring rows r[0..2]; zp: the
  * layer has excess passes (each weight block then goes by its DX_ mode). */
 TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
-                        int zp, int gen)
+                        int zp, int gen, int plain)
 {
     /* locals: the output stores may alias anything reachable from p */
     const struct dw3blk *blk = p->blk;
@@ -1948,7 +1952,7 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
             const struct dw3w k = qdw3_w(p, wb, 0);
             qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256,
                                                  (const __m512i *)(w + (size_t)wb * 768), DX_NONE,
-                                                 gen, ozp, omin, omax));
+                                                 gen, plain, ozp, omin, omax));
         }
         return;
     }
@@ -1962,7 +1966,8 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
             wv[i] = _mm512_load_si512(w + (size_t)wb * 768 + 64 * i);
 #define QDW3_RUN(M)                                                                                 \
     for (int b = bs; b < b1; b += fb)                                                               \
-        qdw3_store(blk + b, orow, qdw3_block(&k, rr, (size_t)(b - b0) * 256, wv, M, gen, ozp, omin, omax))
+        qdw3_store(blk + b, orow,                                                                   \
+                   qdw3_block(&k, rr, (size_t)(b - b0) * 256, wv, M, gen, plain, ozp, omin, omax))
         if (m == DX_NONE)
             QDW3_RUN(DX_NONE);
         else if (m == DX_ONE)
@@ -1983,6 +1988,7 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
         ns++;
     const long units = (long)n * ns;
     const size_t inrow = (size_t)g->in_w * p->C, outrow = (size_t)g->out_w * p->C;
+    const int plain = p->out_zp == 0 && p->out_min == 0 && p->out_max == 255;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long u = 0; u < units; u++) {
         int b = (int)(u / ns), s = (int)(u % ns);
@@ -2013,13 +2019,18 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
             uint8_t *orow = oimg + (size_t)oy * outrow;
             if (p->rq.gen) {
                 if (p->zp)
-                    qdw3_row(p, r, b0, b1, orow, 1, 1);
+                    qdw3_row(p, r, b0, b1, orow, 1, 1, 0);
                 else
-                    qdw3_row(p, r, b0, b1, orow, 0, 1);
+                    qdw3_row(p, r, b0, b1, orow, 0, 1, 0);
+            } else if (plain) {
+                if (p->zp)
+                    qdw3_row(p, r, b0, b1, orow, 1, 0, 1);
+                else
+                    qdw3_row(p, r, b0, b1, orow, 0, 0, 1);
             } else if (p->zp) {
-                qdw3_row(p, r, b0, b1, orow, 1, 0);
+                qdw3_row(p, r, b0, b1, orow, 1, 0, 0);
             } else {
-                qdw3_row(p, r, b0, b1, orow, 0, 0);
+                qdw3_row(p, r, b0, b1, orow, 0, 0, 0);
             }
         }
     }
