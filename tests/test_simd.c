@@ -176,10 +176,20 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         }
         for (int c = 0; c < g->out_c; c++)
             for (int o = sparse_outliers == 2 || rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0;
-                 o > 0; o--) {
+                 o > 0 && sparse_outliers != 3; o--) {
                 size_t k = (size_t)rint_in(0, K - 1);
                 w[dw ? k * g->out_c + c : (size_t)c * K + k] = (int8_t)(w_zp >= 0 ? -128 : 127);
             }
+        /* 3 (depthwise 3x3): half the channels with outliers in 1-3 rows of
+         * one column, 1 in 8 of those in a second column too */
+        for (int c = 0; sparse_outliers == 3 && c < g->out_c; c++) {
+            int kx = rint_in(0, 2), rows = rnd() % 2 ? rint_in(1, 7) : 0;
+            for (int ky = 0; ky < 3; ky++)
+                if (rows >> ky & 1)
+                    w[(size_t)(ky * 3 + kx) * g->out_c + c] = (int8_t)(w_zp >= 0 ? -128 : 127);
+            if (rows && rnd() % 8 == 0)
+                w[(size_t)(rint_in(0, 2) * 3 + (kx + 1) % 3) * g->out_c + c] = (int8_t)(w_zp >= 0 ? -128 : 127);
+        }
     }
     for (size_t i = 0; i < nin; i++)
         in[i] = (uint8_t)rnd();
@@ -191,6 +201,10 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     int32_t lo, hi;
     act_range(&lo, &hi);
     int32_t out_zp = rint_in(0, 255);
+    if (rnd() % 4 == 0) { /* as the real files' ReLU6 layers: the packs alone clamp */
+        out_zp = lo = 0;
+        hi = 255;
+    }
     if (zp_limit >= 0 && !dw) {
         in_zp = w_zp = 0;
         out_zp = 255;
@@ -529,17 +543,26 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 9, 11, 32, 1 }, { 8, 13, 96, 2 }, { 7, 9, 144, 1 }, { 6, 10, 144, 2 }, { 5, 6, 192, 1 },
         { 4, 4, 576, 1 }, { 5, 7, 40, 2 }, { 3, 5, 33, 1 },
     };
-    for (size_t i = 0; i < sizeof dwfold_cases / sizeof dwfold_cases[0]; i++) {
-        const int *c = dwfold_cases[i];
-        make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], 0, 1);
-        for (size_t z = 0; z < sizeof fold_zps / sizeof fold_zps[0]; z++) {
-            force_w_zp = fold_zps[z];
-            int n = 1 + (int)((i + z) % 2);
-            snprintf(what, sizeof what, "qdw 3x3/%d folded w_zp %d n%d %dx%dx%d", c[3], fold_zps[z], n,
-                     c[0], c[1], c[2]);
-            check_qconv(t, 1, n, &g, 1, what);
+    /* and (outliers 3) the excess of a channel's outlier column in byte 3
+     * of its groups (VNNI): every column, padded rows and columns, VALID,
+     * mixed with channels that take passes */
+    for (int mode = 1; mode <= 3; mode += 2) {
+        sparse_outliers = mode;
+        for (size_t i = 0; i < sizeof dwfold_cases / sizeof dwfold_cases[0]; i++) {
+            const int *c = dwfold_cases[i];
+            for (int valid = 0; valid <= (mode == 3); valid++) {
+                make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], valid, 1);
+                for (size_t z = 0; z < sizeof fold_zps / sizeof fold_zps[0]; z++) {
+                    force_w_zp = fold_zps[z];
+                    int n = 1 + (int)((i + z) % 2);
+                    snprintf(what, sizeof what, "qdw 3x3/%d%s folded w_zp %d outliers %d n%d %dx%dx%d",
+                             c[3], valid ? " valid" : "", fold_zps[z], mode, n, c[0], c[1], c[2]);
+                    check_qconv(t, 1, n, &g, 1, what);
+                }
+            }
         }
     }
+    sparse_outliers = 1;
     /* The direct (stem) kernel with w_zp folded: fix-ups read in place and
      * from gathered border tiles (every padding split, VALID, maps narrower
      * than a tile), in 16-column panels, w_zp at both extremes (-128: a
