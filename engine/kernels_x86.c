@@ -880,6 +880,27 @@ TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uin
     qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
 }
 
+/* TILE(RM, NV, R) for R <= 4 rows of an NV-vector panel: 3-4 vector panels
+ * a tile of exactly R rows, 1-2 vector panels whole groups of rows (the
+ * store packs 4 / NV rows together). */
+#define SHORT_TILE(TILE, NV, R)                                                 \
+    do {                                                                        \
+        if ((NV) >= 3 && (R) == 1)                                              \
+            (NV) == 4 ? TILE(1, 4, 1) : TILE(1, 3, 1);                          \
+        else if ((NV) >= 3 && (R) == 2)                                         \
+            (NV) == 4 ? TILE(2, 4, 2) : TILE(2, 3, 2);                          \
+        else if ((NV) >= 3 && (R) == 3)                                         \
+            (NV) == 4 ? TILE(3, 4, 3) : TILE(3, 3, 3);                          \
+        else if ((NV) >= 3)                                                     \
+            (NV) == 4 ? TILE(4, 4, 4) : TILE(4, 3, 4);                          \
+        else if ((NV) == 2 && (R) <= 2)                                         \
+            TILE(2, 2, R);                                                      \
+        else if ((NV) == 2)                                                     \
+            TILE(4, 2, R);                                                      \
+        else                                                                    \
+            TILE(4, 1, R);                                                      \
+    } while (0)
+
 /* A tile of at most 4 rows: a task that short (the classifier at batch
  * 1-4: a GEMV whose weights come from L3 once per image), or the last rows
  * of a task (49-row 7x7 maps: 8 tiles of 6 and 1 row) -- just those R rows,
@@ -891,24 +912,9 @@ TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const u
                                    int col0, const int8_t *pf, int pfn)
 {
     const int fx = p->fix != NULL;
-#define QSHORT(NV)                                                                          \
-    switch (R) {                                                                            \
-    case 1: qgemm_tile(p, 1, NV, fx, 1, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
-    case 2: qgemm_tile(p, 2, NV, fx, 2, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
-    case 3: qgemm_tile(p, 3, NV, fx, 3, rows, corr, wp, out, ldo, col0, pf, pfn); break;             \
-    default: qgemm_tile(p, 4, NV, fx, 4, rows, corr, wp, out, ldo, col0, pf, pfn); break;            \
-    }
-    if (NV == 4)
-        QSHORT(4)
-    else if (NV == 3)
-        QSHORT(3)
-    else if (NV == 2 && R <= 2)
-        qgemm_tile(p, 2, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
-    else if (NV == 2)
-        qgemm_tile(p, 4, 2, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
-    else
-        qgemm_tile(p, 4, 1, fx, R, rows, corr, wp, out, ldo, col0, pf, pfn);
-#undef QSHORT
+#define QTILE(RM, NV, RR) qgemm_tile(p, RM, NV, fx, RR, rows, corr, wp, out, ldo, col0, pf, pfn)
+    SHORT_TILE(QTILE, NV, R);
+#undef QTILE
 }
 
 /* Copy n bytes (n small) with masked 64-byte moves: no call, no overrun. */
@@ -1032,24 +1038,9 @@ TVNNI static void qdirect_tile_short(const struct qgemm *p, int NV, int R, const
                                      uint8_t *out, size_t ldo, int col0)
 {
     const int fx = p->fix != NULL;
-#define QDSHORT(NV)                                                                                 \
-    switch (R) {                                                                                    \
-    case 1: qdirect_tile(p, 1, NV, fx, 1, base, sx, ld, corr, wp, out, ldo, col0); break;           \
-    case 2: qdirect_tile(p, 2, NV, fx, 2, base, sx, ld, corr, wp, out, ldo, col0); break;           \
-    case 3: qdirect_tile(p, 3, NV, fx, 3, base, sx, ld, corr, wp, out, ldo, col0); break;           \
-    default: qdirect_tile(p, 4, NV, fx, 4, base, sx, ld, corr, wp, out, ldo, col0); break;          \
-    }
-    if (NV == 4)
-        QDSHORT(4)
-    else if (NV == 3)
-        QDSHORT(3)
-    else if (NV == 2 && R <= 2)
-        qdirect_tile(p, 2, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
-    else if (NV == 2)
-        qdirect_tile(p, 4, 2, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
-    else
-        qdirect_tile(p, 4, 1, fx, R, base, sx, ld, corr, wp, out, ldo, col0);
-#undef QDSHORT
+#define QDTILE(RM, NV, RR) qdirect_tile(p, RM, NV, fx, RR, base, sx, ld, corr, wp, out, ldo, col0)
+    SHORT_TILE(QDTILE, NV, R);
+#undef QDTILE
 }
 
 /* corr[r] = w_zp * (sum of the L real bytes of pixel r's k_h runs), r < R. */
