@@ -70,10 +70,27 @@ static inline int rows_for(int nv)
     return nv == 1 ? 24 : nv == 2 ? 12 : nv == 3 ? 8 : 6;
 }
 
-/* The first left lanes of 16 (all 16 when left >= 16): a store's tail mask. */
+/* The first left lanes of 16, 32 or 64 (all when left is at least that): a
+ * load's or store's tail mask. */
 static inline __mmask16 lanes16(int left)
 {
     return left >= 16 ? 0xFFFF : (__mmask16)((1u << left) - 1);
+}
+
+static inline __mmask32 lanes32(int left)
+{
+    return left >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << left) - 1;
+}
+
+static inline __mmask64 lanes64(size_t left)
+{
+    return left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+}
+
+/* d clamped to int8 (a weight minus its zero point; the excess goes elsewhere). */
+static inline int clamp_s8(int d)
+{
+    return d < -128 ? -128 : d > 127 ? 127 : d;
 }
 
 static int thread_id(void)
@@ -177,10 +194,16 @@ static struct split task_split(size_t M, size_t unit, int panels, int threads)
     return s;
 }
 
-/* Rows [*m0, *m1) of chunk ch (at most 4 * ROWCHUNK of them). */
-static void split_rows(const struct split *s, long ch, size_t *m0, size_t *m1)
+/* Task t of a GEMM with `panels` panels: panels [*p0, *p1) over rows
+ * [*m0, *m1) (at most 4 * ROWCHUNK of them). */
+static void split_task(const struct split *s, long t, int panels, int *p0, int *p1, size_t *m0,
+                       size_t *m1)
 {
-    size_t end = (size_t)(s->units * (ch + 1) / s->chunks) * s->unit;
+    const long ch = t / s->groups;
+    const int gi = (int)(t % s->groups);
+    const size_t end = (size_t)(s->units * (ch + 1) / s->chunks) * s->unit;
+    *p0 = panels * gi / s->groups;
+    *p1 = panels * (gi + 1) / s->groups;
     *m0 = (size_t)(s->units * ch / s->chunks) * s->unit;
     *m1 = end < s->M ? end : s->M;
 }
@@ -426,7 +449,7 @@ T512 static void qadd_span(const struct qaddk *k, const uint8_t *a, const uint8_
 {
     for (size_t off = 0; off < count; off += 64) {
         size_t left = count - off;
-        __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+        __mmask64 m = lanes64(left);
         __m512i y = qadd_bytes(k, _mm512_maskz_loadu_epi8(m, a + off), _mm512_maskz_loadu_epi8(m, b + off));
         _mm512_mask_storeu_epi8(out + off, m, y);
     }
@@ -577,7 +600,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             int wv = l->w[(size_t)oc * K + k];
             if (fold) {
                 int d = wv - l->w_zp;
-                wv = d < -128 ? -128 : d > 127 ? 127 : d;
+                wv = clamp_s8(d);
                 /* the group read: in place, never past the row's end */
                 int kk = p->direct ? k % p->L : k, off = kk & ~3;
                 if (!p->direct && off + 4 > K)
@@ -738,9 +761,9 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
             if (NV == 4) {
-                _mm512_mask_storeu_epi8(o, left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1, b);
+                _mm512_mask_storeu_epi8(o, lanes64((size_t)left), b);
             } else if (NV == 2) {
-                __mmask32 m = left >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << left) - 1;
+                __mmask32 m = lanes32(left);
                 b = _mm512_permutexvar_epi64(rows2, b);
                 _mm256_mask_storeu_epi8(o, m, _mm512_castsi512_si256(b));
                 if (r + 1 < R)
@@ -1161,10 +1184,9 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        const int gi = (int)(t % sp.groups);
-        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        int p0, p1;
         size_t m0, m1;
-        split_rows(&sp, t / sp.groups, &m0, &m1);
+        split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
         uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
         int32_t *corr = p->w_zp ? (int32_t *)(ts + (p->pw ? 0 : RMAX * p->ldk)) : NULL;
         if (p->pw) {
@@ -1544,10 +1566,9 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        const int gi = (int)(t % sp.groups);
-        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        int p0, p1;
         size_t m0, m1;
-        split_rows(&sp, t / sp.groups, &m0, &m1);
+        split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
         if (p->pw) {
             for (int pan = p0; pan < p1; pan++) {
                 int nv;
@@ -1753,7 +1774,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
             for (int blk = 0; blk < p->blocks; blk++) {
                 int c0 = blk * DWB;
                 int left = C - c0;
-                __mmask32 m = left >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << left) - 1);
+                __mmask32 m = lanes32(left);
                 __m512i a_lo = _mm512_load_si512(rq_bias(&p->rq, (size_t)blk * 2));
                 __m512i a_hi = _mm512_load_si512(rq_bias(&p->rq, (size_t)blk * 2 + 1));
                 const int16_t *wb = p->w + (size_t)blk * p->pairs * 64;
@@ -1946,7 +1967,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     for (int c = 0; c < C; c++) {
         xcol[c] = -1;
         for (int t = 0; t < 9; t++) {
-            int d = l->w[(size_t)t * C + c] - l->w_zp, d0 = d < -128 ? -128 : d > 127 ? 127 : d;
+            int d = l->w[(size_t)t * C + c] - l->w_zp, d0 = clamp_s8(d);
             if (d == d0 || xcol[c] == -2)
                 continue;
             xcol[c] = d - d0 > 127 || (xcol[c] >= 0 && xcol[c] != t % 3) ? -2 : (int8_t)(t % 3);
@@ -2046,7 +2067,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 /* w - w_zp clamped to int8, the rest in up to two passes */
                 for (int t = 0; t < 9; t++) {
                     int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
-                    int d0 = d < -128 ? -128 : d > 127 ? 127 : d, e = d - d0;
+                    int d0 = clamp_s8(d), e = d - d0;
                     int8_t *wl = p->w + (((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4;
                     wl[t % 3] = (int8_t)d0;
                     if (e && xcol[c] >= 0) {
@@ -2487,7 +2508,7 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
             dw_taps(g, rows_in, 1, ox, p->zrow, tap);
             for (int blk = 0; blk < p->blocks; blk++) {
                 int left = C - blk * DW4B;
-                __mmask64 m = left >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << left) - 1;
+                __mmask64 m = lanes64((size_t)left);
                 qdw4_step(p, tap, (size_t)blk * DW4B, blk, m, orow + (size_t)ox * C + blk * DW4B, 0, 0);
             }
             ox++;
@@ -2982,10 +3003,9 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
     const long tasks = sp.chunks * sp.groups;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
-        const int gi = (int)(t % sp.groups);
-        const int p0 = p->panels * gi / sp.groups, p1 = p->panels * (gi + 1) / sp.groups;
+        int p0, p1;
         size_t m0, m1;
-        split_rows(&sp, t / sp.groups, &m0, &m1);
+        split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
         float *buf = (float *)scratch + (size_t)thread_id() * RMAX * p->ldk;
         for (size_t m = m0; m < m1; m += 6) {
             int R = m1 - m < 6 ? (int)(m1 - m) : 6;
@@ -3068,11 +3088,9 @@ static void x_free_pack(void *packed)
         break;
     }
     case PK_FGEMM: free(((struct fgemm *)packed)->block); break;
-    case PK_QDW:
-free(((struct qdw *)packed)->block); break;
+    case PK_QDW: free(((struct qdw *)packed)->block); break;
     case PK_FDW: free(((struct fdw *)packed)->block); break;
-    case PK_QDW4:
-free(((struct qdw4 *)packed)->block); break;
+    case PK_QDW4: free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
