@@ -15,6 +15,7 @@
 
 #include <turbojpeg.h>
 
+#include "check.h"
 #include "mnet.h"
 
 static double cpu_ms(void)
@@ -22,24 +23,6 @@ static double cpu_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    uint8_t *buf = NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n > 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) &&
-        fread(buf, 1, (size_t)n, f) == (size_t)n)
-        *len = (size_t)n;
-    else if (buf) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
 }
 
 struct job {
@@ -93,7 +76,7 @@ int main(int argc, char **argv)
     }
     struct job j = { .out_h = argc == 4 ? atoi(argv[2]) : 224,
                      .out_w = argc == 4 ? atoi(argv[3]) : 224 };
-    uint8_t *data = read_file(argv[1], &j.len);
+    uint8_t *data = check_read_file(argv[1], &j.len);
     if (!data || j.out_h <= 0 || j.out_w <= 0) {
         fprintf(stderr, "bench_image: cannot read %s or bad size\n", argv[1]);
         return 2;

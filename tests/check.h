@@ -1,4 +1,5 @@
-/* check.h: the CHECK macro and file reading shared by the C unit tests.
+/* check.h: the CHECK macro and file reading shared by the C unit tests
+ * (and the benchmark programs beside them, which read files only).
  *
  * Include it once per test program: the counters are static.  A failed
  * CHECK prints file:line, the condition and a printf-style reason to stderr
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 
 static int failures, checks;
-static int check_quiet;
+static int check_quiet __attribute__((unused)); /* read by CHECK only */
 
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
