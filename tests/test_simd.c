@@ -170,6 +170,7 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     for (size_t i = 0; i < nw; i++)
         w[i] = (int8_t)(per_tensor ? rint_in(-128, 127) : rint_in(-127, 127));
     if (sparse_outliers && per_tensor) {
+        const int8_t far = (int8_t)(w_zp >= 0 ? -128 : 127); /* w - w_zp leaves int8 */
         for (size_t i = 0; i < nw; i++) {
             int v = w_zp + rint_in(-100, 100);
             w[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
@@ -178,7 +179,7 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
             for (int o = sparse_outliers == 2 || rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0;
                  o > 0 && sparse_outliers != 3; o--) {
                 size_t k = (size_t)rint_in(0, K - 1);
-                w[dw ? k * g->out_c + c : (size_t)c * K + k] = (int8_t)(w_zp >= 0 ? -128 : 127);
+                w[dw ? k * g->out_c + c : (size_t)c * K + k] = far;
             }
         /* 3 (depthwise 3x3): half the channels with outliers in 1-3 rows of
          * one column, 1 in 8 of those in a second column too */
@@ -186,9 +187,9 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
             int kx = rint_in(0, 2), rows = rnd() % 2 ? rint_in(1, 7) : 0;
             for (int ky = 0; ky < 3; ky++)
                 if (rows >> ky & 1)
-                    w[(size_t)(ky * 3 + kx) * g->out_c + c] = (int8_t)(w_zp >= 0 ? -128 : 127);
+                    w[(size_t)(ky * 3 + kx) * g->out_c + c] = far;
             if (rows && rnd() % 8 == 0)
-                w[(size_t)(rint_in(0, 2) * 3 + (kx + 1) % 3) * g->out_c + c] = (int8_t)(w_zp >= 0 ? -128 : 127);
+                w[(size_t)(rint_in(0, 2) * 3 + (kx + 1) % 3) * g->out_c + c] = far;
         }
     }
     for (size_t i = 0; i < nin; i++)
