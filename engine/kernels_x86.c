@@ -39,6 +39,7 @@
  * handed to the portable table from inside, with its own pack.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,7 +253,7 @@ static int last_nv(int N)
  * e > 0) leaves x + nudge - [a < 0], then the arithmetic shift by e:
  * 9 vector operations, 2 of them on the shift port.  Layers with a left
  * shift or a lane with e = 0 (rare) take two more masks (gen). */
-enum { RQ_BIAS, RQ_ME, RQ_MO, RQ_RE, RQ_RO, RQ_RSH, RQ_ROWS };
+enum { RQ_BIAS, RQ_MF, RQ_CF, RQ_ME, RQ_MO, RQ_RE, RQ_RO, RQ_RSH, RQ_ROWS }; /* MF, CF: rq_float */
 enum { RQ_NEGM, RQ_LSH, RQ_GROWS }; /* only read by gen layers: apart, out of L1 */
 #define RQ_V (RQ_ROWS * 16) /* int32 per 16-lane vector */
 #define RQ_G (RQ_GROWS * 16)
@@ -262,14 +263,25 @@ struct rq {
     int32_t *q;         /* [vector][RQ_ROWS][16] */
     int32_t *g;         /* [vector][RQ_GROWS][16] */
     int gen;            /* some lane shifts left or has e = 0 */
+    int fl;             /* rq_float first (rq_plain): the bias row holds bias, not bias + 2^31 */
 };
 
-/* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned). */
+/* rq_float's margin E: its estimate is within 3 * 2^-16 of the exact value
+ * (see rq_float), so floor(t + E) with |error| < E is exact unless the
+ * estimate's fraction is below 2E. */
+#define RQ_E 0x1p-13f
+
+/* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned).
+ * Padding lanes get rq_float's constant 0.5, never ambiguous. */
 static void rq_place(struct rq *r, void *at, size_t nvec)
 {
     r->q = at;
     r->g = r->q + nvec * RQ_V;
     r->gen = 0;
+    r->fl = 0;
+    for (size_t v = 0; v < nvec; v++)
+        for (int lane = 0; lane < 16; lane++)
+            ((float *)r->q)[v * RQ_V + RQ_CF * 16 + lane] = 0.5f;
 }
 
 /* Lane `lane` of vector `vec`.  Lanes never set (zeros) are padding: their
@@ -284,6 +296,10 @@ static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mul
     q[(lane % 2 ? RQ_MO : RQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
     ((int64_t *)(q + (lane % 2 ? RQ_RO : RQ_RE) * 16))[lane / 2] = (int64_t)r64;
     q[RQ_RSH * 16 + lane] = e;
+    /* rq_float: t = (a*m + rnd') / 2^(31+e), rnd' = 2^30 + 2^(30+e) the two
+     * roundings' nudges for a >= 0 (rnd without the - [a < 0]) */
+    ((float *)q)[RQ_MF * 16 + lane] = (float)ldexp((double)mult, -31 - e);
+    ((float *)q)[RQ_CF * 16 + lane] = (float)(ldexp(1.0, -1 - e) + 0.5 + RQ_E);
     g[RQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
     g[RQ_LSH * 16 + lane] = lsh;
     r->gen |= lsh > 0 || e == 0; /* (mult 0, shift 0: a flushed tiny scale) */
@@ -325,6 +341,60 @@ T512 INL __m512i rq_apply(__m512i u, const struct rq *r, size_t vec, int gen)
     const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
     __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
     return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + RQ_RSH * 16));
+}
+
+/* A plain layer (out_zp 0, out_min 0: every ReLU6 layer) without gen lanes
+ * (e > 0, no left shift) takes rq_float first: only a >= 0 needs exactness
+ * there (a < 0 gives <= 0, clamped to 0).  Its accumulators then start at
+ * the bias itself (rq_vecs adds the 2^31 for rq_apply when it falls back). */
+static void rq_plain(struct rq *r, size_t nvec, int32_t out_zp, int32_t out_min)
+{
+    if (r->gen || out_zp != 0 || out_min != 0)
+        return;
+    for (size_t v = 0; v < nvec; v++)
+        for (int lane = 0; lane < 16; lane++)
+            r->q[v * RQ_V + RQ_BIAS * 16 + lane] ^= INT32_MIN;
+    r->fl = 1;
+}
+
+/* A plain layer's unbiased accumulator a of vector vec -> floor(y), y =
+ * fma(float(a), M, C + E) for the exact t = a*M + C (M, C of rq_set; for
+ * a >= 0 rq_apply's result is floor(t)).  Where t is in [-1, 257], float(a)
+ * and M each err by 2^-24 relative (|a*M| < 258), C + E by 2^-25 and the
+ * fma by half an ulp of 256: |y - E - t| < 3 * 2^-16 < E, so floor(y) ==
+ * floor(t) unless frac(y) < 2E -- those lanes leave *ok (about 2^-12 of
+ * them).  Outside [-1, 257] the error stays relative and the clamp
+ * decides; M < 2^-e <= 1/2 keeps y < 2^30 (no conversion overflow).  Large
+ * y (>= 2^11) has a coarse fraction and leaves *ok more often: exact
+ * still, only slower (a hostile image can at worst make a layer take
+ * rq_apply). */
+T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
+{
+    const float *q = (const float *)(r->q + vec * RQ_V);
+    __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_load_ps(q + RQ_MF * 16), _mm512_load_ps(q + RQ_CF * 16));
+    *ok = _mm512_mask_cmp_ps_mask(*ok, _mm512_reduce_ps(y, _MM_FROUND_TO_NEG_INF), _mm512_set1_ps(2 * RQ_E),
+                                  _CMP_GE_OQ);
+    return _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+/* y[j] = the requantized accumulator a[j] of vector vec + j % nv, j < n:
+ * rq_float when the layer has it and no lane of the n is ambiguous (one
+ * predictable branch), else rq_apply. */
+T512 INL void rq_vecs(const struct rq *r, int n, int nv, size_t vec, const __m512i *a, __m512i *y)
+{
+    if (r->fl) {
+        __mmask16 ok = 0xFFFF;
+        for (int j = 0; j < n; j++)
+            y[j] = rq_float(a[j], r, vec + (size_t)(j % nv), &ok);
+        if (__builtin_expect(ok == 0xFFFF, 1))
+            return;
+        __atomic_fetch_add(&mnet_rq_fallbacks, 1, __ATOMIC_RELAXED);
+        for (int j = 0; j < n; j++)
+            y[j] = rq_apply(_mm512_xor_si512(a[j], _mm512_set1_epi32(INT32_MIN)), r, vec + (size_t)(j % nv), 0);
+        return;
+    }
+    for (int j = 0; j < n; j++)
+        y[j] = rq_apply(a[j], r, vec + (size_t)(j % nv), r->gen);
 }
 
 /* The kernel contract's m in [0, 2^31); a layer outside it goes to the
@@ -617,6 +687,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         if (p->zp_in)
             rq_add_zp(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->out_zp);
     }
+    rq_plain(&p->rq, ncol / 16, l->out_zp, l->out_min);
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
@@ -749,15 +820,15 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
         for (int r = 0; r < RMAX; r += G) {
             if (r >= RM || r >= R)
                 break;
-            __m512i y[4];
+            __m512i a[4], y[4];
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
-                int rr = r + j / NV, v = j % NV;
-                __m512i a = acc[rr][v];
+                int rr = r + j / NV;
+                a[j] = acc[rr][j % NV];
                 if (corr) /* uint8 models; rows past R are not stored */
-                    a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
-                y[j] = rq_apply(a, &p->rq, (size_t)col0 / 16 + v, p->rq.gen);
+                    a[j] = _mm512_sub_epi32(a[j], _mm512_set1_epi32(corr[rr < R ? rr : 0]));
             }
+            rq_vecs(&p->rq, 4, NV, (size_t)col0 / 16, a, y);
             __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
             if (NV == 4) {
@@ -796,7 +867,8 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             __m512i a = acc[r][v];
             if (corr) /* uint8 models */
                 a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
-            __m512i y = rq_apply(a, &p->rq, (size_t)c / 16, p->rq.gen);
+            __m512i y;
+            rq_vecs(&p->rq, 1, 1, (size_t)c / 16, &a, &y);
             if (!p->zp_in)
                 y = _mm512_add_epi32(y, zp);
             y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
@@ -2200,7 +2272,7 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
 /* The block's weight-block extras (excess rows when zp). */
 INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
 {
-    struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen },
+    struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen, p->rq.fl },
                       p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
     if (zp) {
         k.xbits = p->xbits[wb];
