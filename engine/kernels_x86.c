@@ -347,9 +347,9 @@ T512 INL __m512i rq_apply(__m512i u, const struct rq *r, size_t vec, int gen)
  * (e > 0, no left shift) takes rq_float first: only a >= 0 needs exactness
  * there (a < 0 gives <= 0, clamped to 0).  Its accumulators then start at
  * the bias itself (rq_vecs adds the 2^31 for rq_apply when it falls back). */
-static void rq_plain(struct rq *r, size_t nvec, int32_t out_zp, int32_t out_min)
+static void rq_plain(struct rq *r, size_t nvec, int plain)
 {
-    if (r->gen || out_zp != 0 || out_min != 0)
+    if (r->gen || !plain)
         return;
     for (size_t v = 0; v < nvec; v++)
         for (int lane = 0; lane < 16; lane++)
@@ -378,11 +378,12 @@ T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *
 }
 
 /* y[j] = the requantized accumulator a[j] of vector vec + j % nv, j < n:
- * rq_float when the layer has it and no lane of the n is ambiguous (one
- * predictable branch), else rq_apply. */
-T512 INL void rq_vecs(const struct rq *r, int n, int nv, size_t vec, const __m512i *a, __m512i *y)
+ * rq_float when the layer has it (fl: r->fl, a constant where the caller
+ * knows it) and no lane of the n is ambiguous (one predictable branch),
+ * else rq_apply. */
+T512 INL void rq_vecs(const struct rq *r, int fl, int n, int nv, size_t vec, const __m512i *a, __m512i *y)
 {
-    if (r->fl) {
+    if (fl) {
         __mmask16 ok = 0xFFFF;
         for (int j = 0; j < n; j++)
             y[j] = rq_float(a[j], r, vec + (size_t)(j % nv), &ok);
@@ -687,7 +688,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         if (p->zp_in)
             rq_add_zp(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->out_zp);
     }
-    rq_plain(&p->rq, ncol / 16, l->out_zp, l->out_min);
+    rq_plain(&p->rq, ncol / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
@@ -828,7 +829,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
                 if (corr) /* uint8 models; rows past R are not stored */
                     a[j] = _mm512_sub_epi32(a[j], _mm512_set1_epi32(corr[rr < R ? rr : 0]));
             }
-            rq_vecs(&p->rq, 4, NV, (size_t)col0 / 16, a, y);
+            rq_vecs(&p->rq, p->rq.fl, 4, NV, (size_t)col0 / 16, a, y);
             __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
             if (NV == 4) {
@@ -868,7 +869,7 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             if (corr) /* uint8 models */
                 a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
             __m512i y;
-            rq_vecs(&p->rq, 1, 1, (size_t)c / 16, &a, &y);
+            rq_vecs(&p->rq, p->rq.fl, 1, 1, (size_t)c / 16, &a, &y);
             if (!p->zp_in)
                 y = _mm512_add_epi32(y, zp);
             y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
@@ -1993,6 +1994,12 @@ struct qdw3 {
     int32_t in_zp, out_zp, out_min, out_max;
 };
 
+/* The packs alone clamp (every ReLU6 depthwise); rq_float then too. */
+static int qdw3_plain(int32_t out_zp, int32_t out_min, int32_t out_max)
+{
+    return out_zp == 0 && out_min == 0 && out_max == 255;
+}
+
 /* Maps of at most 64 output pixels (7x7) with many channels go to the
  * 4-tap kernel: there each output row streams all the weight blocks and
  * their requantization constants (2.3 KiB per 64 channels) from L2, and
@@ -2165,6 +2172,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         }
         p->xmode[wb] = (uint8_t)(!xb ? DX_NONE : one ? DX_ONE : DX_ANY);
     }
+    rq_plain(&p->rq, (size_t)fblocks * 4, qdw3_plain(l->out_zp, l->out_min, l->out_max));
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -2254,11 +2262,15 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
                         a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
                                                    _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
-    for (int j = 0; j < 4; j++)
-        a[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
+    __m512i y[4];
+    if (plain) /* and not gen: rq_float (qdw3_prepare) */
+        rq_vecs(&k->rq, 1, 4, 4, 0, a, y);
+    else
+        for (int j = 0; j < 4; j++)
+            y[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
     if (plain)
-        return _mm512_packus_epi16(_mm512_packs_epi32(a[0], a[1]), _mm512_packs_epi32(a[2], a[3]));
-    return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
+        return _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    return pack_zp_clamp(y[0], y[1], y[2], y[3], ozp, omin, omax);
 }
 
 TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
@@ -2335,7 +2347,7 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
         ns++;
     const long units = (long)n * ns;
     const size_t inrow = (size_t)g->in_w * p->C, outrow = (size_t)g->out_w * p->C;
-    const int plain = p->out_zp == 0 && p->out_min == 0 && p->out_max == 255;
+    const int plain = qdw3_plain(p->out_zp, p->out_min, p->out_max);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long u = 0; u < units; u++) {
         int b = (int)(u / ns), s = (int)(u % ns);
