@@ -1808,6 +1808,7 @@ static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     }
             }
     }
+    rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -1831,7 +1832,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
     const struct qdw *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
-    const int C = p->C, gen = p->rq.gen;
+    const int C = p->C, fl = p->rq.fl;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -1859,8 +1860,10 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
                     a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1),
                                                                    _mm512_load_si512(wb + pr * 64 + 32)));
                 }
-                __m512i y0 = rq_apply(a_lo, &p->rq, (size_t)blk * 2, gen);
-                __m512i y1 = rq_apply(a_hi, &p->rq, (size_t)blk * 2 + 1, gen);
+                const __m512i a[2] = { a_lo, a_hi };
+                __m512i yv[2];
+                rq_vecs(&p->rq, fl, 2, 2, (size_t)blk * 2, a, yv);
+                __m512i y0 = yv[0], y1 = yv[1];
                 y0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y0, zp), lo), hi);
                 y1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y1, zp), lo), hi);
                 /* packus undoes the in-lane interleave: channels back in order. */
@@ -2464,6 +2467,7 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
                         l->w[(size_t)t * p->C + c];
             }
+    rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->w_zp = l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
@@ -2524,11 +2528,10 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
             DPBUSD(a3, q3, z);
         }
     }
-    a0 = rq_apply(a0, &p->rq, v0, p->rq.gen);
-    a1 = rq_apply(a1, &p->rq, v0 + 1, p->rq.gen);
-    a2 = rq_apply(a2, &p->rq, v0 + 2, p->rq.gen);
-    a3 = rq_apply(a3, &p->rq, v0 + 3, p->rq.gen);
-    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
+    const __m512i a[4] = { a0, a1, a2, a3 };
+    __m512i y[4];
+    rq_vecs(&p->rq, p->rq.fl, 4, 4, v0, a, y);
+    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max));
 }
 
 /* The stride-2 chunk steps that straddle two pixels: out of line, so the
