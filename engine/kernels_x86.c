@@ -12,8 +12,9 @@
  *    convs read input rows in place; other convs gather each 6-row tile's
  *    patches (padded taps = the input zero point, so the folded bias holds;
  *    float gathers only border patches and reads the rest in place).
- *    Bias, requantization (TFLite double rounding, exact) and the activation
- *    clamp are fused into the tile's epilogue.  A uint8 model's weight zero
+ *    Bias, requantization (TFLite double rounding, exact; ReLU6 layers in
+ *    float32 with an exact fallback, rq_float) and the activation clamp are
+ *    fused into the tile's epilogue.  A uint8 model's weight zero
  *    point is folded into the weights where w - w_zp fits in int8, with a
  *    fix-up per outlier tap (struct qfix); otherwise per-row sums.
  *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
@@ -23,7 +24,8 @@
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
- *    straight from three ring rows, requantized with rq_apply (9 ops);
+ *    straight from three ring rows, requantized with rq_apply (9 ops;
+ *    ReLU6 layers: rq_float, 5);
  *    the weights are w - w_zp clamped to int8, outlier taps' excess in
  *    byte 3 of the groups (one column a channel) or in extra passes.  Other kernel
  *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
@@ -361,13 +363,14 @@ static void rq_plain(struct rq *r, size_t nvec, int plain)
  * fma(float(a), M, C + E) for the exact t = a*M + C (M, C of rq_set; for
  * a >= 0 rq_apply's result is floor(t)).  Where t is in [-1, 257], float(a)
  * and M each err by 2^-24 relative (|a*M| < 258), C + E by 2^-25 and the
- * fma by half an ulp of 256: |y - E - t| < 3 * 2^-16 < E, so floor(y) ==
- * floor(t) unless frac(y) < 2E -- those lanes leave *ok (about 2^-12 of
- * them).  Outside [-1, 257] the error stays relative and the clamp
- * decides; M < 2^-e <= 1/2 keeps y < 2^30 (no conversion overflow).  Large
- * y (>= 2^11) has a coarse fraction and leaves *ok more often: exact
- * still, only slower (a hostile image can at worst make a layer take
- * rq_apply). */
+ * fma by half an ulp of 256: |y - E - t| < 3 * 2^-16 < E (a whole ulp
+ * each under another MXCSR rounding mode: 3 * 2^-15, still < E), so
+ * floor(y) == floor(t) unless frac(y) < 2E -- those lanes leave *ok
+ * (about 2^-12 of them).  Outside [-1, 257] the error stays relative and
+ * the clamp decides; M < 2^-e <= 1/2 keeps y < 2^30 (no conversion
+ * overflow).  Large y (>= 2^11) has a coarse fraction and leaves *ok more
+ * often: exact still, only slower (a hostile image can at worst make a
+ * layer take rq_apply). */
 T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
 {
     const float *q = (const float *)(r->q + vec * RQ_V);
