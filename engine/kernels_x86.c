@@ -12,8 +12,9 @@
  *    convs read input rows in place; other convs gather each 6-row tile's
  *    patches (padded taps = the input zero point, so the folded bias holds;
  *    float gathers only border patches and reads the rest in place).
- *    Bias, requantization (TFLite double rounding, exact) and the activation
- *    clamp are fused into the tile's epilogue.  A uint8 model's weight zero
+ *    Bias, requantization (TFLite double rounding, exact; ReLU6 layers in
+ *    float32 with an exact fallback, rq_float) and the activation clamp are
+ *    fused into the tile's epilogue.  A uint8 model's weight zero
  *    point is folded into the weights where w - w_zp fits in int8, with a
  *    fix-up per outlier tap (struct qfix); otherwise per-row sums.
  *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
@@ -23,7 +24,8 @@
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
- *    straight from three ring rows, requantized with rq_apply (9 ops);
+ *    straight from three ring rows, requantized with rq_apply (9 ops;
+ *    ReLU6 layers: rq_float, 5);
  *    the weights are w - w_zp clamped to int8, outlier taps' excess in
  *    byte 3 of the groups (one column a channel) or in extra passes.  Other kernel
  *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
@@ -39,6 +41,7 @@
  * handed to the portable table from inside, with its own pack.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,7 +255,7 @@ static int last_nv(int N)
  * e > 0) leaves x + nudge - [a < 0], then the arithmetic shift by e:
  * 9 vector operations, 2 of them on the shift port.  Layers with a left
  * shift or a lane with e = 0 (rare) take two more masks (gen). */
-enum { RQ_BIAS, RQ_ME, RQ_MO, RQ_RE, RQ_RO, RQ_RSH, RQ_ROWS };
+enum { RQ_BIAS, RQ_MF, RQ_CF, RQ_ME, RQ_MO, RQ_RE, RQ_RO, RQ_RSH, RQ_ROWS }; /* MF, CF: rq_float */
 enum { RQ_NEGM, RQ_LSH, RQ_GROWS }; /* only read by gen layers: apart, out of L1 */
 #define RQ_V (RQ_ROWS * 16) /* int32 per 16-lane vector */
 #define RQ_G (RQ_GROWS * 16)
@@ -262,14 +265,25 @@ struct rq {
     int32_t *q;         /* [vector][RQ_ROWS][16] */
     int32_t *g;         /* [vector][RQ_GROWS][16] */
     int gen;            /* some lane shifts left or has e = 0 */
+    int fl;             /* rq_float first (rq_plain): the bias row holds bias, not bias + 2^31 */
 };
 
-/* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned). */
+/* rq_float's margin E: its estimate is within 3 * 2^-16 of the exact value
+ * (see rq_float), so floor(t + E) with |error| < E is exact unless the
+ * estimate's fraction is below 2E. */
+#define RQ_E 0x1p-13f
+
+/* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned).
+ * Padding lanes get rq_float's constant 0.5, never ambiguous. */
 static void rq_place(struct rq *r, void *at, size_t nvec)
 {
     r->q = at;
     r->g = r->q + nvec * RQ_V;
     r->gen = 0;
+    r->fl = 0;
+    for (size_t v = 0; v < nvec; v++)
+        for (int lane = 0; lane < 16; lane++)
+            ((float *)r->q)[v * RQ_V + RQ_CF * 16 + lane] = 0.5f;
 }
 
 /* Lane `lane` of vector `vec`.  Lanes never set (zeros) are padding: their
@@ -284,6 +298,10 @@ static void rq_set(struct rq *r, size_t vec, int lane, int32_t bias, int32_t mul
     q[(lane % 2 ? RQ_MO : RQ_ME) * 16 + lane / 2 * 2] = (int32_t)(2 * (uint32_t)mult);
     ((int64_t *)(q + (lane % 2 ? RQ_RO : RQ_RE) * 16))[lane / 2] = (int64_t)r64;
     q[RQ_RSH * 16 + lane] = e;
+    /* rq_float: t = (a*m + rnd') / 2^(31+e), rnd' = 2^30 + 2^(30+e) the two
+     * roundings' nudges for a >= 0 (rnd without the - [a < 0]) */
+    ((float *)q)[RQ_MF * 16 + lane] = (float)ldexp((double)mult, -31 - e);
+    ((float *)q)[RQ_CF * 16 + lane] = (float)(ldexp(1.0, -1 - e) + 0.5 + RQ_E);
     g[RQ_NEGM * 16 + lane] = e > 0 ? -1 : 0;
     g[RQ_LSH * 16 + lane] = lsh;
     r->gen |= lsh > 0 || e == 0; /* (mult 0, shift 0: a flushed tiny scale) */
@@ -325,6 +343,62 @@ T512 INL __m512i rq_apply(__m512i u, const struct rq *r, size_t vec, int gen)
     const __m512i hi = _mm512_set_epi32(31, 15, 29, 13, 27, 11, 25, 9, 23, 7, 21, 5, 19, 3, 17, 1);
     __m512i x = _mm512_permutex2var_epi32(ev, hi, od);
     return _mm512_srav_epi32(_mm512_sub_epi32(x, t), _mm512_load_si512(q + RQ_RSH * 16));
+}
+
+/* A plain layer (out_zp 0, out_min 0: every ReLU6 layer) without gen lanes
+ * (e > 0, no left shift) takes rq_float first: only a >= 0 needs exactness
+ * there (a < 0 gives <= 0, clamped to 0).  Its accumulators then start at
+ * the bias itself (rq_vecs adds the 2^31 for rq_apply when it falls back). */
+static void rq_plain(struct rq *r, size_t nvec, int plain)
+{
+    if (r->gen || !plain)
+        return;
+    for (size_t v = 0; v < nvec; v++)
+        for (int lane = 0; lane < 16; lane++)
+            r->q[v * RQ_V + RQ_BIAS * 16 + lane] ^= INT32_MIN;
+    r->fl = 1;
+}
+
+/* A plain layer's unbiased accumulator a of vector vec -> floor(y), y =
+ * fma(float(a), M, C + E) for the exact t = a*M + C (M, C of rq_set; for
+ * a >= 0 rq_apply's result is floor(t)).  Where t is in [-1, 257], float(a)
+ * and M each err by 2^-24 relative (|a*M| < 258), C + E by 2^-25 and the
+ * fma by half an ulp of 256: |y - E - t| < 3 * 2^-16 < E (a whole ulp
+ * each under another MXCSR rounding mode: 3 * 2^-15, still < E), so
+ * floor(y) == floor(t) unless frac(y) < 2E -- those lanes leave *ok
+ * (about 2^-12 of them).  Outside [-1, 257] the error stays relative and
+ * the clamp decides; M < 2^-e <= 1/2 keeps y < 2^30 (no conversion
+ * overflow).  Large y (>= 2^11) has a coarse fraction and leaves *ok more
+ * often: exact still, only slower (a hostile image can at worst make a
+ * layer take rq_apply). */
+T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
+{
+    const float *q = (const float *)(r->q + vec * RQ_V);
+    __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_load_ps(q + RQ_MF * 16), _mm512_load_ps(q + RQ_CF * 16));
+    *ok = _mm512_mask_cmp_ps_mask(*ok, _mm512_reduce_ps(y, _MM_FROUND_TO_NEG_INF), _mm512_set1_ps(2 * RQ_E),
+                                  _CMP_GE_OQ);
+    return _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+/* y[j] = the requantized accumulator a[j] of vector vec + j % nv, j < n:
+ * rq_float when the layer has it (fl: r->fl, a constant where the caller
+ * knows it) and no lane of the n is ambiguous (one predictable branch),
+ * else rq_apply. */
+T512 INL void rq_vecs(const struct rq *r, int fl, int n, int nv, size_t vec, const __m512i *a, __m512i *y)
+{
+    if (fl) {
+        __mmask16 ok = 0xFFFF;
+        for (int j = 0; j < n; j++)
+            y[j] = rq_float(a[j], r, vec + (size_t)(j % nv), &ok);
+        if (__builtin_expect(ok == 0xFFFF, 1))
+            return;
+        __atomic_fetch_add(&mnet_rq_fallbacks, 1, __ATOMIC_RELAXED);
+        for (int j = 0; j < n; j++)
+            y[j] = rq_apply(_mm512_xor_si512(a[j], _mm512_set1_epi32(INT32_MIN)), r, vec + (size_t)(j % nv), 0);
+        return;
+    }
+    for (int j = 0; j < n; j++)
+        y[j] = rq_apply(a[j], r, vec + (size_t)(j % nv), r->gen);
 }
 
 /* The kernel contract's m in [0, 2^31); a layer outside it goes to the
@@ -617,6 +691,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         if (p->zp_in)
             rq_add_zp(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->out_zp);
     }
+    rq_plain(&p->rq, ncol / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
@@ -749,15 +824,15 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
         for (int r = 0; r < RMAX; r += G) {
             if (r >= RM || r >= R)
                 break;
-            __m512i y[4];
+            __m512i a[4], y[4];
 #pragma GCC unroll 4
             for (int j = 0; j < 4; j++) {
-                int rr = r + j / NV, v = j % NV;
-                __m512i a = acc[rr][v];
+                int rr = r + j / NV;
+                a[j] = acc[rr][j % NV];
                 if (corr) /* uint8 models; rows past R are not stored */
-                    a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[rr < R ? rr : 0]));
-                y[j] = rq_apply(a, &p->rq, (size_t)col0 / 16 + v, p->rq.gen);
+                    a[j] = _mm512_sub_epi32(a[j], _mm512_set1_epi32(corr[rr < R ? rr : 0]));
             }
+            rq_vecs(&p->rq, p->rq.fl, 4, NV, (size_t)col0 / 16, a, y);
             __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
             if (NV == 4) {
@@ -796,7 +871,8 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             __m512i a = acc[r][v];
             if (corr) /* uint8 models */
                 a = _mm512_sub_epi32(a, _mm512_set1_epi32(corr[r]));
-            __m512i y = rq_apply(a, &p->rq, (size_t)c / 16, p->rq.gen);
+            __m512i y;
+            rq_vecs(&p->rq, p->rq.fl, 1, 1, (size_t)c / 16, &a, &y);
             if (!p->zp_in)
                 y = _mm512_add_epi32(y, zp);
             y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
@@ -1735,6 +1811,7 @@ static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     }
             }
     }
+    rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -1758,7 +1835,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
     const struct qdw *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
     const long rows = (long)n * g->out_h;
-    const int C = p->C, gen = p->rq.gen;
+    const int C = p->C, fl = p->rq.fl;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
@@ -1786,8 +1863,10 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
                     a_hi = _mm512_add_epi32(a_hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(x0, x1),
                                                                    _mm512_load_si512(wb + pr * 64 + 32)));
                 }
-                __m512i y0 = rq_apply(a_lo, &p->rq, (size_t)blk * 2, gen);
-                __m512i y1 = rq_apply(a_hi, &p->rq, (size_t)blk * 2 + 1, gen);
+                const __m512i a[2] = { a_lo, a_hi };
+                __m512i yv[2];
+                rq_vecs(&p->rq, fl, 2, 2, (size_t)blk * 2, a, yv);
+                __m512i y0 = yv[0], y1 = yv[1];
                 y0 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y0, zp), lo), hi);
                 y1 = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y1, zp), lo), hi);
                 /* packus undoes the in-lane interleave: channels back in order. */
@@ -1920,6 +1999,12 @@ struct qdw3 {
     uint8_t *xrow;      /* [fblock][j]: DX_ONE: the row ky of vector j's pass (0 if none) */
     int32_t in_zp, out_zp, out_min, out_max;
 };
+
+/* The packs alone clamp (every ReLU6 depthwise); rq_float then too. */
+static int qdw3_plain(int32_t out_zp, int32_t out_min, int32_t out_max)
+{
+    return out_zp == 0 && out_min == 0 && out_max == 255;
+}
 
 /* Maps of at most 64 output pixels (7x7) with many channels go to the
  * 4-tap kernel: there each output row streams all the weight blocks and
@@ -2093,6 +2178,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         }
         p->xmode[wb] = (uint8_t)(!xb ? DX_NONE : one ? DX_ONE : DX_ANY);
     }
+    rq_plain(&p->rq, (size_t)fblocks * 4, qdw3_plain(l->out_zp, l->out_min, l->out_max));
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -2182,11 +2268,15 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
                         a[j] = _mm512_dpbusd_epi32(a[j], x[ky],
                                                    _mm512_load_si512(k->xw + ((j * 3 + ky) * 2 + ps) * 64));
     }
-    for (int j = 0; j < 4; j++)
-        a[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
+    __m512i y[4];
+    if (plain) /* and not gen: rq_float (qdw3_prepare) */
+        rq_vecs(&k->rq, 1, 4, 4, 0, a, y);
+    else
+        for (int j = 0; j < 4; j++)
+            y[j] = rq_apply(a[j], &k->rq, (size_t)j, gen);
     if (plain)
-        return _mm512_packus_epi16(_mm512_packs_epi32(a[0], a[1]), _mm512_packs_epi32(a[2], a[3]));
-    return pack_zp_clamp(a[0], a[1], a[2], a[3], ozp, omin, omax);
+        return _mm512_packus_epi16(_mm512_packs_epi32(y[0], y[1]), _mm512_packs_epi32(y[2], y[3]));
+    return pack_zp_clamp(y[0], y[1], y[2], y[3], ozp, omin, omax);
 }
 
 TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
@@ -2200,7 +2290,7 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
 /* The block's weight-block extras (excess rows when zp). */
 INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
 {
-    struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen },
+    struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen, p->rq.fl },
                       p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
     if (zp) {
         k.xbits = p->xbits[wb];
@@ -2263,7 +2353,7 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
         ns++;
     const long units = (long)n * ns;
     const size_t inrow = (size_t)g->in_w * p->C, outrow = (size_t)g->out_w * p->C;
-    const int plain = p->out_zp == 0 && p->out_min == 0 && p->out_max == 255;
+    const int plain = qdw3_plain(p->out_zp, p->out_min, p->out_max);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long u = 0; u < units; u++) {
         int b = (int)(u / ns), s = (int)(u % ns);
@@ -2380,6 +2470,7 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
                         l->w[(size_t)t * p->C + c];
             }
+    rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->w_zp = l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
@@ -2440,11 +2531,10 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
             DPBUSD(a3, q3, z);
         }
     }
-    a0 = rq_apply(a0, &p->rq, v0, p->rq.gen);
-    a1 = rq_apply(a1, &p->rq, v0 + 1, p->rq.gen);
-    a2 = rq_apply(a2, &p->rq, v0 + 2, p->rq.gen);
-    a3 = rq_apply(a3, &p->rq, v0 + 3, p->rq.gen);
-    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(a0, a1, a2, a3, p->out_zp, p->out_min, p->out_max));
+    const __m512i a[4] = { a0, a1, a2, a3 };
+    __m512i y[4];
+    rq_vecs(&p->rq, p->rq.fl, 4, 4, v0, a, y);
+    _mm512_mask_storeu_epi8(o, m, pack_zp_clamp(y[0], y[1], y[2], y[3], p->out_zp, p->out_min, p->out_max));
 }
 
 /* The stride-2 chunk steps that straddle two pixels: out of line, so the

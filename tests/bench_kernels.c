@@ -100,8 +100,11 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
         mnet_quantize_multiplier(0.0003, &mult[c], &sh);
         shift[c] = sh;
     }
+    /* a 1x1 narrowing the channels (v2's projects, the classifier) is
+     * linear (an output zero point); the rest are ReLU6 layers (zero point 0) */
+    const int32_t out_zp = !dw && k == 1 && oc < ic ? 5 : 0;
     struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias, .w_sum = bias,
-                            .in_zp = 3, .w_zp = w_zp, .out_zp = 5, .out_min = 0, .out_max = 255,
+                            .in_zp = 3, .w_zp = w_zp, .out_zp = out_zp, .out_min = 0, .out_max = 255,
                             .mult = mult, .shift = shift };
     if (dw ? T->qdw_prepare(&l, 1, 1) : T->qconv_prepare(&l, 1, 1))
         return;

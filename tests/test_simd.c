@@ -369,8 +369,124 @@ static int stem_geom(struct mnet_conv_geom *g, const int *c, int pad)
     return 1;
 }
 
+/* The smallest x >= 0 whose requantization reaches v (right shift e), or -1
+ * when none does below 2^31 - 2^(e-1) - 256 (mnet_mbqm is monotone in x).
+ * Above that the x86 kernels' exact requantization (rq_apply) adds its
+ * 2^(e-1) nudge past int32 (accumulators that close to 2^31 need a bias
+ * near it; not the float path's concern). */
+static int64_t rq_threshold(int v, int32_t mult, int e)
+{
+    int64_t lo = 0, hi = INT32_MAX - ((int64_t)1 << (e - 1)) - 256;
+    if (mnet_mbqm((int32_t)hi, mult, -e) < v)
+        return -1;
+    while (lo < hi) {
+        int64_t mid = (lo + hi) / 2;
+        if (mnet_mbqm((int32_t)mid, mult, -e) >= v)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Plain (ReLU6) layers whose accumulators sit at and around every output
+ * threshold: a float requantization's ambiguous band (an x86 fast path,
+ * kernels_x86.c rq_float) is hit there, which random data almost never
+ * does.  One image of P pixels, pixel p holding byte p in every channel;
+ * channel c (bias t_v - P/2, one tap of weight 1 after w_zp) sees
+ * accumulators t_v - P/2 .. t_v + P/2 - 1.  Kinds: 1x1 (in_c 1), the same
+ * with a weight zero point, depthwise 3x3 (the centre tap) on 16x16 and on
+ * a 7x7 map with 248 channels (the VNNI table's 4-tap kernel).
+ * Multipliers at both ends of [2^30, 2^31) with small and large right
+ * shifts: 2^30 with e = 1 puts t exactly on an integer every fourth x;
+ * large e puts every threshold within 2^-e of its integer. */
+static void check_rq_band(const struct mnet_kernel_ops *t)
+{
+    static const int64_t mults[] = { 1 << 30, (1u << 31) - 1, (1 << 30) + 1, 1518500250, 1234567891 };
+    static const int es[] = { 1, 2, 7, 12, 20, 28 };
+    static const int widths[] = { 255, 40, 24, 9 };
+    const unsigned long fb0 = mnet_rq_fallbacks;
+    int cases = 0;
+    for (size_t mi = 0; mi < sizeof mults / sizeof mults[0]; mi++)
+        for (size_t ei = 0; ei < sizeof es / sizeof es[0]; ei++)
+            for (int kind = 0; kind < 4; kind++) {
+                const int32_t m = (int32_t)mults[mi];
+                const int dw = kind >= 2, side = kind == 3 ? 7 : 16, P = side * side, K = dw ? 9 : 1;
+                const int e = es[ei], C = kind == 3 ? 248 : widths[cases++ % 4];
+                const int32_t w_zp = kind == 1 ? -5 : 0;
+                struct mnet_conv_geom g;
+                make_geom(&g, side, side, dw ? C : 1, C, dw ? 3 : 1, 1, 0, 1);
+                const size_t nin = (size_t)P * (dw ? C : 1), nout = (size_t)P * C;
+                int8_t *w = xalloc((size_t)C * K);
+                uint8_t *in = xalloc(nin), *ref = xalloc(nout), *out = xalloc(nout);
+                int32_t *bias = xalloc(C * 4), *w_sum = xalloc(C * 4), *mult = xalloc(C * 4);
+                int32_t *shift = xalloc(C * 4), *wzp = xalloc(C * 4);
+                for (int c = 0; c < C; c++) {
+                    int v = C == 255 ? c + 1 : 1 + (c * 37 + (int)ei) % 255;
+                    int64_t tv = rq_threshold(v, m, e);
+                    bias[c] = tv < 0 ? -P / 2 : (int32_t)tv - P / 2; /* none: around 0 */
+                    mult[c] = m;
+                    shift[c] = -e;
+                    wzp[c] = w_zp;
+                    if (dw)
+                        w[(size_t)4 * C + c] = 1;
+                    else
+                        w[c] = (int8_t)(w_zp + 1);
+                    w_sum[c] = dw ? 1 : w_zp + 1;
+                }
+                for (int px = 0; px < P; px++)
+                    memset(in + (size_t)px * (dw ? C : 1), px, dw ? (size_t)C : 1);
+                struct mnet_ref_qconv r = { .g = g, .in_t = MNET_U8, .w_t = MNET_I8, .out_t = MNET_U8,
+                                            .w = w, .bias = bias, .in_zp = 0, .w_zp = wzp,
+                                            .w_zp_count = C, .mult = mult, .shift = shift,
+                                            .out_zp = 0, .out_min = 0, .out_max = 255 };
+                if (dw)
+                    mnet_ref_qdw(&r, 1, in, ref);
+                else
+                    mnet_ref_qconv(&r, 1, in, ref);
+                for (int threads = 1; threads <= 2; threads++) {
+                    struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias,
+                                            .w_sum = w_sum, .in_zp = 0, .w_zp = w_zp, .out_zp = 0,
+                                            .out_min = 0, .out_max = 255, .mult = mult, .shift = shift };
+                    if (dw ? t->qdw_prepare(&l, 1, threads) : t->qconv_prepare(&l, 1, threads)) {
+                        failures++;
+                        fprintf(stderr, "FAIL %s rq band: prepare\n", t->name);
+                        continue;
+                    }
+                    void *scratch = xalloc(l.scratch_bytes);
+                    memset(out, 0xA5, nout);
+                    if (dw)
+                        t->qdw_run(&l, 1, in, out, scratch, threads);
+                    else
+                        t->qconv_run(&l, 1, in, out, scratch, threads);
+                    size_t bad = 0, first = 0;
+                    for (size_t i = 0; i < nout; i++)
+                        if (out[i] != ref[i] && bad++ == 0)
+                            first = i;
+                    if (bad) {
+                        failures++;
+                        fprintf(stderr,
+                                "FAIL %s rq band %s %dx%d mult %d e %d w_zp %d C %d threads %d: %zu differ, "
+                                "first px %zu ch %zu: %d vs %d\n",
+                                t->name, dw ? "qdw" : "qconv", side, side, m, e, w_zp, C, threads, bad,
+                                first / C, first % C, out[first], ref[first]);
+                    }
+                    t->release(l.packed);
+                    free(scratch);
+                }
+                free(w); free(in); free(ref); free(out); free(bias); free(w_sum); free(mult);
+                free(shift); free(wzp);
+            }
+    /* the band must have been reached: the fast path's exact re-runs */
+    if (!strncmp(t->name, "avx512", 6) && mnet_rq_fallbacks == fb0) {
+        failures++;
+        fprintf(stderr, "FAIL %s rq band: no fallback to the exact requantization ran\n", t->name);
+    }
+}
+
 static void run_table(const struct mnet_kernel_ops *t, int rounds)
 {
+    check_rq_band(t);
     char what[160];
     struct mnet_conv_geom g;
     /* Fixed MobileNet-like cases (v2 block shapes at a small map). */
