@@ -175,9 +175,10 @@ struct mnet_kernel_ops {
 };
 
 extern const struct mnet_kernel_ops mnet_kernels_c; /* portable C + OpenMP (kernels_c.c) */
-/* Times the AVX-512 float requantization fell back to the exact one
- * (kernels_x86.c; test_simd checks that its ambiguous band is reached). */
-extern unsigned long mnet_rq_fallbacks;
+/* Times the AVX-512 float requantization fell back to the exact one on
+ * this thread (kernels_x86.c; test_simd checks that its ambiguous band is
+ * reached).  Per thread: the hot path never shares a cache line. */
+extern _Thread_local unsigned long mnet_rq_fallbacks;
 
 /* The best table for this CPU; MNET_KERNELS=c|avx512|... in the environment
  * forces one (for tests and benchmarks).  Never NULL. */

@@ -30,7 +30,7 @@
 #endif
 
 /* kernels.h: kept here, the file every build has, for kernels_x86.c */
-unsigned long mnet_rq_fallbacks;
+_Thread_local unsigned long mnet_rq_fallbacks;
 
 #define NB 16  /* output channels per GEMM block */
 #define ROWS 4 /* output pixels per GEMM tile */

@@ -392,7 +392,7 @@ T512 INL void rq_vecs(const struct rq *r, int fl, int n, int nv, size_t vec, con
             y[j] = rq_float(a[j], r, vec + (size_t)(j % nv), &ok);
         if (__builtin_expect(ok == 0xFFFF, 1))
             return;
-        __atomic_fetch_add(&mnet_rq_fallbacks, 1, __ATOMIC_RELAXED);
+        mnet_rq_fallbacks++;
         for (int j = 0; j < n; j++)
             y[j] = rq_apply(_mm512_xor_si512(a[j], _mm512_set1_epi32(INT32_MIN)), r, vec + (size_t)(j % nv), 0);
         return;
