@@ -2799,17 +2799,22 @@ static size_t fb_ring_floats(const struct mnet_fblock *b)
 
 /* Output rows of a band: the depthwise runs them two at a time where the
  * strides allow (fdw3_cols), then the project GEMM takes the whole band.
- * Without an expand a band has at least ROWCHUNK pixels, so the GEMM reads
- * its weights once per ROWCHUNK rows, as the unfused layer does, instead
- * of once per pair of rows (v1's 14x14 and 7x7 pairs: 14 and 7 pixels a
- * row).  With an expand the ring holds the input rows of one pair. */
+ * Without an expand a band has at least FB_BAND_PIX pixels (a 14x14 map:
+ * v1's 7x7 and 14x14 pairs run whole images, its 28x28 pairs 8 rows), so
+ * the GEMM streams each weight panel once per band, less often than the
+ * unfused layer (once per chunk of about ROWCHUNK rows) and far less than
+ * once per pair of rows; the band's depthwise output (at most 400 KB in
+ * v1) stays in L2.  With an expand the ring holds the input rows of one
+ * pair.  v1 fp32 batch 8, 1 thread, the ten later pairs: bands of 48
+ * pixels 1-5% slower than these. */
+#define FB_BAND_PIX 196
 static int fb_band(const struct mnet_fblock *b)
 {
     const struct mnet_conv_geom *g = &b->dw->g;
     const int pairs = g->stride_h == g->stride_w && g->stride_h <= 2;
     int nb = pairs ? 2 : 1;
     if (!b->expand) {
-        int want = (ROWCHUNK + g->out_w - 1) / g->out_w;
+        int want = (FB_BAND_PIX + g->out_w - 1) / g->out_w;
         want += pairs && want % 2;
         nb = want > nb ? want : nb;
     }

@@ -991,9 +991,10 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
  * 0.45 MB of weight reads in the first), not the later ones, whose weights
  * are larger than their maps (14x14x576: 0.9 MB of activations, 3 MB of
  * weight reads); it must win by a quarter.  Without an expand (v1's pairs)
- * the kernel's bands of at least 48 pixels read the weights as often as
- * the unfused GEMM does, so those always pay: v1 at batch 8, 1 thread, each
- * of its ten later pairs 1-7% faster than depthwise + pointwise unfused. */
+ * the kernel's bands of at least 196 pixels read the weights no more often
+ * than the unfused GEMM does, so those always pay: v1 at batch 8, 1 thread,
+ * each of its ten later pairs 1-7% faster than depthwise + pointwise
+ * unfused. */
 static int fuse_pays(const struct step *e, const struct step *d, const struct step *pj)
 {
     const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
