@@ -2857,10 +2857,11 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
 }
 
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
- * out (M x N, consecutive): every panel over all the rows. */
-T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out)
+ * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
+T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
+                              int p1)
 {
-    for (int pan = 0; pan < p->panels; pan++) {
+    for (int pan = p0; pan < p1; pan++) {
         int nv;
         const float *wp = fpanel(p, pan, &nv);
         const int rm = frows_for(nv);
@@ -2877,10 +2878,11 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
     }
 }
 
-/* Output rows [y0, y1) of image b, band by band (fb_band); scr is this
+/* Output rows [y0, y1) of image b, band by band (fb_band), the project's
+ * panels [p0, p1) (all of them when there is a residual); scr is this
  * thread's scratch. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         int b, int y0, int y1)
+                         int b, int y0, int y1, int p0, int p1)
 {
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
@@ -2911,7 +2913,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
                     int slot = iy % slots;
                     float *er = ring + (size_t)slot * row_e;
                     if (slot_row[slot] != iy) {
-                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er);
+                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels);
                         slot_row[slot] = iy;
                     }
                     rowp[i] = er;
@@ -2921,7 +2923,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
         }
         /* the nb output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_pointwise(pp, dwrow, nb * gd->out_w, orow);
+        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
@@ -2939,19 +2941,33 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
 
 /* Threads split each image's output rows (batch 1 on 2 threads: one half
  * each; a thread recomputes the expanded rows its first output rows share
- * with the other half) or take whole images. */
+ * with the other half) or take whole images.  A block without expand whose
+ * rows do not split evenly (v1's 7x7 maps on 2 threads: 4 rows against 3)
+ * splits its project panels instead, each thread computing the whole
+ * depthwise (a few % of the block's work). */
+T512 static void fb_task(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
+                         long t, int split, int by_pan)
+{
+    const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
+    const int b = (int)(t / split), part = (int)(t % split);
+    if (by_pan)
+        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split);
+    else
+        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P);
+}
+
 T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const float *in, float *out,
                                  void *scratch, int threads)
 {
-    const int OH = bk->dw->g.out_h;
+    const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
     const size_t per = fb_thread_floats(bk);
     int split = threads > n ? (threads + n - 1) / n : 1;
-    split = split < OH ? split : OH;
+    const int by_pan = !bk->expand && split > 1 && OH % split && P >= split;
+    split = by_pan || split < OH ? split : OH;
     const long tasks = (long)n * split;
     if (threads <= 1 || tasks == 1) {
         for (long t = 0; t < tasks; t++)
-            fb_rows(bk, in, out, scratch, (int)(t / split), (int)((long)OH * (t % split) / split),
-                    (int)((long)OH * (t % split + 1) / split));
+            fb_task(bk, in, out, scratch, t, split, by_pan);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -2964,8 +2980,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
 #endif
         float *scr = (float *)scratch + (size_t)tid * per;
         for (long t = tid; t < tasks; t += nt)
-            fb_rows(bk, in, out, scr, (int)(t / split), (int)((long)OH * (t % split) / split),
-                    (int)((long)OH * (t % split + 1) / split));
+            fb_task(bk, in, out, scr, t, split, by_pan);
     }
 }
 
