@@ -2867,30 +2867,54 @@ T512 static void x512_fdw_run(const struct mnet_fconv *l, int n, const float *in
 
 /* ======================= fused float block (AVX-512) ======================= */
 
-/* An inverted-residual block (kernels.h, struct mnet_fblock) output row by
- * output row.  Run layer by layer, the 112x112x96 expanded tensor of
+/* An inverted-residual block (kernels.h, struct mnet_fblock) a band of
+ * output rows at a time.  Run layer by layer, the 112x112x96 expanded tensor of
  * MobileNetV2 (4.8 MB) and its depthwise output do not fit the 2 MB L2: each
  * is written out and read back from L3/DRAM, and writing into a tensor of
  * that size costs a read for ownership plus a write-back of every line even
  * when the reader comes soon after.  Here the expanded rows live in a ring
- * of k_h rows (slot iy % k_h) and the depthwise output in one row, both
- * per-thread scratch that stays in L1/L2; only the block's input and output
+ * of 3 + stride_h rows (slot iy % slots) and the depthwise output in a
+ * band of rows, both per-thread scratch that stays in L1/L2; only the block's input and output
  * touch the arena.  The arithmetic of each output is the layers' own: the
  * same GEMM tiles (fgemm_tile_any) and depthwise row sweep (fdw3_sweep). */
 
 /* Floats of scratch per thread: the ring of 3 + stride_h rows (when there
- * is an expand: the input rows of two output rows), then two depthwise output
- * rows; each 64-byte aligned. */
+ * is an expand: the input rows of two output rows), then a band of
+ * depthwise output rows (fb_band); each 64-byte aligned. */
 static size_t fb_ring_floats(const struct mnet_fblock *b)
 {
     const struct mnet_conv_geom *g = &b->dw->g;
     return b->expand ? mnet_round_up((size_t)(g->k_h + g->stride_h) * g->in_w * g->in_c, 16) : 0;
 }
 
+/* Output rows of a band: the depthwise runs them two at a time where the
+ * strides allow (fdw3_cols), then the project GEMM takes the whole band.
+ * Without an expand a band has at least FB_BAND_PIX pixels (a 14x14 map:
+ * v1's 7x7 and 14x14 pairs run whole images, its 28x28 pairs 8 rows), so
+ * the GEMM streams each weight panel once per band, less often than the
+ * unfused layer (once per chunk of about ROWCHUNK rows) and far less than
+ * once per pair of rows; the band's depthwise output (at most 400 KB in
+ * v1) stays in L2.  With an expand the ring holds the input rows of one
+ * pair.  v1 fp32 batch 8, 1 thread, the ten later pairs: bands of 48
+ * pixels 1-5% slower than these. */
+#define FB_BAND_PIX 196
+static int fb_band(const struct mnet_fblock *b)
+{
+    const struct mnet_conv_geom *g = &b->dw->g;
+    const int pairs = g->stride_h == g->stride_w && g->stride_h <= 2;
+    int nb = pairs ? 2 : 1;
+    if (!b->expand) {
+        int want = (FB_BAND_PIX + g->out_w - 1) / g->out_w;
+        want += pairs && want % 2;
+        nb = want > nb ? want : nb;
+    }
+    return nb < g->out_h ? nb : g->out_h;
+}
+
 static size_t fb_thread_floats(const struct mnet_fblock *b)
 {
     const struct mnet_conv_geom *g = &b->dw->g;
-    return fb_ring_floats(b) + mnet_round_up((size_t)2 * g->out_w * g->out_c, 16);
+    return fb_ring_floats(b) + mnet_round_up((size_t)fb_band(b) * g->out_w * g->out_c, 16);
 }
 
 static int fb_is_pw_gemm(const struct mnet_fconv *l)
@@ -2923,28 +2947,32 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
 }
 
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
- * out (M x N, consecutive): every panel over all the rows. */
-T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out)
+ * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
+T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
+                              int p1)
 {
-    for (int pan = 0; pan < p->panels; pan++) {
+    for (int pan = p0; pan < p1; pan++) {
         int nv;
         const float *wp = fpanel(p, pan, &nv);
         const int rm = frows_for(nv);
-        for (int m = 0; m < M; m += rm) {
+        for (int m = 0, t = 0; m < M; m += rm, t++) {
             int R = M - m < rm ? M - m : rm;
             const float *rows[RMAX];
             for (int r = 0; r < rm; r++)
                 rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;
+            int pfn;
+            const float *pf = fpf_slice(p, pan, t, &pfn);
             fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
-                           pan * PANEL, p->w, 0);
+                           pan * PANEL, pf, pfn);
         }
     }
 }
 
-/* Output rows [y0, y1) of image b, two at a time where the strides allow
- * (fdw3_cols); scr is this thread's scratch. */
+/* Output rows [y0, y1) of image b, band by band (fb_band), the project's
+ * panels [p0, p1) (all of them when there is a residual); scr is this
+ * thread's scratch. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         int b, int y0, int y1)
+                         int b, int y0, int y1, int p0, int p1)
 {
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
@@ -2954,38 +2982,43 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
     const int cin = pe ? pe->K : C, cout = pp->N, slots = pairs ? 3 + sh : 3;
     const size_t row_e = (size_t)W * C; /* floats of an expanded row */
     float *ring = scr, *dwrow = scr + fb_ring_floats(bk);
-    float *const dwr[2] = { dwrow, dwrow + (size_t)gd->out_w * C };
     const float *img = in + (size_t)b * H * W * cin;
     float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
     int slot_row[5] = { -1, -1, -1, -1, -1 };
-    for (int oy = y0, nr; oy < y1; oy += nr) {
-        nr = pairs && oy + 1 < y1 ? 2 : 1;
-        const float *rowp[5];
-        for (int i = 0; i < (nr - 1) * sh + 3; i++) {
-            int iy = oy * sh - gd->pad_top + i;
-            if (iy < 0 || iy >= H) {
-                rowp[i] = NULL;
-            } else if (!pe) {
-                rowp[i] = img + (size_t)iy * row_e;
-            } else {
-                int slot = iy % slots;
-                float *r = ring + (size_t)slot * row_e;
-                if (slot_row[slot] != iy) {
-                    fb_pointwise(pe, img + (size_t)iy * W * cin, W, r);
-                    slot_row[slot] = iy;
+    const int band = fb_band(bk);
+    for (int oy = y0, nb; oy < y1; oy += nb) {
+        nb = band < y1 - oy ? band : y1 - oy;
+        for (int r = 0, nr; r < nb; r += nr) {
+            nr = pairs && r + 1 < nb ? 2 : 1;
+            float *const dwr[2] = { dwrow + (size_t)r * gd->out_w * C,
+                                    dwrow + (size_t)(r + 1) * gd->out_w * C };
+            const float *rowp[5];
+            for (int i = 0; i < (nr - 1) * sh + 3; i++) {
+                int iy = (oy + r) * sh - gd->pad_top + i;
+                if (iy < 0 || iy >= H) {
+                    rowp[i] = NULL;
+                } else if (!pe) {
+                    rowp[i] = img + (size_t)iy * row_e;
+                } else {
+                    int slot = iy % slots;
+                    float *er = ring + (size_t)slot * row_e;
+                    if (slot_row[slot] != iy) {
+                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels);
+                        slot_row[slot] = iy;
+                    }
+                    rowp[i] = er;
                 }
-                rowp[i] = r;
             }
+            fdw3_sweep(pd, gd, rowp, nr, dwr);
         }
-        fdw3_sweep(pd, gd, rowp, nr, dwr);
-        /* the nr output rows are consecutive in the image and in dwrow */
+        /* the nb output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_pointwise(pp, dwrow, nr * gd->out_w, orow);
+        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
             const __m512 lo = _mm512_set1_ps(bk->add_lo), hi = _mm512_set1_ps(bk->add_hi);
-            const size_t cnt = (size_t)nr * gd->out_w * cout;
+            const size_t cnt = (size_t)nb * gd->out_w * cout;
             for (size_t i = 0; i < cnt; i += 16) {
                 size_t left = cnt - i;
                 __mmask16 m = lanes16(left);
@@ -2998,19 +3031,33 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
 
 /* Threads split each image's output rows (batch 1 on 2 threads: one half
  * each; a thread recomputes the expanded rows its first output rows share
- * with the other half) or take whole images. */
+ * with the other half) or take whole images.  A block without expand whose
+ * rows do not split evenly (v1's 7x7 maps on 2 threads: 4 rows against 3)
+ * splits its project panels instead, each thread computing the whole
+ * depthwise (a few % of the block's work). */
+T512 static void fb_task(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
+                         long t, int split, int by_pan)
+{
+    const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
+    const int b = (int)(t / split), part = (int)(t % split);
+    if (by_pan)
+        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split);
+    else
+        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P);
+}
+
 T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const float *in, float *out,
                                  void *scratch, int threads)
 {
-    const int OH = bk->dw->g.out_h;
+    const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
     const size_t per = fb_thread_floats(bk);
     int split = threads > n ? (threads + n - 1) / n : 1;
-    split = split < OH ? split : OH;
+    const int by_pan = !bk->expand && split > 1 && OH % split && P >= split;
+    split = by_pan || split < OH ? split : OH;
     const long tasks = (long)n * split;
     if (threads <= 1 || tasks == 1) {
         for (long t = 0; t < tasks; t++)
-            fb_rows(bk, in, out, scratch, (int)(t / split), (int)((long)OH * (t % split) / split),
-                    (int)((long)OH * (t % split + 1) / split));
+            fb_task(bk, in, out, scratch, t, split, by_pan);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -3023,8 +3070,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
 #endif
         float *scr = (float *)scratch + (size_t)tid * per;
         for (long t = tid; t < tasks; t += nt)
-            fb_rows(bk, in, out, scr, (int)(t / split), (int)((long)OH * (t % split) / split),
-                    (int)((long)OH * (t % split + 1) / split));
+            fb_task(bk, in, out, scr, t, split, by_pan);
     }
 }
 

@@ -984,17 +984,22 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
 
 /* A fused block keeps its intermediate tensors (the depthwise input and
  * output, written and read back once each when run layer by layer) out of
- * memory, and reads its pointwise weights again for every pair of output
- * rows (the x86 kernel runs two at a time).  It pays while the first
- * outweighs the second: MobileNetV2 1.0/224's blocks at 112x112, 56x56 and
- * 28x28 (4.8 MB of expanded tensor against 0.45 MB of weight reads in the
- * first), not the later ones, whose weights are larger than their maps
- * (14x14x576: 0.9 MB of activations, 3 MB of weight reads).  It must win
- * by a quarter: v1's 56x56x128 stride-2 pair (0.46 M weight reads against
- * 0.50 M activations) ran 2% slower fused. */
+ * memory.  With an expand it reads its pointwise weights again for every
+ * pair of output rows (the x86 kernel's ring holds the input rows of two),
+ * so it pays while the first outweighs the second: MobileNetV2 1.0/224's
+ * blocks at 112x112, 56x56 and 28x28 (4.8 MB of expanded tensor against
+ * 0.45 MB of weight reads in the first), not the later ones, whose weights
+ * are larger than their maps (14x14x576: 0.9 MB of activations, 3 MB of
+ * weight reads); it must win by a quarter.  Without an expand (v1's pairs)
+ * the kernel's bands of at least 196 pixels read the weights no more often
+ * than the unfused GEMM does, so those always pay: v1 at batch 8, 1 thread,
+ * each of its ten later pairs 1-7% faster than depthwise + pointwise
+ * unfused. */
 static int fuse_pays(const struct step *e, const struct step *d, const struct step *pj)
 {
     const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
+    if (!e)
+        return 1;
     double acts = (double)gd->in_h * gd->in_w * gd->in_c + (double)gd->out_h * gd->out_w * gd->out_c;
     double wts = (double)gp->in_c * gp->out_c;
     if (e)
