@@ -997,13 +997,11 @@ static int plan_other(struct ctx *c, const struct mnet_op *op)
  * unfused. */
 static int fuse_pays(const struct step *e, const struct step *d, const struct step *pj)
 {
-    const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
     if (!e)
         return 1;
+    const struct mnet_conv_geom *gd = &d->u.fc.g, *gp = &pj->u.fc.g;
     double acts = (double)gd->in_h * gd->in_w * gd->in_c + (double)gd->out_h * gd->out_w * gd->out_c;
-    double wts = (double)gp->in_c * gp->out_c;
-    if (e)
-        wts += (double)e->u.fc.g.in_c * e->u.fc.g.out_c;
+    double wts = (double)gp->in_c * gp->out_c + (double)e->u.fc.g.in_c * e->u.fc.g.out_c;
     return 1.25 * ((gd->out_h + 1) / 2) * wts <= acts;
 }
 
