@@ -75,6 +75,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 #include "mnet.h"
 
@@ -200,6 +203,32 @@ static inline void *mnet_pack_alloc(size_t room, size_t header, size_t data)
     void *p = aligned_alloc(64, total);
     if (p)
         memset(p, 0, total);
+    return p;
+}
+/* A zeroed, 64-byte aligned block that free() releases; from MNET_HUGE_MIN
+ * bytes on, 2 MiB aligned and rounded up to 2 MiB pages that the kernel is
+ * asked to back with transparent huge pages (THP in "madvise" mode gives
+ * none otherwise): the packed weights, the activation arena and the
+ * scratch span 3,500+ 4 KiB pages at batch 1, more than the TLB holds, so
+ * every image walked pages again (v2 fp32 batch 1: stem, first block and
+ * classifier 4-8% faster). */
+#define MNET_HUGE_MIN ((size_t)1 << 20)
+static inline void *mnet_alloc_big(size_t size)
+{
+    size_t align = 64;
+#ifdef MADV_HUGEPAGE
+    if (size >= MNET_HUGE_MIN)
+        align = (size_t)2 << 20;
+#endif
+    size = mnet_round_up(size, align);
+    void *p = aligned_alloc(align, size);
+    if (!p)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    if (align > 64)
+        (void)madvise(p, size, MADV_HUGEPAGE); /* advice only: 4 KiB pages still work */
+#endif
+    memset(p, 0, size);
     return p;
 }
 /* 1x1, stride 1, no padding: a GEMM can read the input rows in place. */

@@ -115,14 +115,10 @@ struct xpack {
     size_t c_scratch;
 };
 
-/* Zeroed, 64-byte aligned. */
+/* Zeroed, 64-byte aligned (large packs on huge pages: mnet_alloc_big). */
 static void *x_alloc(size_t size)
 {
-    size = mnet_round_up(size, 64);
-    void *p = aligned_alloc(64, size);
-    if (p)
-        memset(p, 0, size);
-    return p;
+    return mnet_alloc_big(size);
 }
 
 /* Hand the layer to the portable kernels, keeping their pack inside ours. */

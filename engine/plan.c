@@ -1186,10 +1186,9 @@ static int assign_arena(struct mnet_plan *p)
     p->part_bytes = top;
     p->arena_bytes = top * (size_t)p->parts;
     if (p->arena_bytes) {
-        p->arena = aligned_alloc(64, p->arena_bytes);
+        p->arena = mnet_alloc_big(p->arena_bytes);
         if (!p->arena)
             return -ENOMEM;
-        memset(p->arena, 0, p->arena_bytes);
     }
     return 0;
 }
@@ -1403,7 +1402,7 @@ int mnet_plan_build(const struct mnet_graph *g, const struct mnet_options *opt,
     p->scratch_bytes = (p->scratch_bytes + 63) / 64 * 64;
     size_t scratch_total = p->scratch_bytes * (size_t)p->parts;
     if (scratch_total) {
-        p->scratch = aligned_alloc(64, scratch_total);
+        p->scratch = mnet_alloc_big(scratch_total);
         if (!p->scratch) {
             r = mnet_error(err, errlen, -ENOMEM, "out of memory");
             goto fail;

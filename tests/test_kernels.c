@@ -92,6 +92,25 @@ static void test_primitives(void)
         }
     }
 
+    /* mnet_alloc_big: zeroed and aligned on both sides of MNET_HUGE_MIN,
+     * writable to its last byte (the kernels' packs, the arena) */
+    {
+        const size_t sizes[] = { 1, 100, MNET_HUGE_MIN - 1, MNET_HUGE_MIN, 3 * MNET_HUGE_MIN + 5 };
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            unsigned char *p = mnet_alloc_big(sizes[i]);
+            CHECK(p != NULL, "alloc_big(%zu)", sizes[i]);
+            if (!p)
+                continue;
+            CHECK((uintptr_t)p % 64 == 0, "alloc_big(%zu) 64-byte aligned", sizes[i]);
+            size_t nz = 0;
+            for (size_t k = 0; k < sizes[i]; k++)
+                nz += p[k] != 0;
+            CHECK(nz == 0, "alloc_big(%zu): %zu nonzero bytes", sizes[i], nz);
+            memset(p, 0xa5, sizes[i]);
+            free(p);
+        }
+    }
+
     /* fused activation ranges */
     int32_t lo, hi;
     mnet_activation_range_q(MNET_ACT_RELU6, 6.0f / 255.0f, 0, MNET_U8, &lo, &hi);
