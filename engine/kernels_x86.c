@@ -397,12 +397,43 @@ T512 INL void rq_vecs(const struct rq *r, int fl, int n, int nv, size_t vec, con
         y[j] = rq_apply(a[j], r, vec + (size_t)(j % nv), r->gen);
 }
 
-/* The kernel contract's m in [0, 2^31); a layer outside it goes to the
+/* Whether rq_apply is exact for every |a| <= amax with zp folded in
+ * (rq_add_zp; 0: not).  Its high dword is x + 2^(e-1) + zp * 2^e - [a < 0]
+ * for e > 0, x = SRDHM(a, m) in [-amax, (amax * m + 2^30) >> 31], and must
+ * not leave int32 (only accumulators near 2^31, a hostile bias, make it);
+ * without a right shift nothing is added (zp is never folded there). */
+static int rq_fits(int64_t amax, int32_t mult, int32_t shift, int32_t zp)
+{
+    const int e = -shift;
+    if (e <= 0)
+        return zp == 0;
+    if (e > 31 || amax > INT32_MAX)
+        return 0;
+    int64_t xmax = (amax * mult + ((int64_t)1 << 30)) >> 31, z = (int64_t)zp << e;
+    return xmax + ((int64_t)1 << (e - 1)) + z <= INT32_MAX && z - amax - 1 >= INT32_MIN;
+}
+
+/* A bound on channel c's |accumulator| for u8 inputs: |bias - in_zp * sum
+ * (w - w_zp)| + 255 * sum |w - w_zp| (weights [oc][K], depthwise [K][C]). */
+static int64_t q_amax(const struct mnet_qconv *l, int dw, int c)
+{
+    const int C = l->g.out_c, K = dw ? l->g.k_h * l->g.k_w : l->g.k_h * l->g.k_w * l->g.in_c;
+    int64_t s = 0, a = 0;
+    for (int k = 0; k < K; k++) {
+        int64_t d = (int64_t)l->w[dw ? (size_t)k * C + c : (size_t)c * K + k] - l->w_zp;
+        s += d;
+        a += 255 * llabs((long long)d);
+    }
+    return a + llabs((long long)((int64_t)l->bias[c] - l->in_zp * s));
+}
+
+/* The kernel contract's m in [0, 2^31), and rq_apply exact for every
+ * accumulator the layer can reach; a layer outside them goes to the
  * portable kernels. */
-static int rq_ok(const struct mnet_qconv *l)
+static int rq_ok(const struct mnet_qconv *l, int dw)
 {
     for (int c = 0; c < l->g.out_c; c++)
-        if (l->mult[c] < 0)
+        if (l->mult[c] < 0 || !rq_fits(q_amax(l, dw, c), l->mult[c], l->shift[c], 0))
             return 0;
     return 1;
 }
@@ -446,7 +477,7 @@ struct qaddk {
 };
 
 static int qadd_side(struct qaddk *k, int i, int32_t zp, int32_t mult, int32_t shift, int ls,
-                     int64_t *ch)
+                     int64_t *ch, int64_t *amax)
 {
     const int e = -shift, N = 31 - ls + e;
     if (shift > 0 || mult < 0 || ls < 0 || ls > 30 || N < 9 || N > 22 || zp < 0 || zp > 255)
@@ -455,6 +486,7 @@ static int qadd_side(struct qaddk *k, int i, int32_t zp, int32_t mult, int32_t s
     const int64_t C = D / 2 + (e > 0 ? D << (e - 1) : 0) - (int64_t)zp * mult;
     const int32_t mh = mult >> N, ml = mult & ((1 << N) - 1);
     *ch += C >> N;
+    *amax += ((int64_t)255 << ls >> e) + 1; /* |sa| (|x| <= 255) */
     k->cl[i] = (int32_t)(C & (((int64_t)1 << N) - 1));
     k->wh[i] = (mh & 127) | (mh >> 7) << 16;
     k->wl[i] = (ml & 127) | (ml >> 7) << 16;
@@ -467,10 +499,11 @@ static int qadd_side(struct qaddk *k, int i, int32_t zp, int32_t mult, int32_t s
 /* -ENOTSUP: parameters outside the fast form (the portable ADD then). */
 static int qadd_prep(struct qaddk *k, const struct mnet_qbinary *p)
 {
-    int64_t ch = 0;
+    int64_t ch = 0, amax = 0;
     memset(k, 0, sizeof *k);
-    if (qadd_side(k, 0, p->a_zp, p->a_mult, p->a_shift, p->left_shift, &ch) ||
-        qadd_side(k, 1, p->b_zp, p->b_mult, p->b_shift, p->left_shift, &ch) || p->out_mult < 0)
+    if (qadd_side(k, 0, p->a_zp, p->a_mult, p->a_shift, p->left_shift, &ch, &amax) ||
+        qadd_side(k, 1, p->b_zp, p->b_mult, p->b_shift, p->left_shift, &ch, &amax) || p->out_mult < 0 ||
+        !rq_fits(amax, p->out_mult, p->out_shift, 0))
         return -ENOTSUP;
     rq_place(&k->rq, k->rqbuf, 1);
     for (int lane = 0; lane < 16; lane++) /* sums wrap mod 2^32 like the vector lanes */
@@ -587,7 +620,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
     int K = g->k_h * g->k_w * g->in_c;
-    if (K > (1 << 14) || g->depth_multiplier > 1 || !rq_ok(l))
+    if (K > (1 << 14) || g->depth_multiplier > 1 || !rq_ok(l, 0))
         return q_fallback(l, max_batch, threads, 0);
     struct qgemm *p = x_alloc(sizeof *p);
     if (!p)
@@ -635,17 +668,10 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     }
     rq_place(&p->rq, p->w + nw, ncol / 16);
     /* out_zp into the rounding constants when every lane shifts right and
-     * x + zp * 2^e + 1 fits int32 for any input: |x| <= |a| + 1 + 2^(e-1),
-     * |a| <= |bias_folded| + 255 * sum |w - w_zp| (x, the high product,
-     * is at most |a| since m < 2^31). */
+     * rq_apply stays exact with it for any input */
     p->zp_in = 1;
-    for (int oc = 0; oc < p->N && p->zp_in; oc++) {
-        int e = -l->shift[oc];
-        int64_t a = llabs((long long)l->bias_folded[oc]);
-        for (int k = 0; k < K; k++)
-            a += 255 * llabs((long long)l->w[(size_t)oc * K + k] - l->w_zp);
-        p->zp_in = e > 0 && e < 31 && a + 2 + ((int64_t)1 << (e - 1)) + ((int64_t)l->out_zp << e) < INT32_MAX;
-    }
+    for (int oc = 0; oc < p->N && p->zp_in; oc++)
+        p->zp_in = l->shift[oc] < 0 && rq_fits(q_amax(l, 0, oc), l->mult[oc], l->shift[oc], l->out_zp);
     struct qfix *fix = NULL;
     if (fold) {
         fix = (struct qfix *)(p->fixw + (size_t)nfix * 64);
@@ -1766,7 +1792,7 @@ static int dw_chan(int half, int j)
 static int x512_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64 || !rq_ok(l))
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 64 || !rq_ok(l, 1))
         return q_fallback(l, max_batch, threads, 1);
     struct qdw *p = x_alloc(sizeof *p);
     if (!p)
@@ -2399,7 +2425,7 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
 
 static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
-    if (!rq_ok(l))
+    if (!rq_ok(l, 1))
         return q_fallback(l, max_batch, threads, 1);
     if (qdw3_ok(l))
         return qdw3_prepare(l, max_batch, threads);

@@ -399,8 +399,12 @@ static int64_t rq_threshold(int v, int32_t mult, int e)
  * a 7x7 map with 248 channels (the VNNI table's 4-tap kernel).
  * Multipliers at both ends of [2^30, 2^31) with small and large right
  * shifts: 2^30 with e = 1 puts t exactly on an integer every fourth x;
- * large e puts every threshold within 2^-e of its integer. */
-static void check_rq_band(const struct mnet_kernel_ops *t)
+ * large e puts every threshold within 2^-e of its integer.
+ * top: the accumulators at the top of int32 instead (bias INT32_MAX - P, as
+ * a hostile file may have), where rq_apply's nudge would pass 2^31 (the x86
+ * kernels must hand such layers to an exact path), alternately with an
+ * output zero point and clamp (the layers that take rq_apply directly). */
+static void check_rq_band(const struct mnet_kernel_ops *t, int top)
 {
     static const int64_t mults[] = { 1 << 30, (1u << 31) - 1, (1 << 30) + 1, 1518500250, 1234567891 };
     static const int es[] = { 1, 2, 7, 12, 20, 28 };
@@ -414,6 +418,7 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
                 const int dw = kind >= 2, side = kind == 3 ? 7 : 16, P = side * side, K = dw ? 9 : 1;
                 const int e = es[ei], C = kind == 3 ? 248 : widths[cases++ % 4];
                 const int32_t w_zp = kind == 1 ? -5 : 0;
+                const int32_t ozp = top && (ei + mi) % 2 ? 3 : 0, hi = top && (ei + mi) % 2 ? 250 : 255;
                 struct mnet_conv_geom g;
                 make_geom(&g, side, side, dw ? C : 1, C, dw ? 3 : 1, 1, 0, 1);
                 const size_t nin = (size_t)P * (dw ? C : 1), nout = (size_t)P * C;
@@ -424,7 +429,7 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
                 for (int c = 0; c < C; c++) {
                     int v = C == 255 ? c + 1 : 1 + (c * 37 + (int)ei) % 255;
                     int64_t tv = rq_threshold(v, m, e);
-                    bias[c] = tv < 0 ? -P / 2 : (int32_t)tv - P / 2; /* none: around 0 */
+                    bias[c] = top ? INT32_MAX - P : tv < 0 ? -P / 2 : (int32_t)tv - P / 2; /* none: around 0 */
                     mult[c] = m;
                     shift[c] = -e;
                     wzp[c] = w_zp;
@@ -439,15 +444,15 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
                 struct mnet_ref_qconv r = { .g = g, .in_t = MNET_U8, .w_t = MNET_I8, .out_t = MNET_U8,
                                             .w = w, .bias = bias, .in_zp = 0, .w_zp = wzp,
                                             .w_zp_count = C, .mult = mult, .shift = shift,
-                                            .out_zp = 0, .out_min = 0, .out_max = 255 };
+                                            .out_zp = ozp, .out_min = 0, .out_max = hi };
                 if (dw)
                     mnet_ref_qdw(&r, 1, in, ref);
                 else
                     mnet_ref_qconv(&r, 1, in, ref);
                 for (int threads = 1; threads <= 2; threads++) {
                     struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias,
-                                            .w_sum = w_sum, .in_zp = 0, .w_zp = w_zp, .out_zp = 0,
-                                            .out_min = 0, .out_max = 255, .mult = mult, .shift = shift };
+                                            .w_sum = w_sum, .in_zp = 0, .w_zp = w_zp, .out_zp = ozp,
+                                            .out_min = 0, .out_max = hi, .mult = mult, .shift = shift };
                     if (dw ? t->qdw_prepare(&l, 1, threads) : t->qconv_prepare(&l, 1, threads)) {
                         failures++;
                         fprintf(stderr, "FAIL %s rq band: prepare\n", t->name);
@@ -466,9 +471,10 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
                     if (bad) {
                         failures++;
                         fprintf(stderr,
-                                "FAIL %s rq band %s %dx%d mult %d e %d w_zp %d C %d threads %d: %zu differ, "
+                                "FAIL %s rq band%s %s %dx%d mult %d e %d w_zp %d C %d threads %d: %zu differ, "
                                 "first px %zu ch %zu: %d vs %d\n",
-                                t->name, dw ? "qdw" : "qconv", side, side, m, e, w_zp, C, threads, bad,
+                                t->name, top ? " (top)" : "", dw ? "qdw" : "qconv", side, side, m, e, w_zp, C,
+                                threads, bad,
                                 first / C, first % C, out[first], ref[first]);
                     }
                     t->release(l.packed);
@@ -478,7 +484,7 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
                 free(shift); free(wzp);
             }
     /* the band must have been reached: the fast path's exact re-runs */
-    if (!strncmp(t->name, "avx512", 6) && mnet_rq_fallbacks == fb0) {
+    if (!top && !strncmp(t->name, "avx512", 6) && mnet_rq_fallbacks == fb0) {
         failures++;
         fprintf(stderr, "FAIL %s rq band: no fallback to the exact requantization ran\n", t->name);
     }
@@ -486,7 +492,8 @@ static void check_rq_band(const struct mnet_kernel_ops *t)
 
 static void run_table(const struct mnet_kernel_ops *t, int rounds)
 {
-    check_rq_band(t);
+    check_rq_band(t, 0);
+    check_rq_band(t, 1);
     char what[160];
     struct mnet_conv_geom g;
     /* Fixed MobileNet-like cases (v2 block shapes at a small map). */
