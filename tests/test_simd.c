@@ -148,6 +148,38 @@ static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
 /* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
 /* per_tensor: 0 int8 per-channel (w_zp 0), 1 uint8 per-tensor (random
  * w_zp), 2 uint8 with weight zero point 0 (s8 domain -128). */
+/* Prepare l on table t, run it on n images of in and compare every output
+ * byte with ref (the naive reference's), reporting the first difference. */
+static void run_qlayer(const struct mnet_kernel_ops *t, struct mnet_qconv *l, int dw, int n, const uint8_t *in,
+                       uint8_t *out, const uint8_t *ref, int threads, const char *what)
+{
+    const size_t nout = (size_t)n * l->g.out_h * l->g.out_w * l->g.out_c;
+    int rc = dw ? t->qdw_prepare(l, n, threads) : t->qconv_prepare(l, n, threads);
+    if (rc) {
+        failures++;
+        fprintf(stderr, "FAIL %s %s: prepare rc %d\n", t->name, what, rc);
+        return;
+    }
+    void *scratch = xalloc(l->scratch_bytes);
+    memset(out, 0xA5, nout);
+    if (dw)
+        t->qdw_run(l, n, in, out, scratch, threads);
+    else
+        t->qconv_run(l, n, in, out, scratch, threads);
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < nout; i++)
+        if (out[i] != ref[i] && bad++ == 0)
+            first = i;
+    if (bad) {
+        failures++;
+        fprintf(stderr, "FAIL %s %s threads %d: %zu of %zu differ, first at pixel %zu ch %zu: %d vs %d\n",
+                t->name, what, threads, bad, nout, first / l->g.out_c, first % l->g.out_c, out[first],
+                ref[first]);
+    }
+    t->release(l->packed);
+    free(scratch);
+}
+
 static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const struct mnet_conv_geom *g,
                         int per_tensor, const char *what)
 {
@@ -237,29 +269,7 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         struct mnet_qconv l = { .g = *g, .w = w, .bias = bias, .bias_folded = bias_folded,
                                 .w_sum = w_sum, .in_zp = in_zp, .w_zp = w_zp, .out_zp = out_zp,
                                 .out_min = lo, .out_max = hi, .mult = mult, .shift = shift };
-        int rc = dw ? t->qdw_prepare(&l, n, threads) : t->qconv_prepare(&l, n, threads);
-        if (rc) {
-            failures++;
-            fprintf(stderr, "FAIL %s %s: prepare rc %d\n", t->name, what, rc);
-            continue;
-        }
-        void *scratch = xalloc(l.scratch_bytes);
-        memset(out, 0xA5, nout);
-        if (dw)
-            t->qdw_run(&l, n, in, out, scratch, threads);
-        else
-            t->qconv_run(&l, n, in, out, scratch, threads);
-        size_t bad = 0, first = 0;
-        for (size_t i = 0; i < nout; i++)
-            if (out[i] != ref[i] && bad++ == 0)
-                first = i;
-        if (bad) {
-            failures++;
-            fprintf(stderr, "FAIL %s %s threads %d: %zu of %zu differ, first at %zu (ch %zu): %d vs %d\n",
-                    t->name, what, threads, bad, nout, first, first % g->out_c, out[first], ref[first]);
-        }
-        t->release(l.packed);
-        free(scratch);
+        run_qlayer(t, &l, dw, n, in, out, ref, threads, what);
     }
     free(w); free(in); free(ref); free(out); free(bias); free(bias_folded);
     free(w_sum); free(mult); free(shift); free(wzp);
@@ -453,32 +463,10 @@ static void check_rq_band(const struct mnet_kernel_ops *t, int top)
                     struct mnet_qconv l = { .g = g, .w = w, .bias = bias, .bias_folded = bias,
                                             .w_sum = w_sum, .in_zp = 0, .w_zp = w_zp, .out_zp = ozp,
                                             .out_min = 0, .out_max = hi, .mult = mult, .shift = shift };
-                    if (dw ? t->qdw_prepare(&l, 1, threads) : t->qconv_prepare(&l, 1, threads)) {
-                        failures++;
-                        fprintf(stderr, "FAIL %s rq band: prepare\n", t->name);
-                        continue;
-                    }
-                    void *scratch = xalloc(l.scratch_bytes);
-                    memset(out, 0xA5, nout);
-                    if (dw)
-                        t->qdw_run(&l, 1, in, out, scratch, threads);
-                    else
-                        t->qconv_run(&l, 1, in, out, scratch, threads);
-                    size_t bad = 0, first = 0;
-                    for (size_t i = 0; i < nout; i++)
-                        if (out[i] != ref[i] && bad++ == 0)
-                            first = i;
-                    if (bad) {
-                        failures++;
-                        fprintf(stderr,
-                                "FAIL %s rq band%s %s %dx%d mult %d e %d w_zp %d C %d threads %d: %zu differ, "
-                                "first px %zu ch %zu: %d vs %d\n",
-                                t->name, top ? " (top)" : "", dw ? "qdw" : "qconv", side, side, m, e, w_zp, C,
-                                threads, bad,
-                                first / C, first % C, out[first], ref[first]);
-                    }
-                    t->release(l.packed);
-                    free(scratch);
+                    char what[120];
+                    snprintf(what, sizeof what, "rq band%s %s %dx%d mult %d e %d w_zp %d C %d",
+                             top ? " (top)" : "", dw ? "qdw" : "qconv", side, side, m, e, w_zp, C);
+                    run_qlayer(t, &l, dw, 1, in, out, ref, threads, what);
                 }
                 free(w); free(in); free(ref); free(out); free(bias); free(w_sum); free(mult);
                 free(shift); free(wzp);
