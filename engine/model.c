@@ -288,10 +288,10 @@ int mnet_top_k(const float *scores, int classes, int k, int *index, float *score
     return cnt;
 }
 
-void mnet_plan_profile_enable(mnet_model *m, int on)
+void mnet_plan_profile_enable(mnet_model *m, enum mnet_profile_clock clock)
 {
     if (m)
-        mnet_plan_set_profile(m->plan, on);
+        mnet_plan_set_profile(m->plan, clock);
 }
 
 void mnet_plan_profile_print(const mnet_model *m, FILE *f, int json, int iters, int threads)

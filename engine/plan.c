@@ -127,7 +127,7 @@ struct mnet_plan {
     void *scratch;
     size_t scratch_bytes;
     struct plan_block *blocks;
-    int profile;
+    enum mnet_profile_clock profile;
     long profile_runs;
 };
 
@@ -1429,10 +1429,10 @@ static void *vptr(const struct mnet_plan *p, int vi, int part, int b0)
            (r->one_image ? 0 : (size_t)b0 * v->elems * esize(v->rt));
 }
 
-static double now_ms(void)
+static double now_ms(enum mnet_profile_clock clock)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock == MNET_PROFILE_CPU ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
@@ -1544,14 +1544,14 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
 
 /* Steps [from, to) on images b0 .. b0+n-1 of partition part. */
 static void run_steps(struct mnet_plan *p, int part, int b0, int n, int T, int from, int to,
-                      int profile)
+                      enum mnet_profile_clock profile)
 {
     for (int i = from; i < to; i++) {
         struct step *s = &p->steps[i];
         if (profile) {
-            double t0 = now_ms();
+            double t0 = now_ms(profile);
             run_step(p, s, part, b0, n, T);
-            s->ms += now_ms() - t0;
+            s->ms += now_ms(profile) - t0;
         } else {
             run_step(p, s, part, b0, n, T);
         }
@@ -1561,7 +1561,7 @@ static void run_steps(struct mnet_plan *p, int part, int b0, int n, int T, int f
 /* Images b0 .. b0+n-1 of the caller's batch through arena partition part
  * with T threads; profile: add each step's time. */
 static void run_part(struct mnet_plan *p, int part, const void *input, int b0, int n, int T,
-                     void *output, int profile)
+                     void *output, enum mnet_profile_clock profile)
 {
     /* entry: the raw input into its arena slot */
     const struct pval *vi = &p->v[p->input];
@@ -1613,7 +1613,7 @@ int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output)
         for (int t = 0; t < T; t++) {
             int each = n / T, extra = n % T;
             int b0 = t * each + (t < extra ? t : extra);
-            run_part(p, t, input, b0, each + (t < extra), 1, output, p->profile && t == 0);
+            run_part(p, t, input, b0, each + (t < extra), 1, output, t == 0 ? p->profile : MNET_PROFILE_OFF);
         }
     } else {
         run_part(p, 0, input, 0, n, p->threads, output, p->profile);
@@ -1625,11 +1625,11 @@ int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output)
 
 /* ---------------- profile ---------------- */
 
-void mnet_plan_set_profile(struct mnet_plan *p, int on)
+void mnet_plan_set_profile(struct mnet_plan *p, enum mnet_profile_clock clock)
 {
     if (!p)
         return;
-    p->profile = on;
+    p->profile = clock;
     p->profile_runs = 0;
     for (int i = 0; i < p->nsteps; i++)
         p->steps[i].ms = 0;
@@ -1686,6 +1686,6 @@ void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int i
     if (json)
         fputc(']', f);
     else
-        fprintf(f, "total %.3f ms per run (%d threads, kernels %s)\n", total / runs, threads,
-                mnet_kernels_select()->name);
+        fprintf(f, "total %.3f ms per run (%d threads, kernels %s, %s clock)\n", total / runs, threads,
+                mnet_kernels_select()->name, p->profile == MNET_PROFILE_CPU ? "thread CPU" : "wall");
 }

@@ -50,13 +50,16 @@ const struct mnet_plan_io *mnet_plan_io(const struct mnet_plan *p);
  * output (n, classes) in io.output_type. */
 int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output);
 
-/* Per-step wall time accumulation (for mnet-bench --profile). */
-void mnet_plan_set_profile(struct mnet_plan *p, int on);
+/* Per-step time accumulation (for mnet-bench --profile): off, wall-clock
+ * time, or the profiling thread's CPU time (with one thread, a step's
+ * compute without the time a busy host steals from it). */
+enum mnet_profile_clock { MNET_PROFILE_OFF, MNET_PROFILE_WALL, MNET_PROFILE_CPU };
+void mnet_plan_set_profile(struct mnet_plan *p, enum mnet_profile_clock clock);
 void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int iters,
                              int threads);
 
 /* The same through a loaded model (model.c). */
-void mnet_plan_profile_enable(mnet_model *m, int on);
+void mnet_plan_profile_enable(mnet_model *m, enum mnet_profile_clock clock);
 void mnet_plan_profile_print(const mnet_model *m, FILE *f, int json, int iters, int threads);
 
 #endif

@@ -1,7 +1,7 @@
 /* bench.c: mnet-bench, the engine's latency benchmark.
  *
  *   mnet-bench --model v1|v2|FILE --precision fp32|int8 --batch B --threads T
- *              --iters N --warmup W [--json] [--profile] [--alpha A]
+ *              --iters N --warmup W [--json] [--profile[=cpu]] [--alpha A]
  *              [--resolution R] [--seed S]
  *
  * v1 / v2 are the builders' MobileNet 1.0-224 networks (1001 classes, random
@@ -12,7 +12,9 @@
  * --json prints one JSON object (the contract of ../shared/bench/peers):
  *   {"model":..., "precision":..., "batch":B, "threads":T, "ms":[...per
  *    iteration...], "median_ms":..., "median_ms_per_image":..., "peak_rss_kb":...}
- * --profile adds per-layer times (see plan.h's profiling hook).
+ * --profile adds per-layer times (see plan.h's profiling hook); --profile=cpu
+ * times each step with the profiling thread's CPU clock instead of the wall
+ * clock (meaningful with --threads 1: what a busy host steals is left out).
  * OpenMP threads spin briefly, then sleep, as in mobilenetd (omp_wait.h);
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment override that.
  */
@@ -35,7 +37,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: mnet-bench --model v1|v2|FILE [--precision fp32|int8|native] [--batch B] [--threads T]\n"
-            "                  [--iters N] [--warmup W] [--json] [--profile]\n"
+            "                  [--iters N] [--warmup W] [--json] [--profile[=cpu]]\n"
             "                  [--alpha A] [--resolution R] [--seed S]\n");
 }
 
@@ -95,7 +97,8 @@ int main(int argc, char **argv)
 {
     mnet_omp_bound_spin(argv); /* measure the engine as mobilenetd runs it */
     const char *model = NULL, *precision = NULL; /* NULL: fp32 builder, native file */
-    int batch = 1, threads = 1, iters = 10, warmup = 2, json = 0, profile = 0;
+    int batch = 1, threads = 1, iters = 10, warmup = 2, json = 0;
+    enum mnet_profile_clock profile = MNET_PROFILE_OFF;
     int resolution = 224;
     double alpha = 1.0;
     unsigned long long seed = 42;
@@ -103,7 +106,7 @@ int main(int argc, char **argv)
         { "model", required_argument, 0, 'm' },     { "precision", required_argument, 0, 'p' },
         { "batch", required_argument, 0, 'b' },     { "threads", required_argument, 0, 't' },
         { "iters", required_argument, 0, 'n' },     { "warmup", required_argument, 0, 'w' },
-        { "json", no_argument, 0, 'j' },            { "profile", no_argument, 0, 'P' },
+        { "json", no_argument, 0, 'j' },            { "profile", optional_argument, 0, 'P' },
         { "alpha", required_argument, 0, 'a' },     { "resolution", required_argument, 0, 'r' },
         { "seed", required_argument, 0, 's' },      { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
@@ -119,7 +122,12 @@ int main(int argc, char **argv)
         case 'n': bad = parse_int(optarg, 1, 1000000, &iters); break;
         case 'w': bad = parse_int(optarg, 0, 1000000, &warmup); break;
         case 'j': json = 1; break;
-        case 'P': profile = 1; break;
+        case 'P':
+            profile = !optarg                ? MNET_PROFILE_WALL
+                      : !strcmp(optarg, "cpu") ? MNET_PROFILE_CPU
+                                               : MNET_PROFILE_OFF;
+            bad = !profile;
+            break;
         case 'a': alpha = atof(optarg); bad = !(alpha > 0 && alpha <= 4); break;
         case 'r': bad = parse_int(optarg, 32, 2048, &resolution); break;
         case 's': seed = strtoull(optarg, NULL, 0); break;
@@ -199,7 +207,7 @@ int main(int argc, char **argv)
         }
     }
     if (profile)
-        mnet_plan_profile_enable(m, 1);
+        mnet_plan_profile_enable(m, profile);
     struct rusage ru0;
     getrusage(RUSAGE_SELF, &ru0);
     for (int i = 0; i < iters; i++) {
