@@ -51,8 +51,9 @@ const struct mnet_plan_io *mnet_plan_io(const struct mnet_plan *p);
 int mnet_plan_run(struct mnet_plan *p, const void *input, int n, void *output);
 
 /* Per-step time accumulation (for mnet-bench --profile): off, wall-clock
- * time, or the profiling thread's CPU time (with one thread, a step's
- * compute without the time a busy host steals from it). */
+ * time, or the profiling thread's CPU time (a step's compute without the
+ * time a busy host steals from it; meaningful with one thread, or a batch
+ * of at least one image per thread, where the first thread is timed). */
 enum mnet_profile_clock { MNET_PROFILE_OFF, MNET_PROFILE_WALL, MNET_PROFILE_CPU };
 void mnet_plan_set_profile(struct mnet_plan *p, enum mnet_profile_clock clock);
 void mnet_plan_print_profile(const struct mnet_plan *p, FILE *f, int json, int iters,

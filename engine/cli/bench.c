@@ -14,7 +14,8 @@
  *    iteration...], "median_ms":..., "median_ms_per_image":..., "peak_rss_kb":...}
  * --profile adds per-layer times (see plan.h's profiling hook); --profile=cpu
  * times each step with the profiling thread's CPU clock instead of the wall
- * clock (meaningful with --threads 1: what a busy host steals is left out).
+ * clock (what a busy host steals is left out; meaningful with --threads 1 or
+ * a batch of at least one image per thread).
  * OpenMP threads spin briefly, then sleep, as in mobilenetd (omp_wait.h);
  * OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment override that.
  */
