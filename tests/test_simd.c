@@ -561,6 +561,9 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 9, 7, 130, 2, 1 },  { 12, 12, 32, 1, 2 }, { 11, 13, 48, 2, 2 }, { 10, 10, 144, 1, 2 },
         { 6, 31, 96, 2, 1 },  { 5, 40, 32, 1, 1 },  { 7, 7, 960, 1, 1 },  { 14, 14, 576, 2, 1 },
         { 9, 9, 576, 2, 2 },  { 3, 70, 24, 2, 1 },
+        /* stride 2, blocks straddling two pixels inside the image (one
+         * load per tap and piece boundary, VNNI) next to edge blocks */
+        { 3, 23, 144, 2, 1 }, { 4, 19, 96, 2, 2 }, { 3, 21, 48, 2, 1 }, { 5, 12, 80, 2, 1 },
     };
     static const int32_t zps[][2] = { /* in_zp, w_zp */
         { 0, 127 }, { 255, -128 }, { 255, 3 }, { 255, 127 }, { 0, -128 }, { NO_ZP, -2 },
