@@ -602,6 +602,7 @@ struct qgemm {
     struct rq rq;       /* [panel][4]: after the weights */
     int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
     int zp_in;          /* out_zp is in the rq constants (rq_add_zp) */
+    int half;           /* 17-24 columns: qgemm_half's layout (see there) */
     int clamp;          /* [out_min, out_max] narrower than the bytes */
     struct qfix *fix;   /* folded w_zp: panel pan's fix-ups are [fix0[pan], fix0[pan+1]) */
     int8_t *fixw;       /* [fix-up][16][4]: its weights (one block with fix and fix0) */
@@ -656,6 +657,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         fold = fixes <= MAXFIX;
         nfix += fixes;
     }
+    p->half = p->pw && p->N > 16 && p->N <= 24 && K % 8 == 0 && (fold || l->w_zp == 0);
     size_t nw = (size_t)p->panels * p->K4 * PANEL * 4; /* a multiple of 64 */
     p->w = x_alloc(nw + RQ_BYTES(ncol / 16));
     if (fold)
@@ -688,6 +690,8 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int pos = nv == 4   ? col / 4 % 4 * 16 + col / 16 * 4 + col % 4
                   : nv == 2 ? col / 4 % 2 * 16 + col / 8 * 4 + col % 4
                             : col;
+        if (p->half) /* the lane of its accumulator (qgemm_half) */
+            pos = col < 16 ? col : 16 + 2 * (col - 16);
         int8_t *dst = p->w + (size_t)pan * p->K4 * PANEL * 4;
         if (fold && col == 0)
             p->fix0[pan + 1] = p->fix0[pan];
@@ -707,13 +711,24 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     p->fixw[(size_t)i * 64 + pos % 16 * 4 + kk - off] = (int8_t)(e > 127 ? 127 : e);
                 }
             }
-            dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
+            if (p->half) /* [k / 8][vector][lane][4], lane pos + (k / 4) % 2 of vector 2 */
+                dst[(size_t)k / 8 * 192 + (col < 16 ? (k / 4 % 2 * 16 + pos) : 16 + pos + k / 4 % 2) * 4 +
+                    k % 4] = (int8_t)wv;
+            else
+                dst[((size_t)(kp / 4) * nv * 16 + pos) * 4 + kp % 4] = (int8_t)wv;
         }
-        rq_set(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
-        if (p->zp_in)
-            rq_add_zp(&p->rq, (size_t)pan * 4 + pos / 16, pos % 16, l->out_zp);
+        /* half: vector 0 columns 0-15, vector 1 columns 16-23 twice (two rows) */
+        for (int twice = 0; twice <= (p->half && col >= 16); twice++) {
+            const int v = p->half ? col >= 16 : pos / 16, lane = p->half ? col % 16 + 8 * twice : pos % 16;
+            rq_set(&p->rq, (size_t)pan * 4 + v, lane, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+            if (p->zp_in)
+                rq_add_zp(&p->rq, (size_t)pan * 4 + v, lane, l->out_zp);
+        }
     }
     rq_plain(&p->rq, ncol / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
+    if (p->half) /* vector 3's bias row: where the paired accumulators start */
+        for (int i = 0; i < 16; i++)
+            p->rq.q[3 * RQ_V + RQ_BIAS * 16 + i] = i % 2 ? 0 : p->rq.q[RQ_V + RQ_BIAS * 16 + i / 2];
     p->fix = nfix ? fix : NULL; /* none: the tiles without fix-up code */
     p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
@@ -999,6 +1014,81 @@ TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uin
                                  int col0, const int8_t *pf, int pfn)
 {
     qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+}
+
+/* 17-24 columns (v2's 24-channel projects) without the 32-column tile's
+ * idle quarter: per row, columns 0-15 in one accumulator (a dword
+ * broadcast per 4-byte group, as in qgemm_step) and columns 16-23 in a
+ * second whose lanes 2i, 2i+1 take column 16 + i's even and odd groups (a
+ * qword broadcast per two groups): 3 vpdpbusd per two groups instead of 4.
+ * The epilogue sums each lane pair, two rows' into one vector (lanes 0-7,
+ * 8-15: rq vector 1), so 3 requantized vectors per two rows instead of 4.
+ * Rows r >= R are computed (they repeat row 0) but not stored; folded w_zp
+ * fix-ups go to lane 2i of the second accumulator. */
+TVNNI INL void qgemm_half(const struct qgemm *p, int FIX, int R, const uint8_t *const *rows,
+                          const int8_t *wp, uint8_t *out, size_t ldo)
+{
+    enum { RM = 12 };
+    if (!rows) /* never: lets qgemm_fixup drop its test of rows */
+        __builtin_unreachable();
+    __m512i acc[RMAX][4];
+    const __m512i b0 = _mm512_load_si512(rq_bias(&p->rq, 0)), b1 = _mm512_load_si512(rq_bias(&p->rq, 3));
+#pragma GCC unroll 12
+    for (int r = 0; r < RM; r++) {
+        acc[r][0] = b0;
+        acc[r][1] = b1;
+    }
+    if (FIX)
+        qgemm_fixup(p, RM, 2, acc, rows, NULL, 0, 0, 0);
+    for (int k8 = 0; k8 < p->K / 8; k8++, wp += 192) {
+        const __m512i w0 = _mm512_load_si512(wp), w1 = _mm512_load_si512(wp + 64),
+                      w2 = _mm512_load_si512(wp + 128);
+#pragma GCC unroll 12
+        for (int r = 0; r < RM; r++) {
+            int32_t lo, hi;
+            int64_t q;
+            memcpy(&lo, rows[r] + 8 * k8, 4);
+            memcpy(&hi, rows[r] + 8 * k8 + 4, 4);
+            memcpy(&q, rows[r] + 8 * k8, 8);
+            DPBUSD(acc[r][0], _mm512_set1_epi32(lo), w0);
+            DPBUSD(acc[r][0], _mm512_set1_epi32(hi), w1);
+            DPBUSD(acc[r][1], _mm512_set1_epi64(q), w2);
+        }
+    }
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+    /* pack_gemm(y0, y1, y2, y2) holds y0[4i..4i+3], y1[4i..], y2[4i..] in
+     * dwords 4i, 4i + 1, 4i + 2: row r to dwords 0-5, row r + 1 to 8-13 */
+    const __m512i perm = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 0, 0, 1, 5, 9, 13, 10, 14, 0, 0);
+    const __mmask32 m = lanes32(p->N);
+#pragma GCC unroll 6
+    for (int r = 0; r < RM; r += 2) {
+        if (r >= R)
+            break;
+        __m512i a[3], y[3];
+        a[0] = acc[r][0];
+        a[1] = acc[r + 1][0];
+        a[2] = _mm512_add_epi32(_mm512_permutex2var_epi32(acc[r][1], ev, acc[r + 1][1]),
+                                _mm512_permutex2var_epi32(acc[r][1], od, acc[r + 1][1]));
+        rq_vecs(&p->rq, p->rq.fl, 2, 1, 0, a, y);
+        rq_vecs(&p->rq, p->rq.fl, 1, 1, 1, a + 2, y + 2);
+        const __m512i b = _mm512_permutexvar_epi32(perm, pack_gemm(p, y[0], y[1], y[2], y[2]));
+        _mm256_mask_storeu_epi8(out + (size_t)r * ldo, m, _mm512_castsi512_si256(b));
+        if (r + 1 < R)
+            _mm256_mask_storeu_epi8(out + (size_t)(r + 1) * ldo, m, _mm512_extracti64x4_epi64(b, 1));
+    }
+}
+
+TVNNI static void qgemm_half_any(const struct qgemm *p, int R, const uint8_t *const *rows, const int8_t *wp,
+                                 uint8_t *out, size_t ldo)
+{
+    qgemm_half(p, 0, R, rows, wp, out, ldo);
+}
+
+TVNNI static void qgemm_half_fix(const struct qgemm *p, int R, const uint8_t *const *rows, const int8_t *wp,
+                                 uint8_t *out, size_t ldo)
+{
+    qgemm_half(p, 1, R, rows, wp, out, ldo);
 }
 
 /* TILE(RM, NV, R) for R <= 4 rows of an NV-vector panel: 3-4 vector panels
@@ -1301,6 +1391,11 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     const uint8_t *rows[RMAX];
                     for (int r = 0; r < rm; r++)
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
+                    if (p->half) {
+                        (p->fix ? qgemm_half_fix : qgemm_half_any)(p, R, rows, wp, out + m * p->N,
+                                                                   (size_t)p->N);
+                        continue;
+                    }
                     int pfn;
                     const int8_t *pf = qpf_slice(p, pan, t, &pfn);
                     (R <= 4   ? qgemm_tile_short
@@ -1960,6 +2055,9 @@ static int dw4_chan(int j, int lane)
  * lanes at one offset in the input row; lanes of padded columns are in no
  * piece and keep in_zp): one plain load inside the image at stride 1, two
  * pieces where a block straddles two pixels at stride 2, a list otherwise.
+ * Inside the image at stride 2 a straddling block's second piece of tap kx
+ * is the first piece of tap kx + 1 (both C bytes on): four plain loads and
+ * three blends instead of six merging masked loads (DW3_PAIR).
  *
  * A weight zero point (uint8 models): the weights are w - w_zp clamped to
  * int8; the taps where it does not fit (one or two channels per layer in the
@@ -1985,13 +2083,13 @@ struct dw3piece {
     uint64_t m;         /* lanes it fills */
 };
 
-enum { DW3_ONE, DW3_TWO, DW3_LIST }; /* how a block's taps load */
+enum { DW3_ONE, DW3_TWO, DW3_LIST, DW3_PAIR }; /* how a block's taps load */
 
 struct dw3blk {
     int32_t out_off;    /* first output byte, relative to the output row */
     int32_t mode;       /* DW3_*, for all three taps */
     uint64_t smask;     /* output lanes stored */
-    int32_t off[3][2];  /* ONE: off[kx][0]; TWO: pieces (off, m) x 2 */
+    int32_t off[3][2];  /* ONE: off[kx][0]; TWO, PAIR: pieces (off, m) x 2 */
     uint64_t m[3][2];
     int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
     uint64_t x3m[2];    /* lanes whose byte 3 is column 1 / 2 (others: column 0) */
@@ -2117,6 +2215,16 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         }
         k->pc[3] = npc;
         k->mode = one ? DW3_ONE : most <= 2 ? DW3_TWO : DW3_LIST;
+        /* PAIR: every tap two pieces splitting all 64 lanes at the same
+         * lane, tap kx's second at tap kx + 1's first; each plain load then
+         * reads only bytes between two lanes that a piece reads */
+        int pair = k->mode == DW3_TWO && lanes == 64;
+        for (int kx = 0; kx < 3 && pair; kx++)
+            pair = k->pc[kx + 1] - k->pc[kx] == 2 && k->m[kx][1] == k->m[0][1] &&
+                   k->m[kx][0] == ~k->m[0][1] && k->m[0][1] >> 63 && k->off[kx][0] < k->off[kx][1] &&
+                   (kx == 2 || k->off[kx][1] == k->off[kx + 1][0]);
+        if (pair)
+            k->mode = DW3_PAIR;
         for (int e = 0; e < lanes; e++) {
             int x = xcol[(f0 + e) % C];
             if (x > 0)
@@ -2223,6 +2331,11 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
             x0 = _mm512_loadu_si512(row + k->off[0][0]);
             x1 = _mm512_loadu_si512(row + k->off[1][0]);
             x2 = _mm512_loadu_si512(row + k->off[2][0]);
+        } else if (k->mode == DW3_PAIR) {
+            const __m512i a1 = _mm512_loadu_si512(row + k->off[1][0]), a2 = _mm512_loadu_si512(row + k->off[2][0]);
+            x0 = _mm512_mask_blend_epi8(k->m[0][1], _mm512_loadu_si512(row + k->off[0][0]), a1);
+            x1 = _mm512_mask_blend_epi8(k->m[0][1], a1, a2);
+            x2 = _mm512_mask_blend_epi8(k->m[0][1], a2, _mm512_loadu_si512(row + k->off[2][1]));
         } else if (k->mode == DW3_TWO) {
             x0 = _mm512_mask_loadu_epi8(zpv, k->m[0][0], row + k->off[0][0]);
             x1 = _mm512_mask_loadu_epi8(zpv, k->m[1][0], row + k->off[1][0]);

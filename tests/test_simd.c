@@ -493,6 +493,11 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 1, 1, 77, 17 }, { 1, 1, 33, 47 }, { 2, 1, 50, 30 }, { 4, 1, 9, 200 },
         /* a task's last 1-4 rows in a short tile (VNNI), panels of 1-4 vectors */
         { 5, 5, 40, 16 }, { 2, 13, 20, 32 }, { 3, 5, 33, 96 }, { 7, 4, 24, 16 }, { 3, 9, 8, 40 },
+        /* 17-24 columns, K % 8 == 0 (VNNI: the paired 24-column tile): one
+         * and many 8-byte steps, 1-25 rows (odd: a row pair's second row not
+         * stored); K % 8 != 0 keeps the 32-column tile */
+        { 5, 5, 96, 24 }, { 3, 7, 8, 17 }, { 1, 1, 144, 24 }, { 13, 1, 16, 20 }, { 4, 3, 12, 24 },
+        { 3, 3, 24, 18 },
     };
     for (size_t i = 0; i < sizeof pw_cases / sizeof pw_cases[0]; i++) {
         const int *c = pw_cases[i];
@@ -556,6 +561,9 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 9, 7, 130, 2, 1 },  { 12, 12, 32, 1, 2 }, { 11, 13, 48, 2, 2 }, { 10, 10, 144, 1, 2 },
         { 6, 31, 96, 2, 1 },  { 5, 40, 32, 1, 1 },  { 7, 7, 960, 1, 1 },  { 14, 14, 576, 2, 1 },
         { 9, 9, 576, 2, 2 },  { 3, 70, 24, 2, 1 },
+        /* stride 2, blocks straddling two pixels inside the image (one
+         * load per tap and piece boundary, VNNI) next to edge blocks */
+        { 3, 23, 144, 2, 1 }, { 4, 19, 96, 2, 2 }, { 3, 21, 48, 2, 1 }, { 5, 12, 80, 2, 1 },
     };
     static const int32_t zps[][2] = { /* in_zp, w_zp */
         { 0, 127 }, { 255, -128 }, { 255, 3 }, { 255, 127 }, { 0, -128 }, { NO_ZP, -2 },
@@ -634,6 +642,7 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         { 5, 7, 24, 144, 1, 1 }, { 4, 4, 96, 24, 1, 1 }, { 3, 5, 16, 96, 1, 1 },
         { 7, 7, 64, 576, 1, 1 }, { 2, 3, 33, 200, 1, 1 }, { 6, 6, 40, 40, 1, 1 },
         { 9, 5, 150, 130, 1, 1 }, { 6, 6, 8, 64, 3, 1 }, { 7, 9, 10, 48, 3, 2 },
+        { 5, 5, 144, 24, 1, 1 }, { 3, 7, 16, 19, 1, 1 }, { 2, 9, 40, 22, 1, 1 },
     };
     static const int32_t fold_zps[] = { 40, -40, -128, 3, 100 };
     sparse_outliers = 1;
