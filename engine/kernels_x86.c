@@ -148,10 +148,8 @@ static void *x_alloc_shared(size_t size)
     struct pool_chunk *c = pool_cur;
     if (!c || c->used + size > POOL_CHUNK) {
         c = mnet_alloc_big(POOL_CHUNK); /* zeroed: blocks are never reused */
-        if (c) {
+        if (c) { /* the old one (if any) still has live blocks: their last free frees it */
             c->used = 64;
-            if (pool_cur && !pool_cur->live)
-                free(pool_cur);
             pool_cur = c;
         }
     }
