@@ -42,6 +42,8 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,6 +121,64 @@ struct xpack {
 static void *x_alloc(size_t size)
 {
     return mnet_alloc_big(size);
+}
+
+/* The float weight blocks under MNET_HUGE_MIN (about 7 MB of v2's, ~50
+ * blocks on 4 KiB pages each) share 2 MiB huge-page chunks instead, so the
+ * weights an image streams through span a few TLB entries: blocks are cut
+ * in order from the current chunk, whose header counts the live ones; a
+ * chunk goes when its last block does.  Blocks of MNET_HUGE_MIN or more keep
+ * their own pages (2 MiB aligned: offset 0 in their chunk, which no shared
+ * block has).  Packing is load time only: a spin lock does. */
+#define POOL_CHUNK ((size_t)2 << 20)
+struct pool_chunk {
+    size_t used; /* bytes handed out, header included */
+    int live;    /* blocks not yet freed */
+};
+static struct pool_chunk *pool_cur;
+static atomic_flag pool_lock = ATOMIC_FLAG_INIT;
+
+static void *x_alloc_shared(size_t size)
+{
+    size = mnet_round_up(size, 64);
+    if (size >= MNET_HUGE_MIN)
+        return x_alloc(size);
+    while (atomic_flag_test_and_set_explicit(&pool_lock, memory_order_acquire))
+        ;
+    struct pool_chunk *c = pool_cur;
+    if (!c || c->used + size > POOL_CHUNK) {
+        c = mnet_alloc_big(POOL_CHUNK); /* zeroed: blocks are never reused */
+        if (c) { /* the old one (if any) still has live blocks: their last free frees it */
+            c->used = 64;
+            pool_cur = c;
+        }
+    }
+    void *p = NULL;
+    if (c) {
+        p = (char *)c + c->used;
+        c->used += size;
+        c->live++;
+    }
+    atomic_flag_clear_explicit(&pool_lock, memory_order_release);
+    return p;
+}
+
+static void x_free_shared(void *p)
+{
+    uintptr_t off = (uintptr_t)p & (POOL_CHUNK - 1);
+    if (!off) {
+        free(p); /* NULL or a block of its own */
+        return;
+    }
+    struct pool_chunk *c = (struct pool_chunk *)((uintptr_t)p - off);
+    while (atomic_flag_test_and_set_explicit(&pool_lock, memory_order_acquire))
+        ;
+    if (!--c->live) {
+        if (c == pool_cur)
+            pool_cur = NULL; /* its used bytes are not zero any more */
+        free(c);
+    }
+    atomic_flag_clear_explicit(&pool_lock, memory_order_release);
 }
 
 /* Hand the layer to the portable kernels, keeping their pack inside ours. */
@@ -1474,7 +1534,7 @@ static int f_gemm_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->direct = direct_ok(g);
     p->ldk = mnet_round_up((size_t)K, 16);
     size_t wsz = (size_t)p->panels * K * PANEL;
-    p->block = x_alloc((wsz + (size_t)p->panels * PANEL) * sizeof(float));
+    p->block = x_alloc_shared((wsz + (size_t)p->panels * PANEL) * sizeof(float));
     if (!p->block) {
         free(p);
         return -ENOMEM;
@@ -2765,7 +2825,7 @@ static int x512_fdw_prepare(struct mnet_fconv *l, int max_batch, int threads)
     p->taps = g->k_h * g->k_w;
     p->C = g->out_c;
     p->CP = (int)mnet_round_up((size_t)p->C, 16);
-    p->block = x_alloc(((size_t)p->taps + 2) * p->CP * sizeof(float));
+    p->block = x_alloc_shared(((size_t)p->taps + 2) * p->CP * sizeof(float));
     if (!p->block) {
         free(p);
         return -ENOMEM;
@@ -3358,9 +3418,9 @@ static void x_free_pack(void *packed)
         free(p->fixw);
         break;
     }
-    case PK_FGEMM: free(((struct fgemm *)packed)->block); break;
+    case PK_FGEMM: x_free_shared(((struct fgemm *)packed)->block); break;
     case PK_QDW: free(((struct qdw *)packed)->block); break;
-    case PK_FDW: free(((struct fdw *)packed)->block); break;
+    case PK_FDW: x_free_shared(((struct fdw *)packed)->block); break;
     case PK_QDW4: free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;

@@ -332,6 +332,90 @@ static void check_fconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     free(w); free(in); free(ref); free(out); free(bias);
 }
 
+/* Float packs that live side by side (the x86 tables cut the blocks under
+ * 1 MiB from shared 2 MiB chunks): 36 layers of 8-800 KB of weights plus
+ * two of more than 1 MiB, released in a mixed order while others are
+ * prepared, each checked against the reference after all are prepared (a
+ * block that overlapped another, or came back dirty, shows as wrong sums;
+ * ASan sees a chunk freed under a live block). */
+static void check_fpack_pool(const struct mnet_kernel_ops *t)
+{
+    enum { NL = 38 };
+    struct {
+        struct mnet_fconv l;
+        float *w, *bias, *in, *ref;
+        int dw, live;
+    } L[NL];
+    for (int i = 0; i < NL; i++) {
+        struct mnet_conv_geom g;
+        int dw = i % 5 == 4, big = i == 7 || i == 30;
+        int ic = big ? 1100 : rint_in(8, 420), oc = big ? 300 : rint_in(8, dw ? 500 : 480);
+        if (dw)
+            make_geom(&g, 5, 6, oc, oc, 3, 1, 0, 1);
+        else
+            make_geom(&g, 3, 4, ic, oc, 1, 1, 0, 1);
+        size_t nw = dw ? (size_t)9 * oc : (size_t)oc * ic, nin = (size_t)g.in_h * g.in_w * g.in_c;
+        L[i].dw = dw;
+        L[i].w = xalloc(nw * 4);
+        L[i].bias = xalloc((size_t)oc * 4);
+        L[i].in = xalloc(nin * 4);
+        L[i].ref = xalloc((size_t)g.out_h * g.out_w * oc * 4);
+        for (size_t k = 0; k < nw; k++)
+            L[i].w[k] = rfloat(-0.1f, 0.1f);
+        for (int c = 0; c < oc; c++)
+            L[i].bias[c] = rfloat(-0.5f, 0.5f);
+        for (size_t k = 0; k < nin; k++)
+            L[i].in[k] = rfloat(-1.0f, 1.0f);
+        if (dw)
+            mnet_ref_fdw(&g, 1, L[i].in, L[i].w, L[i].bias, -INFINITY, INFINITY, L[i].ref);
+        else
+            mnet_ref_fconv(&g, 1, L[i].in, L[i].w, L[i].bias, -INFINITY, INFINITY, L[i].ref);
+        L[i].l = (struct mnet_fconv){ .g = g, .w = L[i].w, .bias = L[i].bias, .out_min = -INFINITY,
+                                      .out_max = INFINITY };
+        L[i].live = (dw ? t->fdw_prepare(&L[i].l, 1, 1) : t->fconv_prepare(&L[i].l, 1, 1)) == 0;
+        if (!L[i].live) {
+            failures++;
+            fprintf(stderr, "FAIL %s pack pool: prepare of layer %d\n", t->name, i);
+        }
+        /* from the tenth on, release every third earlier one */
+        if (i >= 9 && i % 3 == 0 && L[i - 9].live) {
+            t->release(L[i - 9].l.packed);
+            L[i - 9].live = 0;
+        }
+    }
+    for (int i = 0; i < NL; i++) {
+        if (!L[i].live)
+            continue;
+        const struct mnet_conv_geom *g = &L[i].l.g;
+        size_t nout = (size_t)g->out_h * g->out_w * g->out_c, bad = 0;
+        float *out = xalloc(nout * 4);
+        void *scratch = xalloc(L[i].l.scratch_bytes);
+        if (L[i].dw)
+            t->fdw_run(&L[i].l, 1, L[i].in, out, scratch, 1);
+        else
+            t->fconv_run(&L[i].l, 1, L[i].in, out, scratch, 1);
+        for (size_t k = 0; k < nout; k++)
+            bad += !(fabsf(out[k] - L[i].ref[k]) <= 1e-5f * (1.0f + fabsf(L[i].ref[k])));
+        if (bad) {
+            failures++;
+            fprintf(stderr, "FAIL %s pack pool: layer %d (%s %d->%d): %zu of %zu differ\n", t->name, i,
+                    L[i].dw ? "dw" : "1x1", g->in_c, g->out_c, bad, nout);
+        }
+        free(out);
+        free(scratch);
+    }
+    /* odd ones first, then the rest from the end */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = NL - 1; i >= 0; i--)
+            if (L[i].live && (pass || i % 2)) {
+                t->release(L[i].l.packed);
+                L[i].live = 0;
+            }
+    for (int i = 0; i < NL; i++) {
+        free(L[i].w); free(L[i].bias); free(L[i].in); free(L[i].ref);
+    }
+}
+
 /* count random pairs, or (count 0) every pair of bytes. */
 static void check_qadd(const struct mnet_kernel_ops *t, size_t count)
 {
@@ -482,6 +566,8 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
 {
     check_rq_band(t, 0);
     check_rq_band(t, 1);
+    check_fpack_pool(t);
+    check_fpack_pool(t); /* again: the chunks of the first are gone */
     char what[160];
     struct mnet_conv_geom g;
     /* Fixed MobileNet-like cases (v2 block shapes at a small map). */
