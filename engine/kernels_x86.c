@@ -2147,12 +2147,14 @@ enum { DW3_ONE, DW3_TWO, DW3_LIST, DW3_PAIR }; /* how a block's taps load */
 
 struct dw3blk {
     int32_t out_off;    /* first output byte, relative to the output row */
-    int32_t mode;       /* DW3_*, for all three taps */
+    int32_t mode;       /* DW3_*, for all taps */
     uint64_t smask;     /* output lanes stored */
-    int32_t off[3][2];  /* ONE: off[kx][0]; TWO, PAIR: pieces (off, m) x 2 */
-    uint64_t m[3][2];
-    int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
+    int32_t off[4][2];  /* ONE: off[kx][0]; TWO, PAIR: pieces (off, m) x 2 */
+    uint64_t m[4][2];
+    int32_t pc[5];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
     uint64_t x3m[2];    /* lanes whose byte 3 is column 1 / 2 (others: column 0) */
+    int32_t oo[2];      /* pairs: the even pixels' output pieces from out_off */
+    uint64_t om[2][2];  /* pairs: [even, odd][piece] lanes stored */
 };
 
 /* A weight block's excess passes: none; at most one per vector, all in one
@@ -2166,11 +2168,13 @@ struct qdw3 {
     int C, nblk, fblocks, sbmax;
     int zp;             /* excess passes (channels whose excess cannot take byte 3) */
     int x3;             /* some channel's excess rides in byte 3 of its groups */
+    int pair;           /* stride 1: a group of 4 columns serves 2 pixels */
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
     struct dw3piece *pc;
-    int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel */
+    int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel;
+                         * pairs: [fblock][even, odd: (0, w0, w1, w2)][ky][j][64] */
     struct rq rq;       /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
     int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
@@ -2204,31 +2208,17 @@ static int qdw3_ok(const struct mnet_qconv *l)
 static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
-    const int C = g->out_c, S = g->stride_w, CB = (C + 63) / 64;
+    const int C = g->out_c, CB = (C + 63) / 64;
     const int flat = C % 8 == 0;
     const int low = C & -C, gcd = low < 64 ? low : 64;
     const int fblocks = flat ? C / gcd : CB;
-    const long rowlen = (long)g->out_w * C;
-    const int nblk = flat ? (int)((rowlen + 63) / 64) : g->out_w * CB;
-    int sbmax = DW3_RING_BYTES / (3 * 256);
-    if (sbmax > nblk)
-        sbmax = nblk;
-    const size_t nw = (size_t)fblocks * 768, nq = RQ_BYTES((size_t)fblocks * 4);
-    const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
-    /* pieces: at most one per lane and tap */
-    struct dw3piece *tmp = malloc((size_t)nblk * 3 * 64 * sizeof *tmp);
-    struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
     int8_t *xcol = malloc((size_t)C);
-    if (!tmp || !blk || !xcol) {
-        free(tmp);
-        free(blk);
-        free(xcol);
+    if (!xcol)
         return -ENOMEM;
-    }
     /* Column of channel c's outlier taps when its excess can ride in byte 3
      * of the groups (all in one column, each within int8); -1: none, -2:
      * passes. */
-    int any3 = 0;
+    int any3 = 0, anyx = 0;
     for (int c = 0; c < C; c++) {
         xcol[c] = -1;
         for (int t = 0; t < 9; t++) {
@@ -2238,6 +2228,31 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
             xcol[c] = d - d0 > 127 || (xcol[c] >= 0 && xcol[c] != t % 3) ? -2 : (int8_t)(t % 3);
         }
         any3 |= xcol[c] >= 0;
+        anyx |= xcol[c] != -1;
+    }
+    /* Pairs (stride 1, no excess: byte 3 is taken): the ring holds one
+     * group (x[ix], .., x[ix+3]), ix = 2p - pad_left, per pixel pair p and
+     * channel, read by pixel 2p with weights (w0, w1, w2, 0) and by 2p+1
+     * with (0, w0, w1, w2): half the interleaving and ring loads per
+     * output.  The ring is laid out as a stride-2 row of 4-tap pixels;
+     * C >= 64 or 32 keeps a block within two pairs (two store pieces). */
+    const int pair = g->stride_w == 1 && flat && (C >= 64 || C == 32) && g->out_w >= 2 && !anyx;
+    const int S = pair ? 2 : g->stride_w, NT = pair ? 4 : 3, OW = pair ? (g->out_w + 1) / 2 : g->out_w;
+    const long rowlen = (long)OW * C;
+    const int nblk = flat ? (int)((rowlen + 63) / 64) : OW * CB;
+    int sbmax = DW3_RING_BYTES / (3 * 256);
+    if (sbmax > nblk)
+        sbmax = nblk;
+    const size_t nw = (size_t)fblocks * 768 * (pair ? 2 : 1), nq = RQ_BYTES((size_t)fblocks * 4);
+    const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
+    /* pieces: at most one per lane and tap */
+    struct dw3piece *tmp = malloc((size_t)nblk * NT * 64 * sizeof *tmp);
+    struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
+    if (!tmp || !blk) {
+        free(tmp);
+        free(blk);
+        free(xcol);
+        return -ENOMEM;
     }
     int npc = 0;
     for (int b = 0; b < nblk; b++) {
@@ -2247,8 +2262,15 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int lanes = room < 64 ? (int)room : 64;
         k->out_off = (int32_t)f0;
         k->smask = lanes == 64 ? ~(uint64_t)0 : ((uint64_t)1 << lanes) - 1;
+        for (int e = 0; e < lanes && pair; e++) {
+            long pp = (f0 + e) / C, i = pp - f0 / C;
+            k->oo[i] = (int32_t)(pp * C);
+            k->om[0][i] |= (uint64_t)1 << e;
+            if (2 * pp + 1 < g->out_w)
+                k->om[1][i] |= (uint64_t)1 << e;
+        }
         int most = 0, one = 1;
-        for (int kx = 0; kx < 3; kx++) {
+        for (int kx = 0; kx < NT; kx++) {
             int first = npc;
             k->pc[kx] = npc;
             for (int e = 0; e < lanes; e++) {
@@ -2273,19 +2295,19 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 k->m[kx][i] = tmp[first + i].m;
             }
         }
-        k->pc[3] = npc;
+        k->pc[NT] = npc;
         k->mode = one ? DW3_ONE : most <= 2 ? DW3_TWO : DW3_LIST;
         /* PAIR: every tap two pieces splitting all 64 lanes at the same
          * lane, tap kx's second at tap kx + 1's first; each plain load then
          * reads only bytes between two lanes that a piece reads */
-        int pair = k->mode == DW3_TWO && lanes == 64;
-        for (int kx = 0; kx < 3 && pair; kx++)
-            pair = k->pc[kx + 1] - k->pc[kx] == 2 && k->m[kx][1] == k->m[0][1] &&
-                   k->m[kx][0] == ~k->m[0][1] && k->m[0][1] >> 63 && k->off[kx][0] < k->off[kx][1] &&
-                   (kx == 2 || k->off[kx][1] == k->off[kx + 1][0]);
-        if (pair)
+        int two = k->mode == DW3_TWO && lanes == 64;
+        for (int kx = 0; kx < NT && two; kx++)
+            two = k->pc[kx + 1] - k->pc[kx] == 2 && k->m[kx][1] == k->m[0][1] &&
+                  k->m[kx][0] == ~k->m[0][1] && k->m[0][1] >> 63 && k->off[kx][0] < k->off[kx][1] &&
+                  (kx == NT - 1 || k->off[kx][1] == k->off[kx + 1][0]);
+        if (two)
             k->mode = DW3_PAIR;
-        for (int e = 0; e < lanes; e++) {
+        for (int e = 0; e < lanes && !pair; e++) {
             int x = xcol[(f0 + e) % C];
             if (x > 0)
                 k->x3m[x - 1] |= (uint64_t)1 << e;
@@ -2326,6 +2348,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     free(blk);
     p->zp = 0;
     p->x3 = any3;
+    p->pair = pair;
     p->in_zp = l->in_zp;
     memset(p->padrow, (int)l->in_zp, rowb); /* byte 3 too: it meets excess weights */
     for (int wb = 0; wb < fblocks; wb++)
@@ -2343,8 +2366,10 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 for (int t = 0; t < 9; t++) {
                     int d = l->w[(size_t)t * C + c] - l->w_zp, ky = t / 3;
                     int d0 = clamp_s8(d), e = d - d0;
-                    int8_t *wl = p->w + (((size_t)wb * 3 + ky) * 4 + j) * 64 + lane * 4;
+                    int8_t *wl = p->w + (((size_t)wb * (pair ? 6 : 3) + ky) * 4 + j) * 64 + lane * 4;
                     wl[t % 3] = (int8_t)d0;
+                    if (pair) /* no excess */
+                        wl[768 + t % 3 + 1] = (int8_t)d0;
                     if (e && xcol[c] >= 0) {
                         wl[3] = (int8_t)e;
                         continue;
@@ -2379,23 +2404,30 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* Interleave blocks [b0, b1) of input row `row` into ring row r. */
-TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int b1, uint8_t *r, int x3)
+/* Interleave blocks [b0, b1) of input row `row` into ring row r; nt: taps
+ * (4: pairs, byte 3 the fourth column). */
+TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int b1, uint8_t *r, int x3,
+                          int nt)
 {
     const __m512i zpv = _mm512_set1_epi8((char)p->in_zp), zero = _mm512_setzero_si512();
     const struct dw3blk *blk = p->blk;
     for (int b = b0; b < b1; b++) {
         const struct dw3blk *k = blk + b;
-        __m512i x0, x1, x2;
+        __m512i x0, x1, x2, x3v = zero;
         if (k->mode == DW3_ONE) {
             x0 = _mm512_loadu_si512(row + k->off[0][0]);
             x1 = _mm512_loadu_si512(row + k->off[1][0]);
             x2 = _mm512_loadu_si512(row + k->off[2][0]);
+            if (nt == 4)
+                x3v = _mm512_loadu_si512(row + k->off[3][0]);
         } else if (k->mode == DW3_PAIR) {
             const __m512i a1 = _mm512_loadu_si512(row + k->off[1][0]), a2 = _mm512_loadu_si512(row + k->off[2][0]);
+            const __m512i a3 = _mm512_loadu_si512(row + (nt == 4 ? k->off[3][0] : k->off[2][1]));
             x0 = _mm512_mask_blend_epi8(k->m[0][1], _mm512_loadu_si512(row + k->off[0][0]), a1);
             x1 = _mm512_mask_blend_epi8(k->m[0][1], a1, a2);
-            x2 = _mm512_mask_blend_epi8(k->m[0][1], a2, _mm512_loadu_si512(row + k->off[2][1]));
+            x2 = _mm512_mask_blend_epi8(k->m[0][1], a2, a3);
+            if (nt == 4)
+                x3v = _mm512_mask_blend_epi8(k->m[0][1], a3, _mm512_loadu_si512(row + k->off[3][1]));
         } else if (k->mode == DW3_TWO) {
             x0 = _mm512_mask_loadu_epi8(zpv, k->m[0][0], row + k->off[0][0]);
             x1 = _mm512_mask_loadu_epi8(zpv, k->m[1][0], row + k->off[1][0]);
@@ -2403,22 +2435,28 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
             x0 = _mm512_mask_loadu_epi8(x0, k->m[0][1], row + k->off[0][1]);
             x1 = _mm512_mask_loadu_epi8(x1, k->m[1][1], row + k->off[1][1]);
             x2 = _mm512_mask_loadu_epi8(x2, k->m[2][1], row + k->off[2][1]);
+            if (nt == 4)
+                x3v = _mm512_mask_loadu_epi8(_mm512_mask_loadu_epi8(zpv, k->m[3][0], row + k->off[3][0]),
+                                             k->m[3][1], row + k->off[3][1]);
         } else {
-            __m512i x[3];
-            for (int kx = 0; kx < 3; kx++) {
+            __m512i x[4];
+            for (int kx = 0; kx < 4; kx++) {
                 x[kx] = zpv;
-                for (int q = k->pc[kx]; q < k->pc[kx + 1]; q++)
+                for (int q = k->pc[kx]; kx < nt && q < k->pc[kx + 1]; q++)
                     x[kx] = _mm512_mask_loadu_epi8(x[kx], p->pc[q].m, row + p->pc[q].off);
             }
             x0 = x[0];
             x1 = x[1];
             x2 = x[2];
+            if (nt == 4)
+                x3v = x[3];
         }
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
-        /* byte 3: the column of the lane's outlier taps (weight: their
-         * excess), x0 where there is none (weight 0) */
-        __m512i x3v = x3 ? _mm512_mask_mov_epi8(_mm512_mask_mov_epi8(x0, k->x3m[0], x1), k->x3m[1], x2)
-                         : zero;
+        /* byte 3: the fourth column (pairs); otherwise the column of the
+         * lane's outlier taps (weight: their excess), x0 where there is none
+         * (weight 0) */
+        if (x3)
+            x3v = _mm512_mask_mov_epi8(_mm512_mask_mov_epi8(x0, k->x3m[0], x1), k->x3m[1], x2);
         __m512i l2 = _mm512_unpacklo_epi8(x2, x3v), h2 = _mm512_unpackhi_epi8(x2, x3v);
         uint8_t *d = r + (size_t)(b - b0) * 256;
         _mm512_store_si512(d, _mm512_unpacklo_epi16(l01, l2));
@@ -2538,6 +2576,36 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
     }
 }
 
+/* Pairs: ring blocks [b0, b1), each two output blocks (even and odd pixels)
+ * stored in at most two pieces each. */
+TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
+                         int gen, int plain)
+{
+    const struct dw3blk *blk = p->blk;
+    const int fb = p->fblocks, C = p->C;
+    const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
+    const uint8_t *const rr[3] = { r[0], r[1], r[2] };
+    const int8_t *w = p->w;
+    for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
+        const int wb = bs % fb;
+        const struct dw3w k = qdw3_w(p, wb, 0);
+        const __m512i *we = (const __m512i *)(w + (size_t)wb * 1536), *wo = we + 12;
+        for (int b = bs; b < b1; b += fb) {
+            const size_t ro = (size_t)(b - b0) * 256;
+            const __m512i ye = qdw3_block(&k, rr, ro, we, DX_NONE, gen, plain, ozp, omin, omax);
+            const __m512i yo = qdw3_block(&k, rr, ro, wo, DX_NONE, gen, plain, ozp, omin, omax);
+            const struct dw3blk *kb = blk + b;
+            uint8_t *o = orow + kb->out_off;
+            _mm512_mask_storeu_epi8(o + kb->oo[0], kb->om[0][0], ye);
+            _mm512_mask_storeu_epi8(o + kb->oo[0] + C, kb->om[1][0], yo);
+            if (kb->om[0][1]) {
+                _mm512_mask_storeu_epi8(o + kb->oo[1], kb->om[0][1], ye);
+                _mm512_mask_storeu_epi8(o + kb->oo[1] + C, kb->om[1][1], yo);
+            }
+        }
+    }
+}
+
 TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                            void *scratch, int threads)
 {
@@ -2568,16 +2636,25 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 int sl = iy % 3;
                 uint8_t *rr = ring + (size_t)sl * p->rowb;
                 if (slot_iy[sl] != iy) {
-                    if (p->x3)
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 1);
+                    if (p->pair)
+                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0, 4);
+                    else if (p->x3)
+                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 1, 3);
                     else
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0);
+                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0, 3);
                     slot_iy[sl] = iy;
                 }
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->rq.gen) {
+            if (p->pair) {
+                if (p->rq.gen)
+                    qdw3_prow(p, r, b0, b1, orow, 1, 0);
+                else if (plain)
+                    qdw3_prow(p, r, b0, b1, orow, 0, 1);
+                else
+                    qdw3_prow(p, r, b0, b1, orow, 0, 0);
+            } else if (p->rq.gen) {
                 if (p->zp)
                     qdw3_row(p, r, b0, b1, orow, 1, 1, 0);
                 else

@@ -650,6 +650,14 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         /* stride 2, blocks straddling two pixels inside the image (one
          * load per tap and piece boundary, VNNI) next to edge blocks */
         { 3, 23, 144, 2, 1 }, { 4, 19, 96, 2, 2 }, { 3, 21, 48, 2, 1 }, { 5, 12, 80, 2, 1 },
+        /* stride 1 pairs (VNNI, no excess): one group of 4 columns for two
+         * pixels; odd and even widths (the last pair without its odd pixel),
+         * blocks within one pair and straddling two (C 32, 80, 96, 144),
+         * rows of several strips, C 16 and 48 (no pairs) next to them */
+        { 3, 2, 32, 1, 1 },   { 4, 3, 64, 1, 2 },   { 5, 7, 96, 1, 1 },   { 6, 9, 144, 1, 2 },
+        { 3, 14, 80, 1, 1 },  { 4, 15, 192, 1, 1 }, { 3, 33, 48, 1, 1 },  { 2, 5, 16, 1, 2 },
+        { 3, 57, 144, 1, 1 }, { 2, 101, 96, 1, 2 }, { 3, 4, 576, 1, 1 },  { 4, 11, 384, 1, 2 },
+        { 5, 6, 32, 1, 2 },   { 3, 45, 32, 1, 1 },
     };
     static const int32_t zps[][2] = { /* in_zp, w_zp */
         { 0, 127 }, { 255, -128 }, { 255, 3 }, { 255, 127 }, { 0, -128 }, { NO_ZP, -2 },
