@@ -2149,12 +2149,19 @@ struct dw3blk {
     int32_t out_off;    /* first output byte, relative to the output row */
     int32_t mode;       /* DW3_*, for all taps */
     uint64_t smask;     /* output lanes stored */
-    int32_t off[4][2];  /* ONE: off[kx][0]; TWO, PAIR: pieces (off, m) x 2 */
-    uint64_t m[4][2];
-    int32_t pc[5];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
+    int32_t off[3][2];  /* ONE: off[kx][0]; TWO, PAIR: pieces (off, m) x 2 */
+    uint64_t m[3][2];
+    int32_t pc[4];      /* LIST: pieces of tap kx are pc[kx] .. pc[kx+1]-1 */
     uint64_t x3m[2];    /* lanes whose byte 3 is column 1 / 2 (others: column 0) */
-    int32_t oo[2];      /* pairs: the even pixels' output pieces from out_off */
-    uint64_t om[2][2];  /* pairs: [even, odd][piece] lanes stored */
+};
+
+/* A block's pair extras, apart: the 3-tap kernel's blocks stay small. */
+struct dw3pair {
+    int32_t off[2];     /* tap 3 as dw3blk's taps */
+    uint64_t m[2];
+    int32_t pc;         /* LIST: tap 3's pieces end (dw3blk pc[3]: start) */
+    int32_t oo[2];      /* the even pixels' output pieces from out_off */
+    uint64_t om[2][2];  /* [even, odd][piece]: lanes stored */
 };
 
 /* A weight block's excess passes: none; at most one per vector, all in one
@@ -2172,6 +2179,7 @@ struct qdw3 {
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
     struct dw3blk *blk; /* [nblk]; block b uses weight block b % fblocks */
+    struct dw3pair *px; /* pairs: [nblk] */
     struct dw3piece *pc;
     int8_t *w;          /* [fblock][ky][j][64]: (w0, w1, w2, 0) of each lane's channel;
                          * pairs: [fblock][even, odd: (0, w0, w1, w2)][ky][j][64] */
@@ -2248,9 +2256,12 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * NT * 64 * sizeof *tmp);
     struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
-    if (!tmp || !blk) {
+    const int npx = pair ? nblk : 0;
+    struct dw3pair *px = calloc((size_t)npx + 1, sizeof *px);
+    if (!tmp || !blk || !px) {
         free(tmp);
         free(blk);
+        free(px);
         free(xcol);
         return -ENOMEM;
     }
@@ -2262,17 +2273,21 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         int lanes = room < 64 ? (int)room : 64;
         k->out_off = (int32_t)f0;
         k->smask = lanes == 64 ? ~(uint64_t)0 : ((uint64_t)1 << lanes) - 1;
+        struct dw3pair *x = px + (pair ? b : npx); /* px[npx]: a sink */
         for (int e = 0; e < lanes && pair; e++) {
             long pp = (f0 + e) / C, i = pp - f0 / C;
-            k->oo[i] = (int32_t)(pp * C);
-            k->om[0][i] |= (uint64_t)1 << e;
+            x->oo[i] = (int32_t)(pp * C);
+            x->om[0][i] |= (uint64_t)1 << e;
             if (2 * pp + 1 < g->out_w)
-                k->om[1][i] |= (uint64_t)1 << e;
+                x->om[1][i] |= (uint64_t)1 << e;
         }
         int most = 0, one = 1;
+        int32_t pc[5] = { 0 };
+        int32_t off[4][2] = { { 0 } };
+        uint64_t m[4][2] = { { 0 } };
         for (int kx = 0; kx < NT; kx++) {
             int first = npc;
-            k->pc[kx] = npc;
+            pc[kx] = npc;
             for (int e = 0; e < lanes; e++) {
                 long f = f0 + e, ox = f / C, c = f % C, ix = ox * S - g->pad_left + kx;
                 if (ix < 0 || ix >= g->in_w)
@@ -2291,20 +2306,25 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
             most = n > most ? n : most;
             one &= n == 1 && tmp[first].m == ~(uint64_t)0;
             for (int i = 0; i < n && i < 2; i++) {
-                k->off[kx][i] = tmp[first + i].off;
-                k->m[kx][i] = tmp[first + i].m;
+                off[kx][i] = tmp[first + i].off;
+                m[kx][i] = tmp[first + i].m;
             }
         }
-        k->pc[NT] = npc;
+        pc[NT] = npc;
+        memcpy(k->off, off, sizeof k->off);
+        memcpy(k->m, m, sizeof k->m);
+        memcpy(k->pc, pc, sizeof k->pc);
+        memcpy(x->off, off[3], sizeof x->off);
+        memcpy(x->m, m[3], sizeof x->m);
+        x->pc = pc[4];
         k->mode = one ? DW3_ONE : most <= 2 ? DW3_TWO : DW3_LIST;
         /* PAIR: every tap two pieces splitting all 64 lanes at the same
          * lane, tap kx's second at tap kx + 1's first; each plain load then
          * reads only bytes between two lanes that a piece reads */
         int two = k->mode == DW3_TWO && lanes == 64;
         for (int kx = 0; kx < NT && two; kx++)
-            two = k->pc[kx + 1] - k->pc[kx] == 2 && k->m[kx][1] == k->m[0][1] &&
-                  k->m[kx][0] == ~k->m[0][1] && k->m[0][1] >> 63 && k->off[kx][0] < k->off[kx][1] &&
-                  (kx == NT - 1 || k->off[kx][1] == k->off[kx + 1][0]);
+            two = pc[kx + 1] - pc[kx] == 2 && m[kx][1] == m[0][1] && m[kx][0] == ~m[0][1] && m[0][1] >> 63 &&
+                  off[kx][0] < off[kx][1] && (kx == NT - 1 || off[kx][1] == off[kx + 1][0]);
         if (two)
             k->mode = DW3_PAIR;
         for (int e = 0; e < lanes && !pair; e++) {
@@ -2316,13 +2336,14 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
         p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)fblocks * (sizeof *p->xbits + 5));
+                           (size_t)nblk * sizeof *p->blk + (size_t)npx * sizeof *p->px + (size_t)fblocks * (sizeof *p->xbits + 5));
     if (!p || !p->block) {
         if (p)
             free(p->block);
         free(p);
         free(tmp);
         free(blk);
+        free(px);
         free(xcol);
         return -ENOMEM;
     }
@@ -2338,14 +2359,17 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->xw = (int8_t *)p->rq.q + nq;
     p->padrow = (uint8_t *)(p->xw + nx);
     p->blk = (struct dw3blk *)(p->padrow + rowb);
-    p->pc = (struct dw3piece *)(p->blk + nblk);
+    p->px = (struct dw3pair *)(p->blk + nblk);
+    p->pc = (struct dw3piece *)(p->px + npx);
     p->xbits = (uint32_t *)(p->pc + npc);
     p->xmode = (uint8_t *)(p->xbits + fblocks);
     p->xrow = p->xmode + fblocks;
     memcpy(p->blk, blk, (size_t)nblk * sizeof *p->blk);
+    memcpy(p->px, px, (size_t)npx * sizeof *p->px);
     memcpy(p->pc, tmp, (size_t)npc * sizeof *p->pc);
     free(tmp);
     free(blk);
+    free(px);
     p->zp = 0;
     p->x3 = any3;
     p->pair = pair;
@@ -2413,21 +2437,22 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
     const struct dw3blk *blk = p->blk;
     for (int b = b0; b < b1; b++) {
         const struct dw3blk *k = blk + b;
+        const struct dw3pair *t = p->px + (nt == 4 ? b : 0);
         __m512i x0, x1, x2, x3v = zero;
         if (k->mode == DW3_ONE) {
             x0 = _mm512_loadu_si512(row + k->off[0][0]);
             x1 = _mm512_loadu_si512(row + k->off[1][0]);
             x2 = _mm512_loadu_si512(row + k->off[2][0]);
             if (nt == 4)
-                x3v = _mm512_loadu_si512(row + k->off[3][0]);
+                x3v = _mm512_loadu_si512(row + t->off[0]);
         } else if (k->mode == DW3_PAIR) {
             const __m512i a1 = _mm512_loadu_si512(row + k->off[1][0]), a2 = _mm512_loadu_si512(row + k->off[2][0]);
-            const __m512i a3 = _mm512_loadu_si512(row + (nt == 4 ? k->off[3][0] : k->off[2][1]));
+            const __m512i a3 = _mm512_loadu_si512(row + (nt == 4 ? t->off[0] : k->off[2][1]));
             x0 = _mm512_mask_blend_epi8(k->m[0][1], _mm512_loadu_si512(row + k->off[0][0]), a1);
             x1 = _mm512_mask_blend_epi8(k->m[0][1], a1, a2);
             x2 = _mm512_mask_blend_epi8(k->m[0][1], a2, a3);
             if (nt == 4)
-                x3v = _mm512_mask_blend_epi8(k->m[0][1], a3, _mm512_loadu_si512(row + k->off[3][1]));
+                x3v = _mm512_mask_blend_epi8(k->m[0][1], a3, _mm512_loadu_si512(row + t->off[1]));
         } else if (k->mode == DW3_TWO) {
             x0 = _mm512_mask_loadu_epi8(zpv, k->m[0][0], row + k->off[0][0]);
             x1 = _mm512_mask_loadu_epi8(zpv, k->m[1][0], row + k->off[1][0]);
@@ -2436,20 +2461,23 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
             x1 = _mm512_mask_loadu_epi8(x1, k->m[1][1], row + k->off[1][1]);
             x2 = _mm512_mask_loadu_epi8(x2, k->m[2][1], row + k->off[2][1]);
             if (nt == 4)
-                x3v = _mm512_mask_loadu_epi8(_mm512_mask_loadu_epi8(zpv, k->m[3][0], row + k->off[3][0]),
-                                             k->m[3][1], row + k->off[3][1]);
+                x3v = _mm512_mask_loadu_epi8(_mm512_mask_loadu_epi8(zpv, t->m[0], row + t->off[0]), t->m[1],
+                                             row + t->off[1]);
         } else {
-            __m512i x[4];
-            for (int kx = 0; kx < 4; kx++) {
+            __m512i x[3];
+            for (int kx = 0; kx < 3; kx++) {
                 x[kx] = zpv;
-                for (int q = k->pc[kx]; kx < nt && q < k->pc[kx + 1]; q++)
+                for (int q = k->pc[kx]; q < k->pc[kx + 1]; q++)
                     x[kx] = _mm512_mask_loadu_epi8(x[kx], p->pc[q].m, row + p->pc[q].off);
             }
             x0 = x[0];
             x1 = x[1];
             x2 = x[2];
-            if (nt == 4)
-                x3v = x[3];
+            if (nt == 4) {
+                x3v = zpv;
+                for (int q = k->pc[3]; q < t->pc; q++)
+                    x3v = _mm512_mask_loadu_epi8(x3v, p->pc[q].m, row + p->pc[q].off);
+            }
         }
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
         /* byte 3: the fourth column (pairs); otherwise the column of the
@@ -2582,6 +2610,7 @@ TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, 
                          int gen, int plain)
 {
     const struct dw3blk *blk = p->blk;
+    const struct dw3pair *px = p->px;
     const int fb = p->fblocks, C = p->C;
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
     const uint8_t *const rr[3] = { r[0], r[1], r[2] };
@@ -2594,13 +2623,13 @@ TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, 
             const size_t ro = (size_t)(b - b0) * 256;
             const __m512i ye = qdw3_block(&k, rr, ro, we, DX_NONE, gen, plain, ozp, omin, omax);
             const __m512i yo = qdw3_block(&k, rr, ro, wo, DX_NONE, gen, plain, ozp, omin, omax);
-            const struct dw3blk *kb = blk + b;
-            uint8_t *o = orow + kb->out_off;
-            _mm512_mask_storeu_epi8(o + kb->oo[0], kb->om[0][0], ye);
-            _mm512_mask_storeu_epi8(o + kb->oo[0] + C, kb->om[1][0], yo);
-            if (kb->om[0][1]) {
-                _mm512_mask_storeu_epi8(o + kb->oo[1], kb->om[0][1], ye);
-                _mm512_mask_storeu_epi8(o + kb->oo[1] + C, kb->om[1][1], yo);
+            const struct dw3pair *t = px + b;
+            uint8_t *o = orow + blk[b].out_off;
+            _mm512_mask_storeu_epi8(o + t->oo[0], t->om[0][0], ye);
+            _mm512_mask_storeu_epi8(o + t->oo[0] + C, t->om[1][0], yo);
+            if (t->om[0][1]) {
+                _mm512_mask_storeu_epi8(o + t->oo[1], t->om[0][1], ye);
+                _mm512_mask_storeu_epi8(o + t->oo[1] + C, t->om[1][1], yo);
             }
         }
     }
