@@ -31,11 +31,17 @@ int mnet_cpu_avx512vnni(void)
     return mnet_cpu_avx512() && __builtin_cpu_supports("avx512vnni");
 }
 
+int mnet_cpu_avx512vbmi(void)
+{
+    return mnet_cpu_avx512() && __builtin_cpu_supports("avx512vbmi");
+}
+
 #else
 
 int mnet_cpu_avx2(void) { return 0; }
 int mnet_cpu_avx512(void) { return 0; }
 int mnet_cpu_avx512vnni(void) { return 0; }
+int mnet_cpu_avx512vbmi(void) { return 0; }
 
 #endif
 

@@ -10,6 +10,7 @@
 int mnet_cpu_avx2(void);        /* AVX2 + FMA */
 int mnet_cpu_avx512(void);      /* AVX-512 F, BW, VL, DQ (+ AVX2, FMA) */
 int mnet_cpu_avx512vnni(void);  /* the above + AVX512_VNNI (vpdpbusd) */
+int mnet_cpu_avx512vbmi(void);  /* AVX-512 + AVX512_VBMI (vpermb, vpermi2b) */
 int mnet_cpu_neon(void);        /* aarch64 Advanced SIMD */
 int mnet_cpu_neondot(void);     /* the above + dot product (sdot/udot, ARMv8.2 DotProd) */
 

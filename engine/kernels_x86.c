@@ -60,6 +60,7 @@
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
 #define TAVX2 __attribute__((target("avx2,fma")))
+#define TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma")))
 #define INL static inline __attribute__((always_inline))
 
 #define MR 6          /* rows of a full-width (64-column) GEMM tile */
@@ -531,6 +532,8 @@ T512 INL __m512i pack_zp_clamp(__m512i a0, __m512i a1, __m512i a2, __m512i a3, i
  * instead of 45 with three 64-bit MultiplyByQuantizedMultipliers. */
 struct qaddk {
     int32_t rqbuf[RQ_BYTES(1) / 4] __attribute__((aligned(64)));
+    uint8_t res[2][256] __attribute__((aligned(64))); /* VBMI: r_i of each byte, see qadd_tables */
+    int32_t lw[2], lbias;                             /* their words (c0, c1), the constant */
     struct rq rq;                                 /* output rescale; bias: ch_a + ch_b */
     int32_t wh[2], wl[2], cl[2], d[2], zp[2], n[2]; /* side 0: a, 1: b */
     int32_t out_zp, out_min, out_max;
@@ -566,8 +569,13 @@ static int qadd_prep(struct qaddk *k, const struct mnet_qbinary *p)
         !rq_fits(amax, p->out_mult, p->out_shift, 0))
         return -ENOTSUP;
     rq_place(&k->rq, k->rqbuf, 1);
-    for (int lane = 0; lane < 16; lane++) /* sums wrap mod 2^32 like the vector lanes */
+    for (int lane = 0; lane < 2; lane++) /* sums wrap mod 2^32 like the vector lanes */
         rq_set(&k->rq, 0, lane, (int32_t)(uint32_t)(uint64_t)ch, p->out_mult, p->out_shift);
+    /* every lane alike: lanes 0-1's pair copied (rq_set's two ldexp per
+     * lane took 0.5 us, per call) */
+    for (int row = 0; row < RQ_ROWS + RQ_GROWS; row++)
+        for (int lane = 2; lane < 16; lane++)
+            k->rqbuf[row * 16 + lane] = k->rqbuf[row * 16 + lane % 2];
     k->out_zp = p->out_zp;
     k->out_min = p->out_min;
     k->out_max = p->out_max;
@@ -618,21 +626,128 @@ T512 static void qadd_span(const struct qaddk *k, const uint8_t *a, const uint8_
     }
 }
 
-T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
-                               const uint8_t *b, uint8_t *out, int threads)
+/* With AVX512_VBMI + VNNI each side's sa (a function of one byte a, a
+ * table too wide for byte lookups: it spans 2^28 on real files) is split as
+ * sa = a*K + r(a) - rmin, K the rounded slope, r - rmin in [0, span] a byte
+ * table; when the two spans sum to <= 255 the two lookups (vpermi2b over
+ * the 128-entry halves, merged on the top bit) add as bytes.  a*K is one
+ * vpdpwssd of the words (a, 256 (a - 128)) (a shuffle puts a in bytes 0
+ * and 3, an xor flips byte 3's top bit) by (K % 256, K / 256): a*K - 2^15
+ * (K / 256).  The constants, rmin and the rq bias make one dword.  About
+ * 90 operations per 64 bytes instead of 150; -ENOTSUP: the spans do not
+ * fit (qadd_span then). */
+T512 static int qadd_tables(struct qaddk *k)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    __m512i v[16];
+    int64_t c = (uint32_t)k->rq.q[RQ_BIAS * 16], span = 0;
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 16; j++) /* sa - ch_i, exact (|sa| < 2^29) */
+            v[j] = qadd_side_vec(k, i, _mm512_add_epi32(iota, _mm512_set1_epi32(16 * j)));
+        const int64_t K = llround((_mm512_cvtsi512_si32(_mm512_alignr_epi32(v[15], v[15], 15)) -
+                                   _mm512_cvtsi512_si32(v[0])) / 255.0);
+        if (K < 0 || K >= (1 << 22)) /* a*K < 2^30: r in int32 */
+            return -ENOTSUP;
+        __m512i lo = _mm512_set1_epi32(INT32_MAX), hi = _mm512_set1_epi32(INT32_MIN);
+        for (int j = 0; j < 16; j++) {
+            v[j] = _mm512_sub_epi32(v[j], _mm512_mullo_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * j)),
+                                                             _mm512_set1_epi32((int32_t)K)));
+            lo = _mm512_min_epi32(lo, v[j]);
+            hi = _mm512_max_epi32(hi, v[j]);
+        }
+        const int32_t rmin = _mm512_reduce_min_epi32(lo);
+        for (int j = 0; j < 16; j++)
+            _mm_store_si128((__m128i *)(k->res[i] + 16 * j),
+                            _mm512_cvtepi32_epi8(_mm512_sub_epi32(v[j], _mm512_set1_epi32(rmin))));
+        span += (int64_t)_mm512_reduce_max_epi32(hi) - rmin;
+        c += rmin + 32768 * (K >> 8);
+        k->lw[i] = (int32_t)((K & 255) | (K >> 8) << 16);
+    }
+    if (span > 255)
+        return -ENOTSUP;
+    k->lbias = (int32_t)(uint32_t)c;
+    return 0;
+}
+
+/* Side i's table at the 64 bytes x. */
+TVBMI INL __m512i qadd_look(const struct qaddk *k, int i, __m512i x)
+{
+    const uint8_t *t = k->res[i];
+    __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(t), x, _mm512_load_si512(t + 64));
+    __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512(t + 128), x, _mm512_load_si512(t + 192));
+    return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), lo, hi);
+}
+
+/* Group j's dword i of each 128-bit lane takes the lane's byte 4i + j, so
+ * r's bytes reach their dwords by vpdpbusd (weight 1 on byte j): no
+ * shuffles; pack_zp_clamp's bytes are then transposed 4x4 in each lane. */
+TVBMI static void qadd_span_vbmi(const struct qaddk *k, const uint8_t *a, const uint8_t *b, uint8_t *out,
+                                 size_t count)
+{
+    /* byte 4i in bytes 0 and 3 of dword i; the transpose */
+    const __m512i dup = _mm512_set4_epi32(0x0C80800C, 0x08808008, 0x04808004, 0x00808000);
+    const __m512i tr = _mm512_set4_epi32(0x0F0B0703, 0x0E0A0602, 0x0D090501, 0x0C080400);
+    const __m512i flip = _mm512_set1_epi32(INT32_MIN), wa = _mm512_set1_epi32(k->lw[0]);
+    const __m512i wb = _mm512_set1_epi32(k->lw[1]), c = _mm512_set1_epi32(k->lbias);
+    for (size_t off = 0; off < count; off += 64) {
+        __mmask64 m = lanes64(count - off);
+        __m512i xa = _mm512_maskz_loadu_epi8(m, a + off), xb = _mm512_maskz_loadu_epi8(m, b + off);
+        __m512i r = _mm512_add_epi8(qadd_look(k, 0, xa), qadd_look(k, 1, xb)), y[4];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            const __m512i g = _mm512_add_epi32(dup, _mm512_set1_epi32(j | j << 24));
+            __m512i u = _mm512_dpbusd_epi32(c, r, _mm512_set1_epi32(1 << 8 * j));
+            u = _mm512_dpwssd_epi32(u, _mm512_xor_si512(_mm512_shuffle_epi8(xa, g), flip), wa);
+            u = _mm512_dpwssd_epi32(u, _mm512_xor_si512(_mm512_shuffle_epi8(xb, g), flip), wb);
+            y[j] = rq_apply(u, &k->rq, 0, k->rq.gen);
+        }
+        __m512i o = pack_zp_clamp(y[0], y[1], y[2], y[3], k->out_zp, k->out_min, k->out_max);
+        _mm512_mask_storeu_epi8(out + off, m, _mm512_shuffle_epi8(o, tr));
+    }
+}
+
+/* vbmi: the lookup form (the CPU has AVX512_VBMI). */
+T512 static void qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a, const uint8_t *b,
+                          uint8_t *out, int threads, int vbmi)
 {
     struct qaddk k;
     if (qadd_prep(&k, p)) {
         mnet_kernels_c.qadd_run(p, count, a, b, out, threads);
         return;
     }
+    if (vbmi)
+        vbmi = !qadd_tables(&k);
     const size_t step = 4096;
     const long spans = (long)((count + step - 1) / step);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 16384)
-    for (long i = 0; i < spans; i++) {
-        size_t off = (size_t)i * step;
-        qadd_span(&k, a + off, b + off, out + off, count - off < step ? count - off : step);
+    if (threads <= 1 || count <= 16384) { /* an inactive parallel region still costs libgomp's team */
+        if (vbmi)
+            qadd_span_vbmi(&k, a, b, out, count);
+        else
+            qadd_span(&k, a, b, out, count);
+        return;
     }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long i = 0; i < spans; i++) {
+        size_t off = (size_t)i * step, n = count - off < step ? count - off : step;
+        if (vbmi)
+            qadd_span_vbmi(&k, a + off, b + off, out + off, n);
+        else
+            qadd_span(&k, a + off, b + off, out + off, n);
+    }
+}
+
+T512 static void x512_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
+                               const uint8_t *b, uint8_t *out, int threads)
+{
+    qadd_run(p, count, a, b, out, threads, 0);
+}
+
+/* The VNNI table's ADD: CPUs with VNNI but no VBMI (Cascade Lake) keep the
+ * arithmetic form. */
+T512 static void vnni_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
+                               const uint8_t *b, uint8_t *out, int threads)
+{
+    qadd_run(p, count, a, b, out, threads, mnet_cpu_avx512vbmi());
 }
 
 /* ======================= int8 GEMM (VNNI) ======================= */
@@ -3577,7 +3692,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .fconv_run = x512_fconv_run,
     .fdw_prepare = x512_fdw_prepare,
     .fdw_run = x512_fdw_run,
-    .qadd_run = x512_qadd_run,
+    .qadd_run = vnni_qadd_run,
     .release = x_free_pack,
     .fblock_prepare = x512_fblock_prepare,
     .fblock_run = x512_fblock_run,

@@ -11,7 +11,8 @@
  *                                end (w - w_zp leaves int8); default -1: one in
  *                                12 channels when W_ZP != 0, none otherwise;
  *                                KIND: only that kernel (qdw, qconv, fdw, fconv,
- *                                fblock: the fused float blocks)
+ *                                fblock: the fused float blocks, qadd: v2's
+ *                                residual ADDs)
  *
  * One thread, batch 1; each line is the best of 15 runs timed with the
  * thread's CPU clock, so a machine shared with other work inflates it less
@@ -227,6 +228,31 @@ static void bench_fb(int h, int cin, int c, int s, int cout)
     free(we); free(wd); free(wp); free(bias);
 }
 
+/* v2's residual ADD on an h x h x c map, with the real quant file's first
+ * ADD's parameters (one side's multiplier 2^30, the other's 0.69 * 2^31 / 2). */
+static void bench_qadd(int h, int c)
+{
+    const struct mnet_qbinary p = { .a_zp = 136, .b_zp = 119, .out_zp = 133, .out_min = 0, .out_max = 255,
+                                    .a_mult = 1073741824, .a_shift = 0, .b_mult = 1475367762, .b_shift = -1,
+                                    .out_mult = 1995052007, .out_shift = -19, .left_shift = 20 };
+    const struct mnet_kernel_ops *k = T->qadd_run ? T : &mnet_kernels_c; /* as the plan picks */
+    size_t n = (size_t)h * h * c;
+    uint8_t *a = xalloc(n), *b = xalloc(n), *out = xalloc(n);
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (uint8_t)rand();
+        b[i] = (uint8_t)rand();
+    }
+    double best = 1e9;
+    for (int it = 0; it < 15; it++) {
+        double t = cpu_ms();
+        k->qadd_run(&p, n, a, b, out, 1);
+        t = cpu_ms() - t;
+        best = t < best ? t : best;
+    }
+    printf("%-10s qadd  %3dx%3dx%4d: %8.4f ms %7.2f ns/byte\n", T->name, h, h, c, best, best * 1e6 / (double)n);
+    free(a); free(b); free(out);
+}
+
 int main(int argc, char **argv)
 {
     T = mnet_kernels_select();
@@ -279,6 +305,12 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
             bench_fb(blocks[i][0], blocks[i][1], blocks[i][2], blocks[i][3], blocks[i][4]);
     if (only && !strcmp(only, "fblock"))
+        return 0;
+    static const int adds[][2] = { { 56, 24 }, { 28, 32 }, { 14, 64 }, { 14, 96 }, { 7, 160 } };
+    if (!only || !strcmp(only, "qadd"))
+        for (size_t i = 0; i < sizeof adds / sizeof adds[0]; i++)
+            bench_qadd(adds[i][0], adds[i][1]);
+    if (only && !strcmp(only, "qadd"))
         return 0;
     for (int q = 1; q >= 0; q--)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

@@ -121,6 +121,16 @@ static void act_range(int32_t *lo, int32_t *hi)
  * left shift is 20, where an input's rescaled value has 19 bits below what
  * the output keeps, so an error in its last bit would rarely show; a third
  * of the cases use a shift of 9-12 instead (the same code paths). */
+/* The reference's parameters of q. */
+static void ref_add(struct mnet_ref_qbinary *r, const struct mnet_qbinary *q)
+{
+    *r = (struct mnet_ref_qbinary){ .t = MNET_U8, .a_zp = q->a_zp, .b_zp = q->b_zp, .out_zp = q->out_zp,
+                                    .out_min = q->out_min, .out_max = q->out_max, .a_mult = q->a_mult,
+                                    .a_shift = q->a_shift, .b_mult = q->b_mult, .b_shift = q->b_shift,
+                                    .out_mult = q->out_mult, .out_shift = q->out_shift,
+                                    .left_shift = q->left_shift };
+}
+
 static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
 {
     double sa = rfloat(0.01f, 0.2f), sb = rfloat(0.01f, 0.2f), so = rfloat(0.02f, 0.3f);
@@ -138,11 +148,7 @@ static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
     act_range(&q->out_min, &q->out_max);
     mnet_quant_add_params(sa, sb, so, ls, &q->a_mult, &q->a_shift, &q->b_mult, &q->b_shift,
                           &q->out_mult, &q->out_shift);
-    *r = (struct mnet_ref_qbinary){ .t = MNET_U8, .a_zp = q->a_zp, .b_zp = q->b_zp, .out_zp = q->out_zp,
-                                    .out_min = q->out_min, .out_max = q->out_max, .a_mult = q->a_mult,
-                                    .a_shift = q->a_shift, .b_mult = q->b_mult, .b_shift = q->b_shift,
-                                    .out_mult = q->out_mult, .out_shift = q->out_shift,
-                                    .left_shift = ls };
+    ref_add(r, q);
 }
 
 /* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
@@ -416,35 +422,80 @@ static void check_fpack_pool(const struct mnet_kernel_ops *t)
     }
 }
 
-/* count random pairs, or (count 0) every pair of bytes. */
-static void check_qadd(const struct mnet_kernel_ops *t, size_t count)
+/* count random pairs, or (count 0) every pair of bytes; random parameters
+ * unless given.  Every pair comes with 37 more bytes (tail masks), and
+ * out == a is run too. */
+static void check_qadd(const struct mnet_kernel_ops *t, size_t count, const struct mnet_qbinary *given)
 {
     if (!t->qadd_run) /* the plan uses the portable one */
         return;
     const int every = count == 0;
     if (every)
-        count = 65536;
+        count = 65536 + 37;
     uint8_t *a = xalloc(count), *b = xalloc(count), *ref = xalloc(count), *out = xalloc(count);
     for (size_t i = 0; i < count; i++) {
         a[i] = (uint8_t)(every ? i : rnd());
-        b[i] = (uint8_t)(every ? i >> 8 : rnd());
+        b[i] = (uint8_t)(every ? i >> 8 ^ i >> 16 : rnd());
     }
     struct mnet_qbinary q;
     struct mnet_ref_qbinary r;
-    make_add(&q, &r);
+    if (given) {
+        q = *given;
+        ref_add(&r, &q);
+    } else {
+        make_add(&q, &r);
+    }
     mnet_ref_qadd(&r, 1, count, a, b, 1, count, ref);
-    for (int threads = 1; threads <= 2; threads++) {
-        memset(out, 0xA5, count);
-        t->qadd_run(&q, count, a, b, out, threads);
-        size_t bad = 0;
-        for (size_t i = 0; i < count; i++)
-            bad += out[i] != ref[i];
+    for (int run = 0; run < 3; run++) { /* threads 1, 2; in place */
+        if (run < 2)
+            memset(out, 0xA5, count);
+        else
+            memcpy(out, a, count);
+        t->qadd_run(&q, count, run < 2 ? a : out, b, out, run ? 2 : 1);
+        size_t bad = 0, first = 0;
+        for (size_t i = count; i-- > 0;)
+            if (out[i] != ref[i]) {
+                bad++;
+                first = i;
+            }
         if (bad) {
             failures++;
-            fprintf(stderr, "FAIL %s qadd count %zu threads %d: %zu differ\n", t->name, count, threads, bad);
+            fprintf(stderr, "FAIL %s qadd count %zu %s: %zu differ, first at a %d b %d: %d, not %d "
+                    "(zp %d %d %d, mult %d>>%d %d>>%d %d>>%d, ls %d)\n", t->name, count,
+                    run == 2 ? "in place" : run ? "2 threads" : "1 thread", bad, a[first], b[first], out[first],
+                    ref[first], q.a_zp, q.b_zp, q.out_zp, q.a_mult, -q.a_shift, q.b_mult, -q.b_shift,
+                    q.out_mult, -q.out_shift, q.left_shift);
         }
     }
     free(a); free(b); free(ref); free(out);
+}
+
+/* Every pair of bytes under fixed parameters: the real quant file's ADDs,
+ * the builder's, and the ends of what the kernels accept (scales equal,
+ * 2^-8 apart, a slope's fraction near 1/2 on one side or both, zero points
+ * 0 and 255, ReLU6 clamps, an output scale with a left shift, small left
+ * shifts).  Checked for all 256 x 256 pairs with a tail. */
+static void check_qadd_fixed(const struct mnet_kernel_ops *t)
+{
+    static const struct mnet_qbinary fixed[] = {
+        /* zp a, b, out; out_min, out_max; a_mult, a_shift, b_mult, b_shift, out_mult, out_shift, ls */
+        { 136, 119, 133, 0, 255, 1073741824, 0, 1475367762, -1, 1995052007, -19, 20 },
+        { 124, 130, 124, 0, 255, 2131432016, -1, 1073741824, 0, 1681202601, -19, 20 },
+        { 127, 127, 126, 0, 255, 1073741824, 0, 2031709950, -1, 1713159654, -19, 20 },
+        { 133, 133, 133, 0, 255, 1073741824, 0, 1521028858, -1, 1752439886, -19, 20 },
+        { 0, 255, 255, 0, 255, 1073741824, 0, 1073741824, 0, 1073741824, -20, 20 },
+        /* sums on exact ties of both signs for every byte of either side:
+         * any entry off by one moves some rounding */
+        { 200, 200, 128, 0, 255, 1073741824, 0, 1073741824, 0, 1073741824, -20, 20 },
+        { 255, 0, 0, 0, 255, 1073741824, 0, 1073741825, -8, 2147483647, -19, 20 },
+        { 255, 255, 0, 0, 6, 1073741824, 0, 1610612736, -1, 1431655765, -18, 20 },
+        { 0, 0, 128, 128, 200, 1610612736, -1, 1610612736, -1, 1431655765, -19, 20 },
+        { 3, 250, 17, 0, 255, 2147483647, -1, 1073741824, 0, 1518500250, 0, 20 },
+        { 77, 180, 90, 10, 240, 1073741824, 0, 1398101333, -11, 1288490189, -10, 10 },
+        { 200, 50, 100, 0, 255, 1879048192, -1, 1073741824, 0, 1717986918, -11, 12 },
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        check_qadd(t, 0, &fixed[i]);
 }
 
 /* The shapes: MobileNet's own plus odd ones. */
@@ -866,11 +917,12 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         snprintf(what, sizeof what, "fdw %dx%d/%d%s dm%d n%d %dx%dx%d", k, k, s, valid ? " valid" : "", dm,
                  n, h, w, c);
         check_fconv(t, 1, n, &g, what);
-        check_qadd(t, (size_t)rint_in(1, 5000));
+        check_qadd(t, (size_t)rint_in(1, 5000), NULL);
     }
-    check_qadd(t, 56 * 56 * 24 * 2 + 5); /* big enough to use both threads */
+    check_qadd(t, 56 * 56 * 24 * 2 + 5, NULL); /* big enough to use both threads */
     for (int i = 0; i < 8; i++)
-        check_qadd(t, 0);
+        check_qadd(t, 0, NULL);
+    check_qadd_fixed(t);
 }
 
 int main(void)
