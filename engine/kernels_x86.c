@@ -2245,6 +2245,9 @@ static int dw4_chan(int j, int lane)
  * outliers).  Other channels keep their excess in extra weight vectors,
  * one vpdpbusd of the same interleaved row each (two for an excess of
  * 128), only for the 16-channel vectors and kernel rows holding one.
+ * Pairs keep all excess in passes (byte 3 holds the fourth column): a
+ * pass per pixel, the odd pixel's excess one byte on; the vectors without
+ * one are skipped by a branch (a pass costs two there).
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
  * a range of blocks): the ring of a strip stays in L1 next to the weights and
@@ -2282,7 +2285,7 @@ struct dw3pair {
 /* A weight block's excess passes: none; at most one per vector, all in one
  * kernel row each (the real files: one outlier tap): one unconditional
  * vpdpbusd per vector, no branches; any other pattern: tested per pass. */
-enum { DX_NONE, DX_ONE, DX_ANY };
+enum { DX_NONE, DX_ONE, DX_ANY, DX_ONE_IF };
 
 struct qdw3 {
     struct xpack h;
@@ -2300,7 +2303,8 @@ struct qdw3 {
                          * pairs: [fblock][even, odd: (0, w0, w1, w2)][ky][j][64] */
     struct rq rq;       /* [fblock][j] */
     uint8_t *padrow;    /* a ring row of in_zp */
-    int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8 */
+    int8_t *xw;         /* [fblock][j][ky][pass][64]: what w - w_zp has beyond int8;
+                         * pairs: [fblock][even, odd][j][ky][pass][64] */
     uint32_t *xbits;    /* [fblock]: bit 3j+ky: a pass against xw; bit 16+3j+ky: a second */
     uint8_t *xmode;     /* [fblock]: DX_* */
     uint8_t *xrow;      /* [fblock][j]: DX_ONE: the row ky of vector j's pass (0 if none) */
@@ -2341,7 +2345,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     /* Column of channel c's outlier taps when its excess can ride in byte 3
      * of the groups (all in one column, each within int8); -1: none, -2:
      * passes. */
-    int any3 = 0, anyx = 0;
+    int any3 = 0;
     for (int c = 0; c < C; c++) {
         xcol[c] = -1;
         for (int t = 0; t < 9; t++) {
@@ -2351,15 +2355,17 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
             xcol[c] = d - d0 > 127 || (xcol[c] >= 0 && xcol[c] != t % 3) ? -2 : (int8_t)(t % 3);
         }
         any3 |= xcol[c] >= 0;
-        anyx |= xcol[c] != -1;
     }
-    /* Pairs (stride 1, no excess: byte 3 is taken): the ring holds one
-     * group (x[ix], .., x[ix+3]), ix = 2p - pad_left, per pixel pair p and
-     * channel, read by pixel 2p with weights (w0, w1, w2, 0) and by 2p+1
-     * with (0, w0, w1, w2): half the interleaving and ring loads per
-     * output.  The ring is laid out as a stride-2 row of 4-tap pixels;
-     * C >= 64 or 32 keeps a block within two pairs (two store pieces). */
-    const int pair = g->stride_w == 1 && flat && (C >= 64 || C == 32) && g->out_w >= 2 && !anyx;
+    /* Pairs (stride 1): the ring holds one group (x[ix], .., x[ix+3]),
+     * ix = 2p - pad_left, per pixel pair p and channel, read by pixel 2p
+     * with weights (w0, w1, w2, 0) and by 2p+1 with (0, w0, w1, w2): half
+     * the interleaving and ring loads per output.  The ring is laid out as
+     * a stride-2 row of 4-tap pixels; C >= 64 or 32 keeps a block within
+     * two pairs (two store pieces).  Byte 3 is taken: all excess goes to
+     * passes, the odd pixel's one byte on (xw twice as long). */
+    const int pair = g->stride_w == 1 && flat && (C >= 64 || C == 32) && g->out_w >= 2;
+    if (pair)
+        any3 = 0;
     const int S = pair ? 2 : g->stride_w, NT = pair ? 4 : 3, OW = pair ? (g->out_w + 1) / 2 : g->out_w;
     const long rowlen = (long)OW * C;
     const int nblk = flat ? (int)((rowlen + 63) / 64) : OW * CB;
@@ -2367,7 +2373,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     if (sbmax > nblk)
         sbmax = nblk;
     const size_t nw = (size_t)fblocks * 768 * (pair ? 2 : 1), nq = RQ_BYTES((size_t)fblocks * 4);
-    const size_t nx = (size_t)fblocks * 4 * 3 * 2 * 64, rowb = (size_t)sbmax * 256;
+    const size_t nx = (size_t)fblocks * 1536 * (pair ? 2 : 1), rowb = (size_t)sbmax * 256;
     /* pieces: at most one per lane and tap */
     struct dw3piece *tmp = malloc((size_t)nblk * NT * 64 * sizeof *tmp);
     struct dw3blk *blk = calloc((size_t)nblk, sizeof *blk);
@@ -2507,15 +2513,18 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     int d0 = clamp_s8(d), e = d - d0;
                     int8_t *wl = p->w + (((size_t)wb * (pair ? 6 : 3) + ky) * 4 + j) * 64 + lane * 4;
                     wl[t % 3] = (int8_t)d0;
-                    if (pair) /* no excess */
+                    if (pair)
                         wl[768 + t % 3 + 1] = (int8_t)d0;
-                    if (e && xcol[c] >= 0) {
+                    if (e && xcol[c] >= 0 && !pair) {
                         wl[3] = (int8_t)e;
                         continue;
                     }
                     for (int ps = 0; e; ps++) {
                         int e0 = e > 127 ? 127 : e;
-                        p->xw[((((size_t)wb * 4 + j) * 3 + ky) * 2 + ps) * 64 + lane * 4 + t % 3] = (int8_t)e0;
+                        int8_t *xl = p->xw + (size_t)wb * 1536 * (pair ? 2 : 1) + ((j * 3 + ky) * 2 + ps) * 64 + lane * 4;
+                        xl[t % 3] = (int8_t)e0;
+                        if (pair)
+                            xl[1536 + t % 3 + 1] = (int8_t)e0;
                         e -= e0;
                         p->xbits[wb] |= (uint32_t)1 << (16 * ps + 3 * j + ky);
                         p->zp = 1;
@@ -2634,7 +2643,7 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
         a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
-        if (zp == DX_ONE) /* a zero vector where j has no pass */
+        if (zp == DX_ONE || (zp == DX_ONE_IF && k->xbits & 7u << 3 * j)) /* DX_ONE: a zero vector where j has no pass */
             a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r[k->xrow[j]] + ro + 64 * j),
                                        _mm512_load_si512(k->xw + (j * 3 + k->xrow[j]) * 128));
         if (zp == DX_ANY && k->xbits & 7u << 3 * j)
@@ -2667,7 +2676,7 @@ TVNNI INL void qdw3_store(const struct dw3blk *k, uint8_t *orow, __m512i y)
 INL struct dw3w qdw3_w(const struct qdw3 *p, int wb, int zp)
 {
     struct dw3w k = { { p->rq.q + (size_t)wb * 4 * RQ_V, p->rq.g + (size_t)wb * 4 * RQ_G, p->rq.gen, p->rq.fl },
-                      p->xw + (size_t)wb * 1536, 0, { 0, 0, 0, 0 } };
+                      p->xw + (size_t)wb * 1536 * (p->pair ? 2 : 1), 0, { 0, 0, 0, 0 } };
     if (zp) {
         k.xbits = p->xbits[wb];
         for (int j = 0; j < 4; j++)
@@ -2720,9 +2729,10 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
 }
 
 /* Pairs: ring blocks [b0, b1), each two output blocks (even and odd pixels)
- * stored in at most two pieces each. */
+ * stored in at most two pieces each; zp: as qdw3_row, the odd pixel's
+ * excess weights 1536 bytes on. */
 TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
-                         int gen, int plain)
+                         int zp, int gen, int plain)
 {
     const struct dw3blk *blk = p->blk;
     const struct dw3pair *px = p->px;
@@ -2730,23 +2740,34 @@ TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, 
     const int32_t ozp = p->out_zp, omin = p->out_min, omax = p->out_max;
     const uint8_t *const rr[3] = { r[0], r[1], r[2] };
     const int8_t *w = p->w;
+    const uint8_t *xmode = p->xmode;
     for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
-        const int wb = bs % fb;
-        const struct dw3w k = qdw3_w(p, wb, 0);
+        const int wb = bs % fb, m = zp ? xmode[wb] : DX_NONE;
+        const struct dw3w k = qdw3_w(p, wb, zp);
+        struct dw3w ko = k;
+        ko.xw += 1536;
         const __m512i *we = (const __m512i *)(w + (size_t)wb * 1536), *wo = we + 12;
-        for (int b = bs; b < b1; b += fb) {
-            const size_t ro = (size_t)(b - b0) * 256;
-            const __m512i ye = qdw3_block(&k, rr, ro, we, DX_NONE, gen, plain, ozp, omin, omax);
-            const __m512i yo = qdw3_block(&k, rr, ro, wo, DX_NONE, gen, plain, ozp, omin, omax);
-            const struct dw3pair *t = px + b;
-            uint8_t *o = orow + blk[b].out_off;
-            _mm512_mask_storeu_epi8(o + t->oo[0], t->om[0][0], ye);
-            _mm512_mask_storeu_epi8(o + t->oo[0] + C, t->om[1][0], yo);
-            if (t->om[0][1]) {
-                _mm512_mask_storeu_epi8(o + t->oo[1], t->om[0][1], ye);
-                _mm512_mask_storeu_epi8(o + t->oo[1] + C, t->om[1][1], yo);
-            }
-        }
+#define QDW3_PRUN(M)                                                                                \
+    for (int b = bs; b < b1; b += fb) {                                                             \
+        const size_t ro = (size_t)(b - b0) * 256;                                                   \
+        const __m512i ye = qdw3_block(&k, rr, ro, we, M, gen, plain, ozp, omin, omax);              \
+        const __m512i yo = qdw3_block(&ko, rr, ro, wo, M, gen, plain, ozp, omin, omax);             \
+        const struct dw3pair *t = px + b;                                                           \
+        uint8_t *o = orow + blk[b].out_off;                                                         \
+        _mm512_mask_storeu_epi8(o + t->oo[0], t->om[0][0], ye);                                     \
+        _mm512_mask_storeu_epi8(o + t->oo[0] + C, t->om[1][0], yo);                                 \
+        if (t->om[0][1]) {                                                                          \
+            _mm512_mask_storeu_epi8(o + t->oo[1], t->om[0][1], ye);                                 \
+            _mm512_mask_storeu_epi8(o + t->oo[1] + C, t->om[1][1], yo);                             \
+        }                                                                                           \
+    }
+        if (m == DX_NONE)
+            QDW3_PRUN(DX_NONE)
+        else if (m == DX_ONE)
+            QDW3_PRUN(DX_ONE_IF)
+        else
+            QDW3_PRUN(DX_ANY)
+#undef QDW3_PRUN
     }
 }
 
@@ -2791,13 +2812,20 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->pair) {
+            if (p->pair && p->zp) {
                 if (p->rq.gen)
-                    qdw3_prow(p, r, b0, b1, orow, 1, 0);
+                    qdw3_prow(p, r, b0, b1, orow, 1, 1, 0);
                 else if (plain)
-                    qdw3_prow(p, r, b0, b1, orow, 0, 1);
+                    qdw3_prow(p, r, b0, b1, orow, 1, 0, 1);
                 else
-                    qdw3_prow(p, r, b0, b1, orow, 0, 0);
+                    qdw3_prow(p, r, b0, b1, orow, 1, 0, 0);
+            } else if (p->pair) {
+                if (p->rq.gen)
+                    qdw3_prow(p, r, b0, b1, orow, 0, 1, 0);
+                else if (plain)
+                    qdw3_prow(p, r, b0, b1, orow, 0, 0, 1);
+                else
+                    qdw3_prow(p, r, b0, b1, orow, 0, 0, 0);
             } else if (p->rq.gen) {
                 if (p->zp)
                     qdw3_row(p, r, b0, b1, orow, 1, 1, 0);

@@ -215,7 +215,7 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         }
         for (int c = 0; c < g->out_c; c++)
             for (int o = sparse_outliers == 2 || rnd() % 12 == 0 ? 1 + (int)(rnd() % 2) * (int)(rnd() % 3) : 0;
-                 o > 0 && sparse_outliers != 3; o--) {
+                 o > 0 && sparse_outliers < 3; o--) {
                 size_t k = (size_t)rint_in(0, K - 1);
                 w[dw ? k * g->out_c + c : (size_t)c * K + k] = far;
             }
@@ -228,6 +228,16 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
                     w[(size_t)(ky * 3 + kx) * g->out_c + c] = far;
             if (rows && rnd() % 8 == 0)
                 w[(size_t)(rint_in(0, 2) * 3 + (kx + 1) % 3) * g->out_c + c] = far;
+        }
+        /* 4 (depthwise 3x3): every fifth channel (so in every 16-lane
+         * vector), far taps by channel: each single tap, a column, a row, a
+         * diagonal, all nine */
+        for (int c = 0; sparse_outliers == 4 && c < g->out_c; c += 5) {
+            int q = c / 5 % 13, kx = c % 3;
+            unsigned taps = q < 9 ? 1u << q : q == 9 ? 0x49u << kx : q == 10 ? 7u << 3 * kx : q == 11 ? 0x111u : 0x1ffu;
+            for (int t = 0; t < 9; t++)
+                if (taps >> t & 1)
+                    w[(size_t)t * g->out_c + c] = far;
         }
     }
     for (size_t i = 0; i < nin; i++)
@@ -825,6 +835,29 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
                              c[3], valid ? " valid" : "", fold_zps[z], mode, n, c[0], c[1], c[2]);
                     check_qconv(t, 1, n, &g, 1, what);
                 }
+            }
+        }
+    }
+    /* Stride-1 pairs with excess (VNNI: passes, the odd pixel's weights a
+     * byte on): outlier patterns (mode 4) in channels of every vector, odd
+     * and even widths, one and several strips, w - w_zp up to 255 (excess
+     * 128: two passes) and down to -255 */
+    static const int dwpair_cases[][3] = { /* h, w, c */
+        { 5, 7, 32 }, { 4, 6, 64 }, { 6, 9, 96 }, { 3, 14, 144 }, { 4, 5, 576 }, { 3, 57, 144 },
+        { 5, 12, 80 }, { 3, 2, 192 },
+    };
+    static const int32_t pair_zps[] = { 127, -128, 40, -40 };
+    sparse_outliers = 4;
+    for (size_t i = 0; i < sizeof dwpair_cases / sizeof dwpair_cases[0]; i++) {
+        const int *c = dwpair_cases[i];
+        for (int valid = 0; valid <= (c[0] >= 3 && c[1] >= 3); valid++) {
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, 1, valid, 1);
+            for (size_t z = 0; z < sizeof pair_zps / sizeof pair_zps[0]; z++) {
+                force_w_zp = pair_zps[z];
+                int n = 1 + (int)((i + z) % 2);
+                snprintf(what, sizeof what, "qdw 3x3/1%s folded w_zp %d outliers 4 n%d %dx%dx%d",
+                         valid ? " valid" : "", pair_zps[z], n, c[0], c[1], c[2]);
+                check_qconv(t, 1, n, &g, 1, what);
             }
         }
     }
