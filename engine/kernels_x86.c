@@ -650,8 +650,8 @@ T512 static int qadd_tables(struct qaddk *k)
             return -ENOTSUP;
         __m512i lo = _mm512_set1_epi32(INT32_MAX), hi = _mm512_set1_epi32(INT32_MIN);
         for (int j = 0; j < 16; j++) {
-            v[j] = _mm512_sub_epi32(v[j], _mm512_mullo_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * j)),
-                                                             _mm512_set1_epi32((int32_t)K)));
+            const __m512i x = _mm512_add_epi32(iota, _mm512_set1_epi32(16 * j));
+            v[j] = _mm512_sub_epi32(v[j], _mm512_mullo_epi32(x, _mm512_set1_epi32((int32_t)K)));
             lo = _mm512_min_epi32(lo, v[j]);
             hi = _mm512_max_epi32(hi, v[j]);
         }
@@ -2457,7 +2457,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     struct qdw3 *p = x_alloc(sizeof *p);
     if (p)
         p->block = x_alloc(nw + nq + nx + rowb + (size_t)npc * sizeof *p->pc +
-                           (size_t)nblk * sizeof *p->blk + (size_t)npx * sizeof *p->px + (size_t)fblocks * (sizeof *p->xbits + 5));
+                           (size_t)nblk * sizeof *p->blk + (size_t)npx * sizeof *p->px +
+                               (size_t)fblocks * (sizeof *p->xbits + 5));
     if (!p || !p->block) {
         if (p)
             free(p->block);
@@ -2521,7 +2522,8 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
                     }
                     for (int ps = 0; e; ps++) {
                         int e0 = e > 127 ? 127 : e;
-                        int8_t *xl = p->xw + (size_t)wb * 1536 * (pair ? 2 : 1) + ((j * 3 + ky) * 2 + ps) * 64 + lane * 4;
+                        int8_t *xl = p->xw + (size_t)wb * 1536 * (pair ? 2 : 1) +
+                                     ((j * 3 + ky) * 2 + ps) * 64 + lane * 4;
                         xl[t % 3] = (int8_t)e0;
                         if (pair)
                             xl[1536 + t % 3 + 1] = (int8_t)e0;
@@ -2570,7 +2572,8 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
             if (nt == 4)
                 x3v = _mm512_loadu_si512(row + t->off[0]);
         } else if (k->mode == DW3_PAIR) {
-            const __m512i a1 = _mm512_loadu_si512(row + k->off[1][0]), a2 = _mm512_loadu_si512(row + k->off[2][0]);
+            const __m512i a1 = _mm512_loadu_si512(row + k->off[1][0]);
+            const __m512i a2 = _mm512_loadu_si512(row + k->off[2][0]);
             const __m512i a3 = _mm512_loadu_si512(row + (nt == 4 ? t->off[0] : k->off[2][1]));
             x0 = _mm512_mask_blend_epi8(k->m[0][1], _mm512_loadu_si512(row + k->off[0][0]), a1);
             x1 = _mm512_mask_blend_epi8(k->m[0][1], a1, a2);
@@ -2643,7 +2646,8 @@ TVNNI INL __m512i qdw3_block(const struct dw3w *k, const uint8_t *const *r, size
         a[j] = _mm512_dpbusd_epi32(a[j], x[0], wv[j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[1], wv[4 + j]);
         a[j] = _mm512_dpbusd_epi32(a[j], x[2], wv[8 + j]);
-        if (zp == DX_ONE || (zp == DX_ONE_IF && k->xbits & 7u << 3 * j)) /* DX_ONE: a zero vector where j has no pass */
+        /* DX_ONE: a zero vector where j has no pass */
+        if (zp == DX_ONE || (zp == DX_ONE_IF && k->xbits & 7u << 3 * j))
             a[j] = _mm512_dpbusd_epi32(a[j], _mm512_load_si512(r[k->xrow[j]] + ro + 64 * j),
                                        _mm512_load_si512(k->xw + (j * 3 + k->xrow[j]) * 128));
         if (zp == DX_ANY && k->xbits & 7u << 3 * j)
