@@ -2816,35 +2816,26 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 r[ky] = rr;
             }
             uint8_t *orow = oimg + (size_t)oy * outrow;
-            if (p->pair && p->zp) {
-                if (p->rq.gen)
-                    qdw3_prow(p, r, b0, b1, orow, 1, 1, 0);
-                else if (plain)
-                    qdw3_prow(p, r, b0, b1, orow, 1, 0, 1);
-                else
-                    qdw3_prow(p, r, b0, b1, orow, 1, 0, 0);
-            } else if (p->pair) {
-                if (p->rq.gen)
-                    qdw3_prow(p, r, b0, b1, orow, 0, 1, 0);
-                else if (plain)
-                    qdw3_prow(p, r, b0, b1, orow, 0, 0, 1);
-                else
-                    qdw3_prow(p, r, b0, b1, orow, 0, 0, 0);
-            } else if (p->rq.gen) {
-                if (p->zp)
-                    qdw3_row(p, r, b0, b1, orow, 1, 1, 0);
-                else
-                    qdw3_row(p, r, b0, b1, orow, 0, 1, 0);
-            } else if (plain) {
-                if (p->zp)
-                    qdw3_row(p, r, b0, b1, orow, 1, 0, 1);
-                else
-                    qdw3_row(p, r, b0, b1, orow, 0, 0, 1);
-            } else if (p->zp) {
-                qdw3_row(p, r, b0, b1, orow, 1, 0, 0);
-            } else {
-                qdw3_row(p, r, b0, b1, orow, 0, 0, 0);
-            }
+            /* zp and the requantization form (gen, plain or neither) as
+             * compile-time constants of the row kernel */
+#define QDW3_FORMS(ROW, ZP)                                                                         \
+    do {                                                                                            \
+        if (p->rq.gen)                                                                              \
+            ROW(p, r, b0, b1, orow, ZP, 1, 0);                                                      \
+        else if (plain)                                                                             \
+            ROW(p, r, b0, b1, orow, ZP, 0, 1);                                                      \
+        else                                                                                        \
+            ROW(p, r, b0, b1, orow, ZP, 0, 0);                                                      \
+    } while (0)
+            if (p->pair && p->zp)
+                QDW3_FORMS(qdw3_prow, 1);
+            else if (p->pair)
+                QDW3_FORMS(qdw3_prow, 0);
+            else if (p->zp)
+                QDW3_FORMS(qdw3_row, 1);
+            else
+                QDW3_FORMS(qdw3_row, 0);
+#undef QDW3_FORMS
         }
     }
 }
