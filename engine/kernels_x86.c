@@ -2363,7 +2363,34 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
      * a stride-2 row of 4-tap pixels; C >= 64 or 32 keeps a block within
      * two pairs (two store pieces).  Byte 3 is taken: all excess goes to
      * passes, the odd pixel's one byte on (xw twice as long). */
-    const int pair = g->stride_w == 1 && flat && (C >= 64 || C == 32) && g->out_w >= 2;
+    int pair = g->stride_w == 1 && flat && (C >= 64 || C == 32) && g->out_w >= 2;
+    /* Unless the excess costs the pairs more than they save: when byte 3
+     * can take all of it, the 3-tap rows carry it for nothing, while each
+     * 16-channel vector with excess costs the pairs a pass per pixel,
+     * dearest where a strip holds under 3 blocks per weight block.  So the
+     * 3-tap rows from 1/9 of the vectors with excess there, from 1/2
+     * elsewhere.  bench_kernels avx512vnni W_ZP 12, one-tap outliers
+     * (pairs / 3-tap ms, best of 15, minima of 7 interleaved runs):
+     * 56x56x144 without 0.085 / 0.093, 4 of its 36 vectors with excess
+     * 0.098 / 0.097, 8: 0.102 / 0.096; 14x14x576 2 of 36 0.025 / 0.027, 3:
+     * 0.025 / 0.025; 28x28x192 3 of 12 0.026 / 0.030, 6: 0.030 / 0.029;
+     * 112x112x32 1 of 4 0.073 / 0.075, 2: 0.078 / 0.075; 56x56x128 3 of 8
+     * 0.067 / 0.077.  The quant file's 56x56x144 (4 of 36), per-step CPU
+     * minima: 0.109-0.110 -> 0.105-0.107 ms. */
+    int xv = 0, all3 = 1;
+    for (int c = 0; c < C; c++)
+        all3 &= xcol[c] != -2;
+    for (int wb = 0; wb < fblocks && pair && all3 && any3; wb++)
+        for (int j = 0; j < 4; j++) {
+            int x = 0;
+            for (int lane = 0; lane < 16; lane++)
+                x |= xcol[(wb * 64 + dw4_chan(j, lane)) % C] >= 0;
+            xv += x;
+        }
+    const long pnb = ((long)(g->out_w + 1) / 2 * C + 63) / 64; /* ring blocks of the pairs */
+    const int few = 3L * fblocks > (pnb < DW3_RING_BYTES / (3 * 256) ? pnb : DW3_RING_BYTES / (3 * 256));
+    if (xv && (few ? 9 * xv >= 4 * fblocks : 2 * xv >= 4 * fblocks))
+        pair = 0;
     if (pair)
         any3 = 0;
     const int S = pair ? 2 : g->stride_w, NT = pair ? 4 : 3, OW = pair ? (g->out_w + 1) / 2 : g->out_w;

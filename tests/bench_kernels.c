@@ -70,7 +70,7 @@ static void geom(struct mnet_conv_geom *g, int h, int ic, int oc, int k, int s)
 
 static void report(const char *what, const struct mnet_conv_geom *g, double ms, double macs)
 {
-    printf("%-10s %-5s %3dx%3dx%4d -> %4d k%d s%d: %8.3f ms %7.1f GMAC/s\n", T->name, what, g->in_h,
+    printf("%-10s %-5s %3dx%3dx%4d -> %4d k%d s%d: %8.4f ms %7.1f GMAC/s\n", T->name, what, g->in_h,
            g->in_w, g->in_c, g->out_c, g->k_h, g->stride_h, ms, macs / ms / 1e6);
 }
 

@@ -27,6 +27,7 @@ static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
  * far end of the range, where w - w_zp leaves int8 (what the VNNI GEMM and
  * direct kernels fold and fix up). */
 static int sparse_outliers;
+static int outlier_chans; /* sparse_outliers 5 */
 /* make_rq without left shifts or flushed scales (the VNNI GEMM then folds
  * out_zp into its rounding constants) */
 static int rq_right;
@@ -239,6 +240,11 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
                 if (taps >> t & 1)
                     w[(size_t)t * g->out_c + c] = far;
         }
+        /* 5 (depthwise 3x3): one tap in each of outlier_chans channels 37
+         * apart: the excess in that many vectors (more where a channel
+         * repeats across weight blocks) */
+        for (int i = 0; sparse_outliers == 5 && i < outlier_chans; i++)
+            w[(size_t)(i % 9) * g->out_c + (size_t)i * 37 % g->out_c] = far;
     }
     for (size_t i = 0; i < nin; i++)
         in[i] = (uint8_t)rnd();
@@ -857,6 +863,29 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
                 int n = 1 + (int)((i + z) % 2);
                 snprintf(what, sizeof what, "qdw 3x3/1%s folded w_zp %d outliers 4 n%d %dx%dx%d",
                          valid ? " valid" : "", pair_zps[z], n, c[0], c[1], c[2]);
+                check_qconv(t, 1, n, &g, 1, what);
+            }
+        }
+    }
+    /* Stride 1 with one-tap outliers in a given number of vectors, on
+     * both sides of the choice between pairs with passes and the 3-tap
+     * rows with the excess in byte 3 (qdw3_prepare; w_zp -128: an excess
+     * of 128, byte 3 cannot take it, pairs always) */
+    static const int dwx_cases[][4] = { /* h, w, c, channels with excess */
+        { 8, 14, 144, 1 }, { 9, 12, 144, 2 }, { 8, 13, 576, 3 }, { 9, 12, 576, 4 }, { 5, 12, 192, 5 },
+        { 4, 11, 192, 6 }, { 6, 9, 32, 1 }, { 5, 8, 32, 2 }, { 3, 10, 128, 3 }, { 4, 7, 128, 4 },
+    };
+    sparse_outliers = 5;
+    for (size_t i = 0; i < sizeof dwx_cases / sizeof dwx_cases[0]; i++) {
+        const int *c = dwx_cases[i];
+        outlier_chans = c[3];
+        for (int valid = 0; valid <= 1; valid++) {
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, 1, valid, 1);
+            for (size_t z = 0; z < sizeof pair_zps / sizeof pair_zps[0]; z++) {
+                force_w_zp = pair_zps[z];
+                int n = 1 + (int)((i + z) % 2);
+                snprintf(what, sizeof what, "qdw 3x3/1%s folded w_zp %d outliers in %d channels n%d %dx%dx%d",
+                         valid ? " valid" : "", pair_zps[z], c[3], n, c[0], c[1], c[2]);
                 check_qconv(t, 1, n, &g, 1, what);
             }
         }
