@@ -2765,6 +2765,7 @@ TVNNI INL void qdw3_row(const struct qdw3 *p, const uint8_t *const *r, int b0, i
 TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, int b1, uint8_t *orow,
                          int zp, int gen, int plain)
 {
+    /* locals: the output stores may alias anything reachable from p */
     const struct dw3blk *blk = p->blk;
     const struct dw3pair *px = p->px;
     const int fb = p->fblocks, C = p->C;
@@ -2772,34 +2773,48 @@ TVNNI INL void qdw3_prow(const struct qdw3 *p, const uint8_t *const *r, int b0, 
     const uint8_t *const rr[3] = { r[0], r[1], r[2] };
     const int8_t *w = p->w;
     const uint8_t *xmode = p->xmode;
-    for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
-        const int wb = bs % fb, m = zp ? xmode[wb] : DX_NONE;
-        const struct dw3w k = qdw3_w(p, wb, zp);
-        struct dw3w ko = k;
-        ko.xw += 1536;
-        const __m512i *we = (const __m512i *)(w + (size_t)wb * 1536), *wo = we + 12;
-#define QDW3_PRUN(M)                                                                                \
-    for (int b = bs; b < b1; b += fb) {                                                             \
-        const size_t ro = (size_t)(b - b0) * 256;                                                   \
+#define QDW3_PAIR(b, M)                                                                             \
+    do {                                                                                            \
+        const size_t ro = (size_t)((b) - b0) * 256;                                                 \
         const __m512i ye = qdw3_block(&k, rr, ro, we, M, gen, plain, ozp, omin, omax);              \
         const __m512i yo = qdw3_block(&ko, rr, ro, wo, M, gen, plain, ozp, omin, omax);             \
-        const struct dw3pair *t = px + b;                                                           \
-        uint8_t *o = orow + blk[b].out_off;                                                         \
+        const struct dw3pair *t = px + (b);                                                         \
+        uint8_t *o = orow + blk[(b)].out_off;                                                       \
         _mm512_mask_storeu_epi8(o + t->oo[0], t->om[0][0], ye);                                     \
         _mm512_mask_storeu_epi8(o + t->oo[0] + C, t->om[1][0], yo);                                 \
         if (t->om[0][1]) {                                                                          \
             _mm512_mask_storeu_epi8(o + t->oo[1], t->om[0][1], ye);                                 \
             _mm512_mask_storeu_epi8(o + t->oo[1] + C, t->om[1][1], yo);                             \
         }                                                                                           \
+    } while (0)
+    if (!zp && b1 - b0 < 4 * fb) { /* a few blocks per weight block: in order, as qdw3_row */
+        for (int b = b0, wb = b0 % fb; b < b1; b++, wb = wb + 1 == fb ? 0 : wb + 1) {
+            const struct dw3w k = qdw3_w(p, wb, 0);
+            struct dw3w ko = k;
+            ko.xw += 1536;
+            const __m512i *we = (const __m512i *)(w + (size_t)wb * 1536), *wo = we + 12;
+            QDW3_PAIR(b, DX_NONE);
+        }
+        return;
     }
+    /* the blocks of one weight block in turn, its excess mode tested once */
+    for (int bs = b0; bs < b0 + fb && bs < b1; bs++) {
+        const int wb = bs % fb, m = zp ? xmode[wb] : DX_NONE;
+        const struct dw3w k = qdw3_w(p, wb, zp);
+        struct dw3w ko = k;
+        ko.xw += 1536;
+        const __m512i *we = (const __m512i *)(w + (size_t)wb * 1536), *wo = we + 12;
         if (m == DX_NONE)
-            QDW3_PRUN(DX_NONE)
+            for (int b = bs; b < b1; b += fb)
+                QDW3_PAIR(b, DX_NONE);
         else if (m == DX_ONE)
-            QDW3_PRUN(DX_ONE_IF)
+            for (int b = bs; b < b1; b += fb)
+                QDW3_PAIR(b, DX_ONE_IF);
         else
-            QDW3_PRUN(DX_ANY)
-#undef QDW3_PRUN
+            for (int b = bs; b < b1; b += fb)
+                QDW3_PAIR(b, DX_ANY);
     }
+#undef QDW3_PAIR
 }
 
 TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
