@@ -1831,7 +1831,9 @@ T512 INL void fdirect_tile(const struct fgemm *p, int RM, int NV, int R, const f
             if (r < RM)
                 acc[r][v] = b;
     }
+#pragma GCC unroll 1
     for (int ky = 0; ky < kh; ky++, base += ld) {
+#pragma GCC unroll 1
         for (int j = 0; j < L; j++, wp += NV * 16) {
             __m512 w[4];
 #pragma GCC unroll 4
@@ -1857,6 +1859,15 @@ T512 static void fdirect_tile_any(const struct fgemm *p, int NV, int R, const fl
                                   size_t ld, int kh, int L, const float *wp, float *out, size_t ldo,
                                   int col0)
 {
+    /* the stems (3x3x3, stride 2, 32 channels): every offset but ld a constant */
+    if (NV == 2 && kh == 3 && L == 9 && sx == 6) {
+        fdirect_tile(p, 12, 2, R, base, 6, ld, 3, 9, wp, out, ldo, col0);
+        return;
+    }
+    if (NV == 2 && kh == 3 && L == 9 && sx == 32 && ld == 9) { /* gathered */
+        fdirect_tile(p, 12, 2, R, base, 32, 9, 3, 9, wp, out, ldo, col0);
+        return;
+    }
     switch (NV) {
     case 4: fdirect_tile(p, 6, 4, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
     case 3: fdirect_tile(p, 8, 3, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
@@ -3385,6 +3396,25 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
     return 0;
 }
 
+/* A full tile of consecutive rows of K = 32 floats (the first blocks'
+ * projects): every row a constant offset from one pointer, where the
+ * generic 12-row tile keeps 12 row pointers and moves some back from vector
+ * registers every k step (on an FMA port).  The same tile otherwise. */
+T512 static void fgemm_tile_k32(const struct fgemm *p, int NV, const float *in, const float *wp,
+                                float *out, size_t ldo, int col0)
+{
+    const float *rows[RMAX];
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++)
+        rows[r] = in + (size_t)r * 32;
+    switch (NV) {
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    }
+}
+
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
  * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
 T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
@@ -3396,6 +3426,10 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
         const int rm = frows_for(nv);
         for (int m = 0, t = 0; m < M; m += rm, t++) {
             int R = M - m < rm ? M - m : rm;
+            if (R == rm && p->K == 32 && p->panels == 1) {
+                fgemm_tile_k32(p, nv, in + (size_t)m * 32, wp, out + (size_t)m * p->N, (size_t)p->N, pan * PANEL);
+                continue;
+            }
             const float *rows[RMAX];
             for (int r = 0; r < rm; r++)
                 rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;
