@@ -1831,9 +1831,7 @@ T512 INL void fdirect_tile(const struct fgemm *p, int RM, int NV, int R, const f
             if (r < RM)
                 acc[r][v] = b;
     }
-#pragma GCC unroll 1
     for (int ky = 0; ky < kh; ky++, base += ld) {
-#pragma GCC unroll 1
         for (int j = 0; j < L; j++, wp += NV * 16) {
             __m512 w[4];
 #pragma GCC unroll 4
@@ -1859,15 +1857,6 @@ T512 static void fdirect_tile_any(const struct fgemm *p, int NV, int R, const fl
                                   size_t ld, int kh, int L, const float *wp, float *out, size_t ldo,
                                   int col0)
 {
-    /* the stems (3x3x3, stride 2, 32 channels): every offset but ld a constant */
-    if (NV == 2 && kh == 3 && L == 9 && sx == 6) {
-        fdirect_tile(p, 12, 2, R, base, 6, ld, 3, 9, wp, out, ldo, col0);
-        return;
-    }
-    if (NV == 2 && kh == 3 && L == 9 && sx == 32 && ld == 9) { /* gathered */
-        fdirect_tile(p, 12, 2, R, base, 32, 9, 3, 9, wp, out, ldo, col0);
-        return;
-    }
     switch (NV) {
     case 4: fdirect_tile(p, 6, 4, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
     case 3: fdirect_tile(p, 8, 3, R, base, sx, ld, kh, L, wp, out, ldo, col0); break;
@@ -3427,7 +3416,8 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
         for (int m = 0, t = 0; m < M; m += rm, t++) {
             int R = M - m < rm ? M - m : rm;
             if (R == rm && p->K == 32 && p->panels == 1) {
-                fgemm_tile_k32(p, nv, in + (size_t)m * 32, wp, out + (size_t)m * p->N, (size_t)p->N, pan * PANEL);
+                fgemm_tile_k32(p, nv, in + (size_t)m * 32, wp, out + (size_t)m * p->N, (size_t)p->N,
+                               pan * PANEL);
                 continue;
             }
             const float *rows[RMAX];
