@@ -3427,6 +3427,25 @@ static int x512_fblock_prepare(struct mnet_fblock *b, int max_batch, int threads
     return 0;
 }
 
+/* A full tile of consecutive rows of K = 32 floats (the first blocks'
+ * projects): every row a constant offset from one pointer, where the
+ * generic 12-row tile keeps 12 row pointers and moves some back from vector
+ * registers every k step (on an FMA port).  The same tile otherwise. */
+T512 static void fgemm_tile_k32(const struct fgemm *p, int NV, const float *in, const float *wp,
+                                float *out, size_t ldo, int col0)
+{
+    const float *rows[RMAX];
+#pragma GCC unroll 24
+    for (int r = 0; r < RMAX; r++)
+        rows[r] = in + (size_t)r * 32;
+    switch (NV) {
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    }
+}
+
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
  * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
 T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
@@ -3438,6 +3457,11 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
         const int rm = frows_for(nv);
         for (int m = 0, t = 0; m < M; m += rm, t++) {
             int R = M - m < rm ? M - m : rm;
+            if (R == rm && p->K == 32 && p->panels == 1) {
+                fgemm_tile_k32(p, nv, in + (size_t)m * 32, wp, out + (size_t)m * p->N, (size_t)p->N,
+                               pan * PANEL);
+                continue;
+            }
             const float *rows[RMAX];
             for (int r = 0; r < rm; r++)
                 rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;

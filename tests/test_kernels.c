@@ -488,7 +488,8 @@ static float *frand(size_t n, double lo, double hi)
  * layers one after another: the same arithmetic, so the same floats.  n
  * images at 1 and 2 threads.  Returns 1 when wrong, 0 when right or not
  * fused (*fused says which). */
-/* {H, W, stride, out_c (0: random)}: a 3x3 block without expand of that shape */
+/* {H, W, stride, out_c (0: random), in_c (0: random)}: a 3x3 block without
+ * expand of that shape */
 static const int *fb_shape;
 
 static int fblock_compare(const struct mnet_kernel_ops *ops, int n, int *fused)
@@ -499,6 +500,7 @@ static int fblock_compare(const struct mnet_kernel_ops *ops, int n, int *fused)
         expand = residual = 0;
         H = fb_shape[0];
         W = fb_shape[1];
+        cin = fb_shape[4] ? fb_shape[4] : cin;
     }
     if (!expand)
         ce = cin;
@@ -819,6 +821,8 @@ int main(void)
             {224, 224, 3, 32, 3, 2, 1, 1}, {5, 13, 3, 64, 3, 2, 0, 1}, {7, 25, 3, 32, 3, 2, 0, 1},
             {6, 29, 1, 16, 3, 1, 0, 1},    {9, 14, 4, 40, 3, 1, 1, 1}, {12, 19, 2, 8, 5, 2, 1, 1},
             {11, 30, 3, 32, 3, 2, 1, 2},   {9, 40, 3, 16, 3, 1, 0, 3},
+            /* the stems' constant-offset tiles: widths past a tile, a tail of channels */
+            {13, 37, 3, 20, 3, 2, 1, 1},   {4, 31, 3, 32, 3, 2, 0, 1},
         };
         int dbad = 0;
         for (int i = 0; i < (int)(sizeof direct / sizeof direct[0]); i++) {
@@ -855,10 +859,14 @@ int main(void)
         /* blocks without expand run bands of output rows (x86: at least 196
          * pixels): several bands, a last band shorter or odd, stride 2; odd
          * output heights over 64 columns at batch 1 (even entries: n = 1)
-         * split the project's panels between 2 threads */
-        static const int bands[][4] = { { 30, 40, 1, 0 }, { 29, 40, 1, 0 }, { 27, 14, 1, 0 },
-                                        { 45, 45, 2, 0 }, { 33, 17, 2, 0 }, { 15, 7, 1, 0 },
-                                        { 7, 7, 1, 130 }, { 9, 9, 1, 70 }, { 13, 11, 2, 200 } };
+         * split the project's panels between 2 threads; 32 input channels
+         * take the K = 32 project tiles (full tiles of 1-4 vectors, a last
+         * partial tile, two panels) */
+        static const int bands[][5] = { { 30, 40, 1, 0, 0 },   { 29, 40, 1, 0, 0 },  { 27, 14, 1, 0, 0 },
+                                        { 45, 45, 2, 0, 0 },   { 33, 17, 2, 0, 0 },  { 15, 7, 1, 0, 0 },
+                                        { 7, 7, 1, 130, 0 },   { 9, 9, 1, 70, 0 },   { 13, 11, 2, 200, 0 },
+                                        { 21, 23, 1, 16, 32 }, { 9, 13, 1, 64, 32 }, { 11, 17, 2, 40, 32 },
+                                        { 10, 10, 1, 30, 32 }, { 8, 9, 1, 5, 32 },   { 7, 9, 1, 70, 32 } };
         for (size_t i = 0; i < sizeof bands / sizeof bands[0]; i++) {
             int fused = 0;
             fb_shape = bands[i];
