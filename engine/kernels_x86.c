@@ -3150,17 +3150,29 @@ T512 INL __m512 fdw3_pixel(const struct mnet_conv_geom *g, const float *const *r
     return acc;
 }
 
-/* W (4 or 8) interior output pixels from ox (stride S), channels
- * c0..c0+15, of NR output rows (1 or 2; row r reads input rows rowp[r*SH ..
- * r*SH+2]): W*NR independent accumulator chains (fewer leave FMA issue slots
+/* Column ox of NR output rows by fdw3_pixel, stored clamped. */
+T512 INL void fdw3_pixels(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
+                          const __m512 *w, __m512 bias, __m512 lo, __m512 hi, int NR, int ox, int c0,
+                          __mmask16 m, float *const *orow)
+{
+    for (int r = 0; r < NR; r++) {
+        __m512 acc = fdw3_pixel(g, rowp + r * g->stride_h, w, bias, ox, c0, m);
+        _mm512_mask_storeu_ps(orow[r] + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
+    }
+}
+
+/* W (4 or 8) output pixels from ox (stride S), channels c0..c0+15, of NR
+ * output rows (1 or 2; row r reads input rows rowp[r*SH .. r*SH+2]), the
+ * first L and the last R of the (W-1)*S+3 input columns outside the image
+ * (a border block; 0 for interior pixels): W*NR independent accumulator chains (fewer leave FMA issue slots
  * idle behind the FMA latency), each input vector loaded once and used by
  * every output that reads it (two output rows share 3-SH of their input
  * rows, which the row sweep otherwise reloads from L2).  Each output still
- * adds bias and then the taps in (ky, kx) order: the same sums as
- * fdw3_pixel. */
+ * adds bias and then the taps in (ky, kx) order, skipping those outside the
+ * image: the same sums as fdw3_pixel. */
 T512 INL void fdw3_cols(const struct mnet_conv_geom *g, const float *const *rowp, const __m512 *w,
-                        __m512 bias, __m512 lo, __m512 hi, int W, int S, int NR, int SH, int ox,
-                        int c0, __mmask16 m, float *const *orow)
+                        __m512 bias, __m512 lo, __m512 hi, int W, int S, int NR, int SH, int L,
+                        int R, int ox, int c0, __mmask16 m, float *const *orow)
 {
     const int C = g->in_c;
     const int ix0 = ox * S - g->pad_left;
@@ -3174,10 +3186,10 @@ T512 INL void fdw3_cols(const struct mnet_conv_geom *g, const float *const *rowp
     for (int i = 0; i < (NR - 1) * SH + 3; i++) {
         if (!rowp[i])
             continue;
-        const float *in = rowp[i] + (size_t)ix0 * C + c0;
+        const float *in = rowp[i] + (ptrdiff_t)(ix0 + L) * C + c0;
 #pragma GCC unroll 17
-        for (int j = 0; j < (W - 1) * S + 3; j++) {
-            const __m512 x = _mm512_maskz_loadu_ps(m, in + (size_t)j * C);
+        for (int j = L; j < (W - 1) * S + 3 - R; j++) {
+            const __m512 x = _mm512_maskz_loadu_ps(m, in + (size_t)(j - L) * C);
 #pragma GCC unroll 2
             for (int r = 0; r < NR; r++) {
                 const int ky = i - r * SH;
@@ -3203,9 +3215,14 @@ T512 INL void fdw3_cols(const struct mnet_conv_geom *g, const float *const *rowp
 /* Output columns [x0, x1) of NR output rows (input rows as in fdw3_cols)
  * of the 3x3 row sweep for channels c0..c0+15, the nine taps' weights in
  * registers; interior columns [ox_a, ox_b) 8, then 4 at a time (stride 1 or
- * 2). */
+ * 2).  Blocks of 4 also take a left border column 0 that has one input
+ * column in the padding (lb) and the last 4 columns of the row when only
+ * the last has one in the padding (rb), or the last 4 of a chunk ending
+ * inside [ox_a, ox_b) (recomputing up to 3 columns: the same values), so
+ * that few columns go pixel by pixel (3 of a 7-wide row, 4 of 112). */
 T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, const float *const *rowp,
-                        int NR, int c0, int x0, int x1, int ox_a, int ox_b, float *const *orow)
+                        int NR, int c0, int x0, int x1, int ox_a, int ox_b, int lb, int rb,
+                        float *const *orow)
 {
     const int left = p->C - c0, s = g->stride_w, sh = g->stride_h;
     const __mmask16 m = lanes16(left);
@@ -3214,35 +3231,44 @@ T512 INL void fdw3_span(const struct fdw *p, const struct mnet_conv_geom *g, con
     for (int t = 0; t < 9; t++)
         w[t] = _mm512_load_ps(p->w + (size_t)t * p->CP + c0);
     const __m512 bias = _mm512_load_ps(p->bias + c0);
-    int ox = x0;
-    for (; ox < x1 && ox < ox_a; ox++)
-        for (int r = 0; r < NR; r++) {
-            __m512 acc = fdw3_pixel(g, rowp + r * sh, w, bias, ox, c0, m);
-            _mm512_mask_storeu_ps(orow[r] + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-        }
     const int xb = x1 < ox_b ? x1 : ox_b;
-#define FDW3_COLS(W, S, NR, SH)                                                                    \
-    for (; ox + W <= xb; ox += W)                                                                  \
-        fdw3_cols(g, rowp, w, bias, lo, hi, W, S, NR, SH, ox, c0, m, orow)
-    if (NR == 1 && s == 1) {
-        FDW3_COLS(8, 1, 1, 1);
-        FDW3_COLS(4, 1, 1, 1);
-    } else if (NR == 1 && s == 2) {
-        FDW3_COLS(8, 2, 1, 1);
-        FDW3_COLS(4, 2, 1, 1);
-    } else if (NR == 2 && s == 1 && sh == 1) {
-        FDW3_COLS(8, 1, 2, 1);
-        FDW3_COLS(4, 1, 2, 1);
-    } else if (NR == 2 && s == 2 && sh == 2) {
-        FDW3_COLS(8, 2, 2, 2);
-        FDW3_COLS(4, 2, 2, 2);
+    /* tail: a block of 4 ending at x1 (rb: x1 is the row's end) */
+    const int tail = x1 - 4 >= ox_a && (x1 <= ox_b || (rb && x1 == g->out_w));
+    int ox = x0;
+#define FDW3_COLS(W, S, NR, SH, L, R)                                                              \
+    fdw3_cols(g, rowp, w, bias, lo, hi, W, S, NR, SH, L, R, ox, c0, m, orow)
+#define FDW3_ALL(S, NR, SH)                                                                        \
+    if (lb && ox == 0 && x1 >= 4 && 4 <= ox_b) {                                                   \
+        FDW3_COLS(4, S, NR, SH, 1, 0);                                                             \
+        ox = 4;                                                                                    \
+    }                                                                                              \
+    for (; ox < x1 && ox < ox_a; ox++)                                                             \
+        fdw3_pixels(p, g, rowp, w, bias, lo, hi, NR, ox, c0, m, orow);                             \
+    for (; ox + 8 <= xb; ox += 8)                                                                  \
+        FDW3_COLS(8, S, NR, SH, 0, 0);                                                             \
+    for (; ox + 4 <= xb; ox += 4)                                                                  \
+        FDW3_COLS(4, S, NR, SH, 0, 0);                                                             \
+    if (ox < x1 && tail) {                                                                         \
+        ox = x1 - 4;                                                                               \
+        if (x1 > ox_b)                                                                             \
+            FDW3_COLS(4, S, NR, SH, 0, 1);                                                         \
+        else                                                                                       \
+            FDW3_COLS(4, S, NR, SH, 0, 0);                                                         \
+        ox = x1;                                                                                   \
     }
+    if (NR == 1 && s == 1) {
+        FDW3_ALL(1, 1, 1);
+    } else if (NR == 1 && s == 2) {
+        FDW3_ALL(2, 1, 1);
+    } else if (NR == 2 && s == 1 && sh == 1) {
+        FDW3_ALL(1, 2, 1);
+    } else if (NR == 2 && s == 2 && sh == 2) {
+        FDW3_ALL(2, 2, 2);
+    }
+#undef FDW3_ALL
 #undef FDW3_COLS
     for (; ox < x1; ox++)
-        for (int r = 0; r < NR; r++) {
-            __m512 acc = fdw3_pixel(g, rowp + r * sh, w, bias, ox, c0, m);
-            _mm512_mask_storeu_ps(orow[r] + (size_t)ox * p->C + c0, m, _mm512_min_ps(_mm512_max_ps(acc, lo), hi));
-        }
+        fdw3_pixels(p, g, rowp, w, bias, lo, hi, NR, ox, c0, m, orow);
 }
 
 /* 3x3, dilation 1: NR (1 or 2) output rows from their (NR-1)*stride_h + 3
@@ -3262,14 +3288,17 @@ T512 static void fdw3_sweep(const struct fdw *p, const struct mnet_conv_geom *g,
         ox_b = g->out_w;
     if (ox_a > ox_b)
         ox_a = ox_b;
+    /* border blocks (fdw3_span): column 0 and the last column with one input column in the padding */
+    const int lb = ox_a == 1 && g->pad_left == 1;
+    const int rb = ox_b == g->out_w - 1 && (g->out_w - 1) * s - g->pad_left + 2 == g->in_w;
     const size_t in_rows = (size_t)(NR - 1) * g->stride_h + 3;
     const int step = in_rows * g->in_w * C * sizeof(float) <= 32 * 1024 || g->out_w <= 16 ? g->out_w : 8;
-    /* chunks after the left border start at interior columns: whole groups of 8 */
+    /* chunks after the left border (or its block) start at interior columns: whole groups of 8 */
     for (int x0 = 0, x1; x0 < g->out_w; x0 = x1) {
-        x1 = (x0 ? x0 : ox_a) + step;
+        x1 = (x0 || lb ? x0 : ox_a) + step;
         x1 = x1 < g->out_w ? x1 : g->out_w;
         for (int c0 = 0; c0 < C; c0 += 16)
-            fdw3_span(p, g, rowp, NR, c0, x0, x1, ox_a, ox_b, orow);
+            fdw3_span(p, g, rowp, NR, c0, x0, x1, ox_a, ox_b, lb, rb, orow);
     }
 }
 

@@ -861,12 +861,14 @@ int main(void)
          * output heights over 64 columns at batch 1 (even entries: n = 1)
          * split the project's panels between 2 threads; 32 input channels
          * take the K = 32 project tiles (full tiles of 1-4 vectors, a last
-         * partial tile, two panels) */
+         * partial tile, two panels); rows of 5-12 columns take the depthwise's
+ * border blocks */
         static const int bands[][5] = { { 30, 40, 1, 0, 0 },   { 29, 40, 1, 0, 0 },  { 27, 14, 1, 0, 0 },
                                         { 45, 45, 2, 0, 0 },   { 33, 17, 2, 0, 0 },  { 15, 7, 1, 0, 0 },
                                         { 7, 7, 1, 130, 0 },   { 9, 9, 1, 70, 0 },   { 13, 11, 2, 200, 0 },
                                         { 21, 23, 1, 16, 32 }, { 9, 13, 1, 64, 32 }, { 11, 17, 2, 40, 32 },
-                                        { 10, 10, 1, 30, 32 }, { 8, 9, 1, 5, 32 },   { 7, 9, 1, 70, 32 } };
+                                        { 10, 10, 1, 30, 32 }, { 8, 9, 1, 5, 32 },   { 7, 9, 1, 70, 32 },
+                                        { 6, 5, 1, 16, 32 },   { 9, 12, 2, 24, 32 }, { 5, 7, 1, 3, 48 } };
         for (size_t i = 0; i < sizeof bands / sizeof bands[0]; i++) {
             int fused = 0;
             fb_shape = bands[i];

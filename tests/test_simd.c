@@ -354,6 +354,70 @@ static void check_fconv(const struct mnet_kernel_ops *t, int dw, int n, const st
     free(w); free(in); free(ref); free(out); free(bias);
 }
 
+/* A float 3x3 depthwise (dilation 1) of the AVX-512 tables bit for bit
+ * against fmaf chains in their order: bias, then the taps in (ky, kx) order,
+ * those outside the image skipped, then the clamp.  The row sweep computes
+ * border columns and the columns left over by its blocks of 8 and 4 in
+ * blocks of its own (a padding column skipped, or columns computed twice):
+ * a tap added out of order or twice changes the last bits, which the
+ * tolerance of check_fconv lets through. */
+static void check_fdw_exact(const struct mnet_kernel_ops *t, int n, const struct mnet_conv_geom *g,
+                            const char *what)
+{
+    if (strncmp(t->name, "avx512", 6) != 0)
+        return;
+    const int C = g->out_c;
+    size_t nin = (size_t)n * g->in_h * g->in_w * C, nout = (size_t)n * g->out_h * g->out_w * C;
+    float *w = xalloc((size_t)9 * C * 4), *in = xalloc(nin * 4), *ref = xalloc(nout * 4);
+    float *out = xalloc(nout * 4), *bias = xalloc((size_t)C * 4);
+    for (int i = 0; i < 9 * C; i++)
+        w[i] = rfloat(-0.6f, 0.6f);
+    for (size_t i = 0; i < nin; i++)
+        in[i] = rfloat(-1.0f, 1.0f);
+    for (int c = 0; c < C; c++)
+        bias[c] = rfloat(-0.5f, 0.5f);
+    for (int b = 0; b < n; b++)
+        for (int oy = 0; oy < g->out_h; oy++)
+            for (int ox = 0; ox < g->out_w; ox++)
+                for (int c = 0; c < C; c++) {
+                    float acc = bias[c];
+                    for (int ky = 0; ky < 3; ky++) {
+                        int iy = oy * g->stride_h - g->pad_top + ky;
+                        for (int kx = 0; kx < 3; kx++) {
+                            int ix = ox * g->stride_w - g->pad_left + kx;
+                            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w)
+                                acc = fmaf(in[(((size_t)b * g->in_h + iy) * g->in_w + ix) * C + c],
+                                           w[(ky * 3 + kx) * C + c], acc);
+                        }
+                    }
+                    ref[(((size_t)b * g->out_h + oy) * g->out_w + ox) * C + c] = fminf(fmaxf(acc, 0.0f), 6.0f);
+                }
+    struct mnet_fconv l = { .g = *g, .w = w, .bias = bias, .out_min = 0.0f, .out_max = 6.0f };
+    for (int threads = 1; threads <= 2; threads++) {
+        int rc = t->fdw_prepare(&l, n, threads);
+        if (rc) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s: prepare rc %d\n", t->name, what, rc);
+            break;
+        }
+        void *scratch = xalloc(l.scratch_bytes + 64);
+        memset(out, 0xff, nout * 4);
+        t->fdw_run(&l, n, in, out, scratch, threads);
+        size_t bad = 0, first = 0;
+        for (size_t i = 0; i < nout; i++)
+            if (out[i] != ref[i] && bad++ == 0)
+                first = i;
+        if (bad) {
+            failures++;
+            fprintf(stderr, "FAIL %s %s exact threads %d: %zu of %zu differ, first at pixel %zu ch %zu: %.9g vs %.9g\n",
+                    t->name, what, threads, bad, nout, first / C, first % C, out[first], ref[first]);
+        }
+        t->release(l.packed);
+        free(scratch);
+    }
+    free(w); free(in); free(ref); free(out); free(bias);
+}
+
 /* Float packs that live side by side (the x86 tables cut the blocks under
  * 1 MiB from shared 2 MiB chunks): 36 layers of 8-800 KB of weights plus
  * two of more than 1 MiB, released in a mixed order while others are
@@ -758,6 +822,29 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             snprintf(what, sizeof what, "fdw 3x3/%d%s n2 %dx%dx%d", c[3], valid ? " valid" : "", c[0],
                      c[1], c[2]);
             check_fconv(t, 1, 2, &g, what);
+        }
+    }
+    /* the same bit for bit, stride 1 and 2, SAME and VALID: widths around
+     * the blocks of 4 and 8 (border blocks at both ends, blocks that
+     * recompute columns, rows narrower than a block), 32 channels (the first
+     * blocks) and others, rows swept whole and in chunks of 8 */
+    static const int fdw_exact[][4] = { /* h, w, c, stride */
+        { 3, 1, 32, 1 },  { 4, 2, 32, 1 },   { 5, 3, 32, 2 },  { 3, 4, 32, 1 },  { 4, 5, 16, 1 },
+        { 5, 6, 32, 1 },  { 6, 7, 48, 1 },   { 7, 7, 32, 1 },  { 4, 8, 32, 2 },  { 5, 9, 7, 1 },
+        { 6, 9, 32, 2 },  { 3, 10, 32, 1 },  { 4, 11, 33, 1 }, { 7, 12, 32, 1 }, { 5, 13, 32, 2 },
+        { 4, 14, 64, 1 }, { 5, 14, 32, 2 },  { 6, 15, 32, 1 }, { 3, 16, 96, 2 }, { 4, 17, 32, 1 },
+        { 3, 28, 32, 1 }, { 5, 112, 32, 1 }, { 4, 61, 32, 1 }, { 6, 58, 64, 2 }, { 3, 59, 32, 2 },
+        { 4, 45, 100, 1 }, { 3, 70, 144, 2 },
+    };
+    for (size_t i = 0; i < sizeof fdw_exact / sizeof fdw_exact[0]; i++) {
+        const int *c = fdw_exact[i];
+        for (int valid = 0; valid <= 1; valid++) {
+            if (valid && (c[0] < 3 || c[1] < 3))
+                continue;
+            make_geom(&g, c[0], c[1], c[2], c[2], 3, c[3], valid, 1);
+            snprintf(what, sizeof what, "fdw 3x3/%d%s n2 %dx%dx%d", c[3], valid ? " valid" : "", c[0],
+                     c[1], c[2]);
+            check_fdw_exact(t, 2, &g, what);
         }
     }
     /* Full convs with short kernel rows (k_w*in_c <= 16 bytes: the direct
