@@ -18,9 +18,10 @@
  *    point is folded into the weights where w - w_zp fits in int8, with a
  *    fix-up per outlier tap (struct qfix); otherwise per-row sums.
  *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
- *    stem) skip the gather: each kernel row of a patch is read in place as
- *    one run of the input row, a tile's pixels one stride apart (qdirect_run,
- *    fdirect_run; AVX-512 tables).
+ *    stem) skip the gather: int8 repacks each output row's input rows once
+ *    into columns so a patch is K contiguous bytes (qdirect_run); float reads
+ *    each kernel row of a patch in place as one run of the input row
+ *    (fdirect_run); a tile's pixels one stride apart (AVX-512 tables).
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
@@ -1829,7 +1830,7 @@ static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
 
 /* ======================= float direct conv (AVX-512): the stem =======================
  *
- * The int8 direct kernel's layout (qdirect_run) in float: kernel row ky of
+ * The float direct kernel (the int8 one's former layout): kernel row ky of
  * output pixel (oy, ox) is a run of L = k_w*in_c floats read in place, each
  * broadcast in turn (the packed weights are the GEMM's, K = k_h*L in order),
  * and a tile's pixels are sx = stride_w*in_c floats apart, so one pointer
