@@ -823,6 +823,8 @@ int main(void)
             {11, 30, 3, 32, 3, 2, 1, 2},   {9, 40, 3, 16, 3, 1, 0, 3},
             /* the stems' constant-offset tiles: widths past a tile, a tail of channels */
             {13, 37, 3, 20, 3, 2, 1, 1},   {4, 31, 3, 32, 3, 2, 0, 1},
+            /* repacked columns of 15 bytes; K = 64; a 3x3x3 row of 7 columns */
+            {8, 17, 5, 32, 3, 2, 1, 2},    {9, 18, 4, 16, 4, 1, 1, 1}, {3, 7, 3, 32, 3, 1, 0, 1},
         };
         int dbad = 0;
         for (int i = 0; i < (int)(sizeof direct / sizeof direct[0]); i++) {

@@ -853,12 +853,16 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
      * GEMM again), odd sizes, maps narrower and wider than a tile (6, 8, 12
      * or 24 pixels by the output channels), every padding split, VALID (the
      * last pixel's runs end at the end of the input), w_zp 0 / random /
-     * -128, 1 and 3 images. */
+     * -128, 1 and 3 images.  The repacked columns: 3x3x3 on VBMI CPUs by 7
+     * columns (widths 4-50 leave 0-6 over), others copied (in_c 5: 15-byte
+     * columns; 4x4x4: K = 64, the largest; 7x7x2: K = 98, the GEMM). */
     static const int stem_cases[][6] = { /* h, w, in_c, out_c, k, stride */
         { 224, 224, 3, 32, 3, 2 }, { 17, 23, 3, 32, 3, 2 }, { 15, 29, 1, 8, 3, 1 },
         { 13, 30, 2, 40, 3, 2 }, { 9, 31, 4, 70, 3, 1 }, { 20, 27, 3, 16, 5, 2 },
         { 11, 26, 4, 24, 5, 1 }, { 7, 50, 3, 100, 3, 2 }, { 5, 13, 3, 64, 3, 2 },
         { 6, 53, 1, 17, 5, 2 }, { 4, 4, 3, 32, 3, 2 }, { 1, 40, 2, 32, 3, 1 },
+        { 9, 22, 5, 32, 3, 2 }, { 10, 21, 4, 24, 4, 1 }, { 12, 19, 2, 16, 7, 2 },
+        { 6, 16, 3, 48, 3, 1 },
     };
     for (size_t i = 0; i < sizeof stem_cases / sizeof stem_cases[0]; i++) {
         const int *c = stem_cases[i];
@@ -978,15 +982,15 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         }
     }
     sparse_outliers = 1;
-    /* The direct (stem) kernel with w_zp folded: fix-ups read in place and
-     * from gathered border tiles (every padding split, VALID, maps narrower
-     * than a tile), in 16-column panels, w_zp at both extremes (-128: a
+    /* The direct (stem) kernel with w_zp folded: fix-ups read from the
+     * repacked rows, padded columns and rows among them (every padding
+     * split, VALID, maps narrower than a tile, K = 64), in 16-column panels, w_zp at both extremes (-128: a
      * fix-up of 128 takes two), and an outlier in every channel (more than
      * a panel's fix-ups: the row sums instead). */
     static const int fold_stem_cases[][6] = { /* h, w, in_c, out_c, k, stride */
         { 224, 224, 3, 32, 3, 2 }, { 17, 23, 3, 32, 3, 2 }, { 15, 29, 1, 8, 3, 1 },
         { 13, 30, 2, 40, 3, 2 }, { 9, 31, 4, 70, 3, 1 }, { 20, 27, 3, 16, 5, 2 },
-        { 7, 50, 3, 100, 3, 2 }, { 4, 4, 3, 32, 3, 2 },
+        { 7, 50, 3, 100, 3, 2 }, { 4, 4, 3, 32, 3, 2 }, { 9, 22, 5, 32, 3, 2 }, { 10, 21, 4, 24, 4, 1 },
     };
     static const int32_t fold_stem_zps[] = { -6, 12, -128, 127 };
     for (size_t i = 0; i < sizeof fold_stem_cases / sizeof fold_stem_cases[0]; i++) {
