@@ -771,7 +771,6 @@ struct qgemm {
     int K, K4, N, panels;
     int pw;             /* 1x1 stride 1: rows read in place */
     int direct;         /* short kernel rows (the stem): qdirect_run */
-    int vbmi;           /* direct: 3x3-byte columns repacked by vpermt2b */
     size_t ldk;         /* bytes per gathered row (K rounded up to 64; direct: the repacked row) */
     size_t tscratch;    /* scratch bytes per thread: gathered rows, then row corrections */
     int8_t *w;          /* panels: [panel][k4][nv*16][4] */
@@ -816,7 +815,6 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
          * last pixel and a 64-byte store's overrun; then an in_zp row */
         size_t cols = (size_t)(g->out_w - 1) * g->stride_w + g->k_w + RMAX * g->stride_w;
         p->ldk = mnet_round_up(cols * cb + 128, 64) + mnet_round_up((size_t)g->in_w * g->in_c, 64);
-        p->vbmi = cb == 9 && g->in_c == 3 && mnet_cpu_avx512vbmi();
     }
     size_t ncol = (size_t)p->panels * PANEL;
     /* Fold w_zp into the weights when every panel needs at most MAXFIX
@@ -1368,39 +1366,52 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
  * to 3 bytes read past a patch meet zero weights.  The pixels of a tile are
  * stride_w columns apart: one pointer per tile.  The repack reads each
  * input row 1.5 times at the stem (3 rows an output row, stride 2) and
- * costs about a vpermt2b per 7 columns.  uint8 weights (w_zp != 0): folded
+ * costs a vpermd and a vpshufb per row and 7 columns.  uint8 weights (w_zp != 0): folded
  * with fix-ups as in the GEMM, or else corr = w_zp * sum of the patch's K
  * bytes (a masked load). */
 
-/* Columns 0 .. xe - 1 of three rows of 3 channels -> d as 9-byte columns:
- * 7 columns (63 bytes) per vpermt2b from 21 bytes of each row; the 64-byte
- * stores run into the next columns (written after) or the slack. */
-TVBMI static void qdirect_cols9(const uint8_t *const *src, int xe, uint8_t *d)
+/* Columns 0 .. xe - 1 of three rows of 3 channels -> d as 9-byte columns,
+ * 7 columns (63 bytes) from 21 bytes of each row.  Per row, vpermd gives
+ * each 128-bit lane the 4 dwords its bytes come from (lane L holds output bytes 16L.., from row
+ * bytes 0-5, 3-11, 9-17, 15-20: dwords from 0, 0, 2, 3), vpshufb places
+ * them (zeroing the other rows' bytes), and the three rows are ORed; the
+ * 64-byte stores run into the next columns (written after) or the slack.
+ * (VBMI's vpermt2b, two rows at once, was 2% faster on the stem: not worth
+ * a second path.) */
+T512 static void qdirect_cols9(const uint8_t *const *src, int xe, uint8_t *d)
 {
-    /* byte 9j + 3ky + c of the 63 <- row ky's byte 3j + c: rows 0, 1 in
-     * the two halves of a, row 2 in the low half of z */
-    static const uint8_t perm[64] __attribute__((aligned(64))) = {
-        0,  1,  2,  32, 33, 34, 64, 65, 66, 3,  4,  5,  35, 36, 37, 67, 68, 69, 6,  7,  8,  38,
-        39, 40, 70, 71, 72, 9,  10, 11, 41, 42, 43, 73, 74, 75, 12, 13, 14, 44, 45, 46, 76, 77,
-        78, 15, 16, 17, 47, 48, 49, 79, 80, 81, 18, 19, 20, 50, 51, 52, 82, 83, 84, 0
+    /* output byte 9j + 3ky + c <- row ky's byte 3j + c, less 4 * lane L's first dword */
+#define Z 0x80
+    static const uint8_t shuf[3][64] __attribute__((aligned(64))) = {
+        { 0, 1, 2, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z, Z, Z, Z, Z, Z, 9, 10, 11, Z, Z,
+          Z, Z, Z, Z, 4, 5, 6, Z, Z, Z, Z, Z, Z, 7, 8, 9, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z, Z, Z, Z, Z, Z, Z },
+        { Z, Z, Z, 0, 1, 2, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z, Z, Z, Z, Z, Z, 9, 10,
+          3, Z, Z, Z, Z, Z, Z, 4, 5, 6, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z, Z, Z, Z },
+        { Z, Z, Z, Z, Z, Z, 0, 1, 2, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z, Z, Z, Z, Z,
+          Z, 1, 2, 3, Z, Z, Z, Z, Z, Z, 4, 5, 6, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z },
     };
-    const __m512i idx = _mm512_load_si512(perm);
+#undef Z
+    static const int32_t dw[16] __attribute__((aligned(64))) = { 0, 1, 2, 3, 0, 1, 2, 3, 2, 3, 4, 5, 3, 4, 5, 6 };
+    const __m512i pd = _mm512_load_si512(dw);
+    const __m512i s0 = _mm512_load_si512(shuf[0]), s1 = _mm512_load_si512(shuf[1]),
+                  s2 = _mm512_load_si512(shuf[2]);
     for (int x = 0; x < xe; x += 7) {
         const int n = xe - x < 7 ? xe - x : 7;
-        const __mmask32 m = (__mmask32)((1u << 3 * n) - 1);
-        const __m256i r0 = _mm256_maskz_loadu_epi8(m, src[0] + 3 * x);
-        const __m256i r1 = _mm256_maskz_loadu_epi8(m, src[1] + 3 * x);
-        const __m256i r2 = _mm256_maskz_loadu_epi8(m, src[2] + 3 * x);
-        const __m512i a = _mm512_inserti64x4(_mm512_castsi256_si512(r0), r1, 1);
-        _mm512_storeu_si512(d + 9 * x, _mm512_permutex2var_epi8(a, idx, _mm512_castsi256_si512(r2)));
+        const __mmask64 m = ((__mmask64)1 << 3 * n) - 1;
+        const __m512i r0 = _mm512_permutexvar_epi32(pd, _mm512_maskz_loadu_epi8(m, src[0] + 3 * x));
+        const __m512i r1 = _mm512_permutexvar_epi32(pd, _mm512_maskz_loadu_epi8(m, src[1] + 3 * x));
+        const __m512i r2 = _mm512_permutexvar_epi32(pd, _mm512_maskz_loadu_epi8(m, src[2] + 3 * x));
+        _mm512_storeu_si512(d + 9 * x, _mm512_ternarylogic_epi32(_mm512_shuffle_epi8(r0, s0),
+                                                                 _mm512_shuffle_epi8(r1, s1),
+                                                                 _mm512_shuffle_epi8(r2, s2), 0xfe));
     }
 }
 
 /* Output row oy of image b's k_h input rows -> dst as columns
- * -pad_left .. of k_h*in_c bytes each (the stem, p->vbmi: qdirect_cols9).
+ * -pad_left .. of k_h*in_c bytes each (the 3x3x3 stem: qdirect_cols9).
  * zrow: in_w*in_c bytes for the rows in the padding. */
-T512 static void qdirect_repack(const struct qgemm *p, const struct mnet_conv_geom *g, const uint8_t *in,
-                                size_t b, int oy, uint8_t zp, uint8_t *dst, uint8_t *zrow)
+T512 static void qdirect_repack(const struct mnet_conv_geom *g, const uint8_t *in, size_t b, int oy,
+                                uint8_t zp, uint8_t *dst, uint8_t *zrow)
 {
     const int C = g->in_c, kh = g->k_h, cb = kh * C;
     const size_t row_in = (size_t)g->in_w * C;
@@ -1417,7 +1428,7 @@ T512 static void qdirect_repack(const struct qgemm *p, const struct mnet_conv_ge
     /* input columns [0, xe) land in columns pad_left..; the rest is in_zp */
     const int xe = cols - g->pad_left < g->in_w ? cols - g->pad_left : g->in_w;
     uint8_t *d0 = dst + (size_t)g->pad_left * cb;
-    if (p->vbmi) {
+    if (C == 3 && kh == 3) {
         qdirect_cols9(src, xe, d0);
     } else {
         for (int x = 0; x < xe; x++)
@@ -1505,7 +1516,7 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
         uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
         int32_t *corr = p->w_zp ? (int32_t *)(buf + p->ldk) : NULL;
         uint8_t *orow = out + (size_t)row * g->out_w * p->N;
-        qdirect_repack(p, g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
+        qdirect_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
                        buf + zoff);
         for (int pan = 0; pan < p->panels; pan++) {
             int nv = (p->N - pan * PANEL + 15) / 16;
