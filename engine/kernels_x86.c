@@ -870,7 +870,8 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             p->fix0[pan + 1] = p->fix0[pan];
         for (int k = 0; k < K; k++) {
             /* direct: k = (ky, kx, c) goes to the patch's (kx, ky, c) */
-            int kp = p->direct ? k / g->in_c % g->k_w * cb + k / (g->k_w * g->in_c) * g->in_c + k % g->in_c : k;
+            int kp = p->direct ? k / g->in_c % g->k_w * cb + k / (g->k_w * g->in_c) * g->in_c + k % g->in_c
+                               : k;
             int wv = l->w[(size_t)oc * K + k];
             if (fold) {
                 int d = wv - l->w_zp;
@@ -912,7 +913,8 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     l->packed = p;
     /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split),
      * computed once per task instead of once per tile and panel. */
-    p->tscratch = (p->pw ? 0 : p->direct ? p->ldk : RMAX * p->ldk) + (p->w_zp ? 4 * ROWCHUNK * sizeof(int32_t) : 0);
+    p->tscratch = (p->pw ? 0 : p->direct ? p->ldk : RMAX * p->ldk) +
+                  (p->w_zp ? 4 * ROWCHUNK * sizeof(int32_t) : 0);
     l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
     (void)max_batch;
     return 0;
@@ -1391,7 +1393,8 @@ T512 static void qdirect_cols9(const uint8_t *const *src, int xe, uint8_t *d)
           Z, 1, 2, 3, Z, Z, Z, Z, Z, Z, 4, 5, 6, Z, Z, Z, Z, Z, Z, 3, 4, 5, Z, Z, Z, Z, Z, Z, 6, 7, 8, Z },
     };
 #undef Z
-    static const int32_t dw[16] __attribute__((aligned(64))) = { 0, 1, 2, 3, 0, 1, 2, 3, 2, 3, 4, 5, 3, 4, 5, 6 };
+    static const int32_t dw[16] __attribute__((aligned(64))) = { 0, 1, 2, 3, 0, 1, 2, 3,
+                                                                 2, 3, 4, 5, 3, 4, 5, 6 };
     const __m512i pd = _mm512_load_si512(dw);
     const __m512i s0 = _mm512_load_si512(shuf[0]), s1 = _mm512_load_si512(shuf[1]),
                   s2 = _mm512_load_si512(shuf[2]);
