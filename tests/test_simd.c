@@ -965,6 +965,11 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
     static const int dwx_cases[][4] = { /* h, w, c, channels with excess */
         { 8, 14, 144, 1 }, { 9, 12, 144, 2 }, { 8, 13, 576, 3 }, { 9, 12, 576, 4 }, { 5, 12, 192, 5 },
         { 4, 11, 192, 6 }, { 6, 9, 32, 1 }, { 5, 8, 32, 2 }, { 3, 10, 128, 3 }, { 4, 7, 128, 4 },
+        /* pairs in block order (strips under 4 blocks per weight block):
+         * runs of weight blocks without passes of every length (0 too),
+         * strip starts inside a run, an odd width's last lone pixel */
+        { 6, 14, 576, 1 }, { 5, 14, 576, 5 }, { 4, 13, 576, 9 }, { 5, 14, 384, 2 }, { 4, 13, 384, 4 },
+        { 3, 26, 192, 2 },
     };
     sparse_outliers = 5;
     for (size_t i = 0; i < sizeof dwx_cases / sizeof dwx_cases[0]; i++) {
