@@ -2283,7 +2283,8 @@ static int dw4_chan(int j, int lane)
  * 128), only for the 16-channel vectors and kernel rows holding one.
  * Pairs keep all excess in passes (byte 3 holds the fourth column): a
  * pass per pixel, the odd pixel's excess one byte on; the vectors without
- * one are skipped by a branch (a pass costs two there).
+ * one are skipped by a branch (a pass costs two there), or in block order
+ * the weight blocks without passes (qdw3_prow).
  *
  * Work is split into vertical strips of blocks (all output rows of an image,
  * a range of blocks): the ring of a strip stays in L1 next to the weights and
