@@ -291,6 +291,54 @@ static int last_nv(int N)
     return ((N - 1) % PANEL) / 16 + 1;
 }
 
+/* The next layer's weights (mnet_qconv.pf) over a GEMM's tasks: task t
+ * brings lines [t * per, t * per + per) of them into its L2 (each thread its
+ * part), q lines per full row tile (its first `tiles`): at most one per k
+ * step, on every 2^sh-th k step (up to 8 apart), so the prefetches spread
+ * over the tile rather than taking every fill buffer at once.  Set up once
+ * per run from one task's full tiles (the others have about as many; one
+ * with fewer leaves the end of its lines alone). */
+struct pfshare {
+    const char *at;
+    long lines, per, tiles;
+    int q, sh;
+};
+
+/* What one tile prefetches: line i of at on k step i << sh, for k < lim. */
+struct pfnext {
+    const char *at;
+    int lim, sh;
+};
+
+static struct pfshare pf_share(const void *pf, size_t bytes, long tasks, long tiles, int ksteps)
+{
+    struct pfshare s = { pf, 0, 0, 0, 0, 0 };
+    if (!pf || !bytes || tiles <= 0 || ksteps <= 0)
+        return s;
+    s.lines = (long)((bytes + 63) / 64);
+    s.per = (s.lines + tasks - 1) / tasks;
+    const long q = (s.per + tiles - 1) / tiles;
+    s.q = q < ksteps ? (int)q : ksteps;
+    s.tiles = (s.per + s.q - 1) / s.q;
+    while (s.sh < 3 && (long)s.q << (s.sh + 1) <= ksteps)
+        s.sh++;
+    return s;
+}
+
+/* Task t's full tile j (counted from 0 in the order they run), j < tiles. */
+static struct pfnext pf_tile(const struct pfshare *s, long t, long j)
+{
+    struct pfnext x = { s->at, 0, 0 };
+    const long first = t * s->per + j * s->q, end = t * s->per + s->per;
+    const long left = (end < s->lines ? end : s->lines) - first;
+    if (left > 0) {
+        x.at = s->at + (size_t)first * 64;
+        x.lim = (int)(left < s->q ? left : s->q) << s->sh;
+        x.sh = s->sh;
+    }
+    return x;
+}
+
 /* ======================= requantization (AVX-512) ======================= */
 
 /* MultiplyByQuantizedMultiplier(a, m, shift) per lane, TFLite's double
@@ -1131,7 +1179,8 @@ TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RM
  * fix-up code). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
                           const uint8_t *const *rows, const int32_t *corr, const int8_t *wp,
-                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn)
+                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn,
+                          struct pfnext nx)
 {
     if (!rows) /* never: lets qgemm_step drop its test of rows */
         __builtin_unreachable();
@@ -1144,6 +1193,8 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
     for (; k4 < K4full; k4++) {
         if (k4 < 2 * pfn && !(k4 & 1))
             _mm_prefetch((const char *)(pf + (size_t)k4 * 32), _MM_HINT_T1);
+        if (k4 < nx.lim && !(k4 & ((1 << nx.sh) - 1)))
+            _mm_prefetch(nx.at + (size_t)(k4 >> nx.sh) * 64, _MM_HINT_T1);
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64, 0);
     }
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
@@ -1154,13 +1205,13 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
 
 TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *const *rows,
                              const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0,
-                             const int8_t *pf, int pfn)
+                             const int8_t *pf, int pfn, struct pfnext nx)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
     }
 }
 
@@ -1173,21 +1224,34 @@ TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uin
                                  int col0, const int8_t *pf, int pfn)
 {
     (void)pfn;
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0);
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0, (struct pfnext){ 0 });
 }
 
 TVNNI static void qgemm_tile_pf(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                 const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 });
 }
 
 TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                  int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 });
+}
+
+/* A full tile that also prefetches its slice nx of the next layer's
+ * weights (a function of its own, so the many short-K tiles of the early
+ * layers pass no more arguments than before). */
+TVNNI static void qgemm_tile_nx(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                int col0, const int8_t *pf, int pfn, struct pfnext nx)
+{
+    if (p->fix)
+        qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx);
+    else
+        qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx);
 }
 
 /* 17-24 columns (v2's 24-channel projects) without the 32-column tile's
@@ -1297,7 +1361,8 @@ TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const u
                                    int col0, const int8_t *pf, int pfn)
 {
     const int fx = p->fix != NULL;
-#define QTILE(RM, NV, RR) qgemm_tile(p, RM, NV, fx, RR, rows, corr, wp, out, ldo, col0, pf, pfn)
+#define QTILE(RM, NV, RR) \
+    qgemm_tile(p, RM, NV, fx, RR, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 })
     SHORT_TILE(QTILE, NV, R);
 #undef QTILE
 }
@@ -1581,6 +1646,15 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, gemm_unit(rows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
+    long full = 0; /* task 0's full tiles */
+    if (l->pf && p->pw && !p->half) {
+        int p0, p1;
+        size_t m0, m1;
+        split_task(&sp, 0, p->panels, &p0, &p1, &m0, &m1);
+        for (int pan = p0; pan < p1; pan++)
+            full += (long)((m1 - m0) / (size_t)rows_for(pan + 1 < p->panels ? 4 : last_nv(p->N)));
+    }
+    const struct pfshare nx = pf_share(l->pf, l->pf_bytes, tasks, full, p->K / 4);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         int p0, p1;
@@ -1591,6 +1665,8 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         if (p->pw) {
             if (corr)
                 row_corr(in + m0 * p->K, (size_t)p->K, p->K, m1 - m0, p->w_zp, corr);
+            const long task = t; /* (t is a tile's index in its panel below) */
+            long j = 0;          /* the task's next full tile */
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
@@ -1609,6 +1685,11 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     }
                     int pfn;
                     const int8_t *pf = qpf_slice(p, pan, t, &pfn);
+                    if (R == rm && j < nx.tiles) {
+                        qgemm_tile_nx(p, nv, R, rows, corr ? corr + (m - m0) : NULL, wp, out + m * p->N,
+                                      (size_t)p->N, pan * PANEL, pf, pfn, pf_tile(&nx, task, j++));
+                        continue;
+                    }
                     (R <= 4   ? qgemm_tile_short
                      : p->fix ? qgemm_tile_fix
                      : pfn    ? qgemm_tile_pf
@@ -1748,7 +1829,7 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
  * A prefetch past the tensor's end does not fault. */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
                          const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
-                         int col0, const float *pf, int pfn)
+                         int col0, const float *pf, int pfn, struct pfnext nx)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -1770,6 +1851,8 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             const float *wk = wp + (size_t)k * NV * 16;
             if (!(k & 1) && k < 2 * pfn)
                 _mm_prefetch((const char *)(pf + (size_t)k * 8), _MM_HINT_T1);
+            if (k < nx.lim && !(k & ((1 << nx.sh) - 1)))
+                _mm_prefetch(nx.at + (size_t)(k >> nx.sh) * 64, _MM_HINT_T1);
             if (k < RM * NV)
                 _mm_prefetch((const char *)(out + (size_t)(2 * RM + k / NV) * ldo + col0 + k % NV * 16),
                              _MM_HINT_T0);
@@ -1799,7 +1882,8 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
                                 const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
                                 int col0, const float *pf, int pfn)
 {
-#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn)
+    const struct pfnext nx = { 0 };
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn, nx)
 #define FT_SMALL(NV)                                                                               \
     switch (R) {                                                                                   \
     case 1: FT(1, NV); return;                                                                     \
@@ -1815,6 +1899,21 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
     }
 #undef FT_SMALL
 #undef FT
+}
+
+/* A full pointwise tile that also prefetches its slice nx of the next
+ * layer's weights (a function of its own, so the other tiles pass no more
+ * arguments than before: the early layers run thousands of short-K tiles). */
+T512 static void fgemm_tile_nx(const struct fgemm *p, int NV, const float *const *rows, const float *wp,
+                               float *out, size_t ldo, int col0, const float *pf, int pfn,
+                               struct pfnext nx)
+{
+    switch (NV) {
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
+    }
 }
 
 /* Panel pan's weights; *nv its 16-column vectors. */
@@ -1968,12 +2067,23 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, gemm_unit(frows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
+    long full = 0; /* task 0's full tiles */
+    if (l->pf && p->pw) {
+        int p0, p1;
+        size_t m0, m1;
+        split_task(&sp, 0, p->panels, &p0, &p1, &m0, &m1);
+        for (int pan = p0; pan < p1; pan++)
+            full += (long)((m1 - m0) / (size_t)frows_for(pan + 1 < p->panels ? 4 : last_nv(p->N)));
+    }
+    const struct pfshare nx = pf_share(l->pf, l->pf_bytes, tasks, full, p->K);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         int p0, p1;
         size_t m0, m1;
         split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
         if (p->pw) {
+            const long task = t; /* (t is a tile's index in its panel below) */
+            long j = 0;          /* the task's next full tile */
             for (int pan = p0; pan < p1; pan++) {
                 int nv;
                 const float *wp = fpanel(p, pan, &nv);
@@ -1986,8 +2096,12 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
                     int pfn;
                     const float *pf = fpf_slice(p, pan, t, &pfn);
-                    fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
-                                   pan * PANEL, pf, pfn);
+                    if (R == rm && j < nx.tiles)
+                        fgemm_tile_nx(p, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL, pf, pfn,
+                                      pf_tile(&nx, task, j++));
+                    else
+                        fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
+                                       pan * PANEL, pf, pfn);
                 }
             }
         } else {
@@ -3503,18 +3617,20 @@ T512 static void fgemm_tile_k32(const struct fgemm *p, int NV, const float *in, 
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++)
         rows[r] = in + (size_t)r * 32;
+    const struct pfnext nx = { 0 }; /* 32 k steps: too few to spread prefetches over */
     switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
-    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
-    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
-    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
     }
 }
 
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
- * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
+ * out (M x N, consecutive): panels [p0, p1), each over all the rows; nx
+ * (NULL: none) the next layer's weights, *j the next full tile of task. */
 T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
-                              int p1)
+                              int p1, const struct pfshare *nx, long task, long *j)
 {
     for (int pan = p0; pan < p1; pan++) {
         int nv;
@@ -3532,17 +3648,21 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
                 rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;
             int pfn;
             const float *pf = fpf_slice(p, pan, t, &pfn);
-            fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
-                           pan * PANEL, pf, pfn);
+            if (nx && R == rm && *j < nx->tiles)
+                fgemm_tile_nx(p, nv, rows, wp, out + (size_t)m * p->N, (size_t)p->N, pan * PANEL, pf, pfn,
+                              pf_tile(nx, task, (*j)++));
+            else
+                fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
+                               pan * PANEL, pf, pfn);
         }
     }
 }
 
 /* Output rows [y0, y1) of image b, band by band (fb_band), the project's
  * panels [p0, p1) (all of them when there is a residual); scr is this
- * thread's scratch. */
+ * thread's scratch; task t of tasks. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         int b, int y0, int y1, int p0, int p1)
+                         int b, int y0, int y1, int p0, int p1, long t, long tasks)
 {
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
@@ -3556,6 +3676,15 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
     float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
     int slot_row[5] = { -1, -1, -1, -1, -1 };
     const int band = fb_band(bk);
+    /* the project's full tiles (not fgemm_tile_k32's) take the task's share
+     * of the next layer's weights */
+    long full = 0, j = 0;
+    for (int oy = y0; oy < y1 && !(pp->K == 32 && pp->panels == 1); oy += band) {
+        const int m = (band < y1 - oy ? band : y1 - oy) * gd->out_w;
+        for (int pan = p0; pan < p1; pan++)
+            full += m / frows_for(pan + 1 < pp->panels ? 4 : last_nv(pp->N));
+    }
+    const struct pfshare nx = pf_share(bk->project->pf, bk->project->pf_bytes, tasks, full, pp->K);
     for (int oy = y0, nb; oy < y1; oy += nb) {
         nb = band < y1 - oy ? band : y1 - oy;
         for (int r = 0, nr; r < nb; r += nr) {
@@ -3573,7 +3702,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
                     int slot = iy % slots;
                     float *er = ring + (size_t)slot * row_e;
                     if (slot_row[slot] != iy) {
-                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels);
+                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels, NULL, 0, NULL);
                         slot_row[slot] = iy;
                     }
                     rowp[i] = er;
@@ -3583,7 +3712,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
         }
         /* the nb output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1);
+        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1, &nx, t, &j);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
@@ -3606,14 +3735,14 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
  * splits its project panels instead, each thread computing the whole
  * depthwise (a few % of the block's work). */
 T512 static void fb_task(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         long t, int split, int by_pan)
+                         long t, long tasks, int split, int by_pan)
 {
     const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
     const int b = (int)(t / split), part = (int)(t % split);
     if (by_pan)
-        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split);
+        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split, t, tasks);
     else
-        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P);
+        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P, t, tasks);
 }
 
 T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const float *in, float *out,
@@ -3627,7 +3756,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
     const long tasks = (long)n * split;
     if (threads <= 1 || tasks == 1) {
         for (long t = 0; t < tasks; t++)
-            fb_task(bk, in, out, scratch, t, split, by_pan);
+            fb_task(bk, in, out, scratch, t, tasks, split, by_pan);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -3640,7 +3769,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
 #endif
         float *scr = (float *)scratch + (size_t)tid * per;
         for (long t = tid; t < tasks; t += nt)
-            fb_task(bk, in, out, scr, t, split, by_pan);
+            fb_task(bk, in, out, scr, t, tasks, split, by_pan);
     }
 }
 
@@ -3781,6 +3910,24 @@ TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in,
 
 /* ======================= tables ======================= */
 
+/* mnet_kernel_ops.packed_weights: the GEMM panels, in the order a run
+ * reads them (the int8 requantization constants after them are left out). */
+static size_t x_packed_weights(const void *packed, const void **at)
+{
+    const struct xpack *h = packed;
+    if (h && h->kind == PK_QGEMM) {
+        const struct qgemm *p = packed;
+        *at = p->w;
+        return (size_t)p->panels * p->K4 * PANEL * 4;
+    }
+    if (h && h->kind == PK_FGEMM) {
+        const struct fgemm *p = packed;
+        *at = p->w;
+        return (size_t)p->panels * p->K * PANEL * sizeof(float);
+    }
+    return 0;
+}
+
 static void x_free_pack(void *packed)
 {
     struct xpack *h = packed;
@@ -3850,6 +3997,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .release = x_free_pack,
     .fblock_prepare = x512_fblock_prepare,
     .fblock_run = x512_fblock_run,
+    .packed_weights = x_packed_weights,
 };
 
 /* AVX-512 without VNNI: the int8 GEMM stays portable. */
@@ -3867,6 +4015,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .release = x_free_pack,
     .fblock_prepare = x512_fblock_prepare,
     .fblock_run = x512_fblock_run,
+    .packed_weights = x_packed_weights,
 };
 
 /* AVX2 + FMA: the float families; int8 stays portable for now. */
