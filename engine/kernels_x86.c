@@ -1829,7 +1829,7 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
  * A prefetch past the tensor's end does not fault. */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
                          const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
-                         int col0, const float *pf, int pfn, struct pfnext nx)
+                         int col0, const float *pf, int pfn, const struct pfnext *nx)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -1851,8 +1851,8 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             const float *wk = wp + (size_t)k * NV * 16;
             if (!(k & 1) && k < 2 * pfn)
                 _mm_prefetch((const char *)(pf + (size_t)k * 8), _MM_HINT_T1);
-            if (k < nx.lim && !(k & ((1 << nx.sh) - 1)))
-                _mm_prefetch(nx.at + (size_t)(k >> nx.sh) * 64, _MM_HINT_T1);
+            if (nx && k < nx->lim && !(k & ((1 << nx->sh) - 1)))
+                _mm_prefetch(nx->at + (size_t)(k >> nx->sh) * 64, _MM_HINT_T1);
             if (k < RM * NV)
                 _mm_prefetch((const char *)(out + (size_t)(2 * RM + k / NV) * ldo + col0 + k % NV * 16),
                              _MM_HINT_T0);
@@ -1882,8 +1882,7 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
                                 const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
                                 int col0, const float *pf, int pfn)
 {
-    const struct pfnext nx = { 0 };
-#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn, nx)
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn, NULL)
 #define FT_SMALL(NV)                                                                               \
     switch (R) {                                                                                   \
     case 1: FT(1, NV); return;                                                                     \
@@ -1909,10 +1908,10 @@ T512 static void fgemm_tile_nx(const struct fgemm *p, int NV, const float *const
                                struct pfnext nx)
 {
     switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
-    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
-    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
-    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
     }
 }
 
@@ -3617,20 +3616,20 @@ T512 static void fgemm_tile_k32(const struct fgemm *p, int NV, const float *in, 
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++)
         rows[r] = in + (size_t)r * 32;
-    const struct pfnext nx = { 0 }; /* 32 k steps: too few to spread prefetches over */
+    /* (32 k steps: too few to spread a prefetch of the next layer over) */
     switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
-    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
-    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
-    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, nx); break;
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
     }
 }
 
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
  * out (M x N, consecutive): panels [p0, p1), each over all the rows; nx
  * (NULL: none) the next layer's weights, *j the next full tile of task. */
-T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
-                              int p1, const struct pfshare *nx, long task, long *j)
+T512 INL void fb_gemm(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1,
+                      const struct pfshare *nx, long task, long *j)
 {
     for (int pan = p0; pan < p1; pan++) {
         int nv;
@@ -3656,6 +3655,20 @@ T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, flo
                                pan * PANEL, pf, pfn);
         }
     }
+}
+
+/* The expand (no prefetch of the next layer: its short-K tiles, thousands
+ * of them in the first blocks, took 4-5% longer with the test) and the
+ * project of a block. */
+T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1)
+{
+    fb_gemm(p, in, M, out, p0, p1, NULL, 0, NULL);
+}
+
+T512 static void fb_project(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1,
+                            const struct pfshare *nx, long task, long *j)
+{
+    fb_gemm(p, in, M, out, p0, p1, nx, task, j);
 }
 
 /* Output rows [y0, y1) of image b, band by band (fb_band), the project's
@@ -3702,7 +3715,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
                     int slot = iy % slots;
                     float *er = ring + (size_t)slot * row_e;
                     if (slot_row[slot] != iy) {
-                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels, NULL, 0, NULL);
+                        fb_pointwise(pe, img + (size_t)iy * W * cin, W, er, 0, pe->panels);
                         slot_row[slot] = iy;
                     }
                     rowp[i] = er;
@@ -3712,7 +3725,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
         }
         /* the nb output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1, &nx, t, &j);
+        fb_project(pp, dwrow, nb * gd->out_w, orow, p0, p1, &nx, t, &j);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
