@@ -121,8 +121,6 @@ struct mnet_fconv {
     float out_min, out_max;     /* fused activation (-inf/inf when none) */
     void *packed;
     size_t scratch_bytes;
-    const void *pf;             /* see mnet_kernel_ops.packed_weights */
-    size_t pf_bytes;
 };
 
 /* A float MobileNetV2 inverted-residual block (or a v1 depthwise + pointwise
@@ -179,10 +177,10 @@ struct mnet_kernel_ops {
     int (*fblock_prepare)(struct mnet_fblock *b, int max_batch, int threads);
     void (*fblock_run)(const struct mnet_fblock *b, int n, const float *in, float *out,
                        void *scratch, int threads);
-    /* optional: the bytes of a GEMM pack's weights (*at: their start, in
+    /* optional: the bytes of a qconv pack's weights (*at: their start, in
      * the order a run reads them), 0 when there are none to prefetch.  The
-     * plan gives each conv step (pf, pf_bytes): the start of the next GEMM
-     * step's weights, which a run may bring into L2 while it computes (at
+     * plan gives each int8 conv step (pf, pf_bytes): the start of the next
+     * one's weights, which a run may bring into L2 while it computes (at
      * batch 1 every layer's weights come from L3 once per image).  Runs
      * may ignore pf; it is never read through, only prefetched. */
     size_t (*packed_weights)(const void *packed, const void **at);

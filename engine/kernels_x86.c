@@ -1829,7 +1829,7 @@ T512 INL void fgemm_store(const struct fgemm *p, int RM, int NV, int R, __m512 a
  * A prefetch past the tensor's end does not fault. */
 T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const float *const *rows,
                          const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
-                         int col0, const float *pf, int pfn, const struct pfnext *nx)
+                         int col0, const float *pf, int pfn)
 {
     __m512 acc[RMAX][4];
 #pragma GCC unroll 4
@@ -1851,8 +1851,6 @@ T512 INL void fgemm_tile(const struct fgemm *p, int RM, int NV, int R, const flo
             const float *wk = wp + (size_t)k * NV * 16;
             if (!(k & 1) && k < 2 * pfn)
                 _mm_prefetch((const char *)(pf + (size_t)k * 8), _MM_HINT_T1);
-            if (nx && k < nx->lim && !(k & ((1 << nx->sh) - 1)))
-                _mm_prefetch(nx->at + (size_t)(k >> nx->sh) * 64, _MM_HINT_T1);
             if (k < RM * NV)
                 _mm_prefetch((const char *)(out + (size_t)(2 * RM + k / NV) * ldo + col0 + k % NV * 16),
                              _MM_HINT_T0);
@@ -1882,7 +1880,7 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
                                 const size_t *ld, int nseg, const float *wp, float *out, size_t ldo,
                                 int col0, const float *pf, int pfn)
 {
-#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn, NULL)
+#define FT(RM, NV) fgemm_tile(p, RM, NV, R, rows, ld, nseg, wp, out, ldo, col0, pf, pfn)
 #define FT_SMALL(NV)                                                                               \
     switch (R) {                                                                                   \
     case 1: FT(1, NV); return;                                                                     \
@@ -1898,21 +1896,6 @@ T512 static void fgemm_tile_any(const struct fgemm *p, int NV, int R, const floa
     }
 #undef FT_SMALL
 #undef FT
-}
-
-/* A full pointwise tile that also prefetches its slice nx of the next
- * layer's weights (a function of its own, so the other tiles pass no more
- * arguments than before: the early layers run thousands of short-K tiles). */
-T512 static void fgemm_tile_nx(const struct fgemm *p, int NV, const float *const *rows, const float *wp,
-                               float *out, size_t ldo, int col0, const float *pf, int pfn,
-                               struct pfnext nx)
-{
-    switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
-    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
-    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
-    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, pf, pfn, &nx); break;
-    }
 }
 
 /* Panel pan's weights; *nv its 16-column vectors. */
@@ -2066,23 +2049,12 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, gemm_unit(frows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
-    long full = 0; /* task 0's full tiles */
-    if (l->pf && p->pw) {
-        int p0, p1;
-        size_t m0, m1;
-        split_task(&sp, 0, p->panels, &p0, &p1, &m0, &m1);
-        for (int pan = p0; pan < p1; pan++)
-            full += (long)((m1 - m0) / (size_t)frows_for(pan + 1 < p->panels ? 4 : last_nv(p->N)));
-    }
-    const struct pfshare nx = pf_share(l->pf, l->pf_bytes, tasks, full, p->K);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         int p0, p1;
         size_t m0, m1;
         split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
         if (p->pw) {
-            const long task = t; /* (t is a tile's index in its panel below) */
-            long j = 0;          /* the task's next full tile */
             for (int pan = p0; pan < p1; pan++) {
                 int nv;
                 const float *wp = fpanel(p, pan, &nv);
@@ -2095,12 +2067,8 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
                         rows[r] = in + (m + (r < R ? r : 0)) * (size_t)p->K;
                     int pfn;
                     const float *pf = fpf_slice(p, pan, t, &pfn);
-                    if (R == rm && j < nx.tiles)
-                        fgemm_tile_nx(p, nv, rows, wp, out + m * p->N, (size_t)p->N, pan * PANEL, pf, pfn,
-                                      pf_tile(&nx, task, j++));
-                    else
-                        fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
-                                       pan * PANEL, pf, pfn);
+                    fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + m * p->N, (size_t)p->N,
+                                   pan * PANEL, pf, pfn);
                 }
             }
         } else {
@@ -3616,20 +3584,18 @@ T512 static void fgemm_tile_k32(const struct fgemm *p, int NV, const float *in, 
 #pragma GCC unroll 24
     for (int r = 0; r < RMAX; r++)
         rows[r] = in + (size_t)r * 32;
-    /* (32 k steps: too few to spread a prefetch of the next layer over) */
     switch (NV) {
-    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
-    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
-    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
-    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0, NULL); break;
+    case 4: fgemm_tile(p, 6, 4, 6, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 3: fgemm_tile(p, 8, 3, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    case 2: fgemm_tile(p, 8, 2, 8, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
+    default: fgemm_tile(p, 12, 1, 12, rows, NULL, 1, wp, out, ldo, col0, p->w, 0); break;
     }
 }
 
 /* rows (M of them, K floats each, consecutive) x the pointwise layer p ->
- * out (M x N, consecutive): panels [p0, p1), each over all the rows; nx
- * (NULL: none) the next layer's weights, *j the next full tile of task. */
-T512 INL void fb_gemm(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1,
-                      const struct pfshare *nx, long task, long *j)
+ * out (M x N, consecutive): panels [p0, p1), each over all the rows. */
+T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0,
+                              int p1)
 {
     for (int pan = p0; pan < p1; pan++) {
         int nv;
@@ -3647,35 +3613,17 @@ T512 INL void fb_gemm(const struct fgemm *p, const float *in, int M, float *out,
                 rows[r] = in + (size_t)(m + (r < R ? r : 0)) * p->K;
             int pfn;
             const float *pf = fpf_slice(p, pan, t, &pfn);
-            if (nx && R == rm && *j < nx->tiles)
-                fgemm_tile_nx(p, nv, rows, wp, out + (size_t)m * p->N, (size_t)p->N, pan * PANEL, pf, pfn,
-                              pf_tile(nx, task, (*j)++));
-            else
-                fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
-                               pan * PANEL, pf, pfn);
+            fgemm_tile_any(p, nv, R, rows, NULL, 1, wp, out + (size_t)m * p->N, (size_t)p->N,
+                           pan * PANEL, pf, pfn);
         }
     }
 }
 
-/* The expand (no prefetch of the next layer: its short-K tiles, thousands
- * of them in the first blocks, took 4-5% longer with the test) and the
- * project of a block. */
-T512 static void fb_pointwise(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1)
-{
-    fb_gemm(p, in, M, out, p0, p1, NULL, 0, NULL);
-}
-
-T512 static void fb_project(const struct fgemm *p, const float *in, int M, float *out, int p0, int p1,
-                            const struct pfshare *nx, long task, long *j)
-{
-    fb_gemm(p, in, M, out, p0, p1, nx, task, j);
-}
-
 /* Output rows [y0, y1) of image b, band by band (fb_band), the project's
  * panels [p0, p1) (all of them when there is a residual); scr is this
- * thread's scratch; task t of tasks. */
+ * thread's scratch. */
 T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         int b, int y0, int y1, int p0, int p1, long t, long tasks)
+                         int b, int y0, int y1, int p0, int p1)
 {
     const struct mnet_conv_geom *gd = &bk->dw->g;
     const struct fdw *pd = bk->dw->packed;
@@ -3689,15 +3637,6 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
     float *oimg = out + (size_t)b * gd->out_h * gd->out_w * cout;
     int slot_row[5] = { -1, -1, -1, -1, -1 };
     const int band = fb_band(bk);
-    /* the project's full tiles (not fgemm_tile_k32's) take the task's share
-     * of the next layer's weights */
-    long full = 0, j = 0;
-    for (int oy = y0; oy < y1 && !(pp->K == 32 && pp->panels == 1); oy += band) {
-        const int m = (band < y1 - oy ? band : y1 - oy) * gd->out_w;
-        for (int pan = p0; pan < p1; pan++)
-            full += m / frows_for(pan + 1 < pp->panels ? 4 : last_nv(pp->N));
-    }
-    const struct pfshare nx = pf_share(bk->project->pf, bk->project->pf_bytes, tasks, full, pp->K);
     for (int oy = y0, nb; oy < y1; oy += nb) {
         nb = band < y1 - oy ? band : y1 - oy;
         for (int r = 0, nr; r < nb; r += nr) {
@@ -3725,7 +3664,7 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
         }
         /* the nb output rows are consecutive in the image and in dwrow */
         float *orow = oimg + (size_t)oy * gd->out_w * cout;
-        fb_project(pp, dwrow, nb * gd->out_w, orow, p0, p1, &nx, t, &j);
+        fb_pointwise(pp, dwrow, nb * gd->out_w, orow, p0, p1);
         if (bk->residual) {
             /* out = clamp(project + in): the residual ADD's arithmetic */
             const float *xr = img + (size_t)oy * gd->out_w * cout;
@@ -3748,14 +3687,14 @@ T512 static void fb_rows(const struct mnet_fblock *bk, const float *in, float *o
  * splits its project panels instead, each thread computing the whole
  * depthwise (a few % of the block's work). */
 T512 static void fb_task(const struct mnet_fblock *bk, const float *in, float *out, float *scr,
-                         long t, long tasks, int split, int by_pan)
+                         long t, int split, int by_pan)
 {
     const int OH = bk->dw->g.out_h, P = ((const struct fgemm *)bk->project->packed)->panels;
     const int b = (int)(t / split), part = (int)(t % split);
     if (by_pan)
-        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split, t, tasks);
+        fb_rows(bk, in, out, scr, b, 0, OH, P * part / split, P * (part + 1) / split);
     else
-        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P, t, tasks);
+        fb_rows(bk, in, out, scr, b, OH * part / split, OH * (part + 1) / split, 0, P);
 }
 
 T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const float *in, float *out,
@@ -3769,7 +3708,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
     const long tasks = (long)n * split;
     if (threads <= 1 || tasks == 1) {
         for (long t = 0; t < tasks; t++)
-            fb_task(bk, in, out, scratch, t, tasks, split, by_pan);
+            fb_task(bk, in, out, scratch, t, split, by_pan);
         return;
     }
 #pragma omp parallel num_threads(threads)
@@ -3782,7 +3721,7 @@ T512 static void x512_fblock_run(const struct mnet_fblock *bk, int n, const floa
 #endif
         float *scr = (float *)scratch + (size_t)tid * per;
         for (long t = tid; t < tasks; t += nt)
-            fb_task(bk, in, out, scr, t, tasks, split, by_pan);
+            fb_task(bk, in, out, scr, t, split, by_pan);
     }
 }
 
@@ -3923,8 +3862,10 @@ TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in,
 
 /* ======================= tables ======================= */
 
-/* mnet_kernel_ops.packed_weights: the GEMM panels, in the order a run
- * reads them (the int8 requantization constants after them are left out). */
+/* mnet_kernel_ops.packed_weights: the int8 GEMM panels, in the order a
+ * run reads them (the requantization constants after them left out).  The
+ * float GEMMs do not prefetch the next layer: FMA-bound with four weight
+ * lines per k step of their own, the 7x7 ones measured slower with it. */
 static size_t x_packed_weights(const void *packed, const void **at)
 {
     const struct xpack *h = packed;
@@ -3932,11 +3873,6 @@ static size_t x_packed_weights(const void *packed, const void **at)
         const struct qgemm *p = packed;
         *at = p->w;
         return (size_t)p->panels * p->K4 * PANEL * 4;
-    }
-    if (h && h->kind == PK_FGEMM) {
-        const struct fgemm *p = packed;
-        *at = p->w;
-        return (size_t)p->panels * p->K * PANEL * sizeof(float);
     }
     return 0;
 }
@@ -4028,7 +3964,6 @@ const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .release = x_free_pack,
     .fblock_prepare = x512_fblock_prepare,
     .fblock_run = x512_fblock_run,
-    .packed_weights = x_packed_weights,
 };
 
 /* AVX2 + FMA: the float families; int8 stays portable for now. */

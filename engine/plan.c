@@ -1090,24 +1090,23 @@ static int fuse_blocks(struct mnet_plan *p)
 
 /* At batch 1 every layer's packed weights come from L3 once per image (the
  * int8 v2 model's ~3.5 MB against a 2 MiB L2), and a GEMM's first panel
- * (the whole classifier: 1.28 MB int8, 5.1 MB float) is read before any
- * prefetch of its own.  So each conv step (a fused block: its project)
- * gets the start of the next GEMM step's weights to bring into L2 while it
- * computes (the depthwise steps between, whose weights are small, are
- * skipped over); at most PF_MAX bytes, and with the running layer's own
- * at most PF_L2, so that its weights streaming through L2 after them do
- * not evict them (the float 7x7x320->1280's 1.6 MB leave none for the
- * classifier).  Only weights of PF_MIN or more: below that the next
- * layer's first panel costs about what the prefetch slows the running one.
- * MNET_PREFETCH=0 in the environment turns it off (for comparisons). */
+ * (the whole classifier: 1.28 MB) is read before any prefetch of its own.
+ * So each int8 conv step gets the start of the next one's weights to bring
+ * into L2 while it computes (the depthwise steps between, whose weights are
+ * small, are skipped over); at most PF_MAX bytes, and with the running
+ * layer's own at most PF_L2, so that its weights streaming through L2
+ * after them do not evict them.  Only weights of PF_MIN or more: below
+ * that the next layer's first panel costs about what the prefetch slows
+ * the running one.  (The float GEMMs measured slower with it: see
+ * kernels_x86.c.)  MNET_PREFETCH=0 in the environment turns it off (for
+ * comparisons). */
 #define PF_MAX ((size_t)1 << 20)
 #define PF_L2 ((size_t)3 << 19)
 #define PF_MIN ((size_t)256 << 10)
 
 static size_t step_weights(const struct step *s, const void **at)
 {
-    const void *pk = s->kind == S_QCONV ? s->u.qc.packed : s->u.fc.packed;
-    return s->k->packed_weights ? s->k->packed_weights(pk, at) : 0;
+    return s->k->packed_weights ? s->k->packed_weights(s->u.qc.packed, at) : 0;
 }
 
 static void plan_prefetch(struct mnet_plan *p)
@@ -1117,34 +1116,23 @@ static void plan_prefetch(struct mnet_plan *p)
         return;
     for (int i = 0; i < p->nsteps; i++) {
         struct step *s = &p->steps[i];
-        const int last = s->fb ? s->fb_last : i;
-        struct step *runs = NULL; /* the conv whose run prefetches */
-        for (int j = i; j <= last; j++)
-            if (p->steps[j].kind == S_QCONV || p->steps[j].kind == S_FCONV)
-                runs = &p->steps[j];
-        if (s->fused || !runs)
+        if (s->kind != S_QCONV)
             continue;
-        for (int j = last + 1; j < p->nsteps; j++) {
+        for (int j = i + 1; j < p->nsteps; j++) {
             const struct step *t = &p->steps[j];
-            if (t->kind != S_QCONV && t->kind != S_FCONV)
+            if (t->kind != S_QCONV)
                 continue;
             const void *at = NULL, *own_at;
-            size_t bytes = step_weights(t, &at), own = step_weights(runs, &own_at);
+            size_t bytes = step_weights(t, &at), own = step_weights(s, &own_at);
             size_t room = own < PF_L2 ? PF_L2 - own : 0;
             room = room < PF_MAX ? room : PF_MAX;
             bytes = bytes < room ? bytes : room;
-            if (bytes < PF_MIN)
-                bytes = 0;
-            if (runs->kind == S_QCONV) {
-                runs->u.qc.pf = bytes ? at : NULL;
-                runs->u.qc.pf_bytes = bytes;
-            } else {
-                runs->u.fc.pf = bytes ? at : NULL;
-                runs->u.fc.pf_bytes = bytes;
+            if (bytes >= PF_MIN) {
+                s->u.qc.pf = at;
+                s->u.qc.pf_bytes = bytes;
             }
             break;
         }
-        i = last;
     }
 }
 

@@ -561,9 +561,6 @@ static int fblock_compare(const struct mnet_kernel_ops *ops, int n, int *fused)
     struct mnet_fblock fb = {.expand = expand ? &le : NULL, .dw = &ld, .project = &lp,
                              .residual = residual, .add_lo = alo, .add_hi = ahi};
     *fused = ops->fblock_prepare && ops->fblock_prepare(&fb, n, 2) == 0;
-    /* the project prefetches (as the plan sets it) the first packed weights */
-    if (ops->packed_weights)
-        lp.pf_bytes = ops->packed_weights(expand ? le.packed : lp.packed, &lp.pf);
     size_t sb = le.scratch_bytes;
     sb = ld.scratch_bytes > sb ? ld.scratch_bytes : sb;
     sb = lp.scratch_bytes > sb ? lp.scratch_bytes : sb;

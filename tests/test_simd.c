@@ -152,7 +152,7 @@ static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
     ref_add(r, q);
 }
 
-/* A prefetch range for a prepared GEMM of table t (mnet_kernel_ops.
+/* A prefetch range for a prepared int8 GEMM of table t (mnet_kernel_ops.
  * packed_weights), as the plan gives: its own packed weights (an
  * allocation of the right size), in turn all of them, one byte short of
  * that (no whole number of lines), one line plus a byte and one byte.
@@ -355,8 +355,6 @@ static void check_fconv(const struct mnet_kernel_ops *t, int dw, int n, const st
         void *scratch = xalloc(l.scratch_bytes);
         for (size_t i = 0; i < nout; i++)
             out[i] = NAN;
-        if (!dw)
-            give_pf(t, l.packed, &l.pf, &l.pf_bytes);
         if (dw)
             t->fdw_run(&l, n, in, out, scratch, threads);
         else
