@@ -1095,14 +1095,15 @@ static int fuse_blocks(struct mnet_plan *p)
  * into L2 while it computes (the depthwise steps between, whose weights are
  * small, are skipped over); at most PF_MAX bytes, and with the running
  * layer's own at most PF_L2, so that its weights streaming through L2
- * after them do not evict them.  Only weights of PF_MIN or more: below
- * that the next layer's first panel costs about what the prefetch slows
- * the running one.  (The float GEMMs measured slower with it: see
+ * after them do not evict them.  Only weights of PF_MIN or more: in v2
+ * the 7x7x160->960 expand prefetching 960->320's 307 KB took 0.003 ms
+ * longer and the 960->320 was no faster; the classifier's 1.28 MB take
+ * 0.02 ms off it for about 0.005 on the 7x7x320->1280 before it.  (The float GEMMs measured slower with it: see
  * kernels_x86.c.)  MNET_PREFETCH=0 in the environment turns it off (for
  * comparisons). */
 #define PF_MAX ((size_t)1 << 20)
 #define PF_L2 ((size_t)3 << 19)
-#define PF_MIN ((size_t)256 << 10)
+#define PF_MIN ((size_t)512 << 10)
 
 static size_t step_weights(const struct step *s, const void **at)
 {
