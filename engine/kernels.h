@@ -109,6 +109,8 @@ struct mnet_qconv {
     const int32_t *shift;       /* (out_c) exponents, > 0 means left shift */
     void *packed;               /* owned by the kernel family that prepared it */
     size_t scratch_bytes;       /* set by prepare(), see the contract */
+    const void *pf;             /* see mnet_kernel_ops.packed_weights */
+    size_t pf_bytes;
 };
 
 /* A float conv, depthwise conv or fully-connected layer. */
@@ -175,6 +177,13 @@ struct mnet_kernel_ops {
     int (*fblock_prepare)(struct mnet_fblock *b, int max_batch, int threads);
     void (*fblock_run)(const struct mnet_fblock *b, int n, const float *in, float *out,
                        void *scratch, int threads);
+    /* optional: the bytes of a qconv pack's weights (*at: their start, in
+     * the order a run reads them), 0 when there are none to prefetch.  The
+     * plan gives each int8 conv step (pf, pf_bytes): the start of the next
+     * one's weights, which a run may bring into L2 while it computes (at
+     * batch 1 every layer's weights come from L3 once per image).  Runs
+     * may ignore pf; it is never read through, only prefetched. */
+    size_t (*packed_weights)(const void *packed, const void **at);
 };
 
 extern const struct mnet_kernel_ops mnet_kernels_c; /* portable C + OpenMP (kernels_c.c) */

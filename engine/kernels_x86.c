@@ -291,6 +291,54 @@ static int last_nv(int N)
     return ((N - 1) % PANEL) / 16 + 1;
 }
 
+/* The next layer's weights (mnet_qconv.pf) over a GEMM's tasks: task t
+ * brings lines [t * per, t * per + per) of them into its L2 (each thread its
+ * part), q lines per full row tile (its first `tiles`): at most one per k
+ * step, on every 2^sh-th k step (up to 8 apart), so the prefetches spread
+ * over the tile rather than taking every fill buffer at once.  Set up once
+ * per run from one task's full tiles (the others have about as many; one
+ * with fewer leaves the end of its lines alone). */
+struct pfshare {
+    const char *at;
+    long lines, per, tiles;
+    int q, sh;
+};
+
+/* What one tile prefetches: line i of at on k step i << sh, for k < lim. */
+struct pfnext {
+    const char *at;
+    int lim, sh;
+};
+
+static struct pfshare pf_share(const void *pf, size_t bytes, long tasks, long tiles, int ksteps)
+{
+    struct pfshare s = { pf, 0, 0, 0, 0, 0 };
+    if (!pf || !bytes || tiles <= 0 || ksteps <= 0)
+        return s;
+    s.lines = (long)((bytes + 63) / 64);
+    s.per = (s.lines + tasks - 1) / tasks;
+    const long q = (s.per + tiles - 1) / tiles;
+    s.q = q < ksteps ? (int)q : ksteps;
+    s.tiles = (s.per + s.q - 1) / s.q;
+    while (s.sh < 3 && (long)s.q << (s.sh + 1) <= ksteps)
+        s.sh++;
+    return s;
+}
+
+/* Task t's full tile j (counted from 0 in the order they run), j < tiles. */
+static struct pfnext pf_tile(const struct pfshare *s, long t, long j)
+{
+    struct pfnext x = { s->at, 0, 0 };
+    const long first = t * s->per + j * s->q, end = t * s->per + s->per;
+    const long left = (end < s->lines ? end : s->lines) - first;
+    if (left > 0) {
+        x.at = s->at + (size_t)first * 64;
+        x.lim = (int)(left < s->q ? left : s->q) << s->sh;
+        x.sh = s->sh;
+    }
+    return x;
+}
+
 /* ======================= requantization (AVX-512) ======================= */
 
 /* MultiplyByQuantizedMultiplier(a, m, shift) per lane, TFLite's double
@@ -1131,7 +1179,8 @@ TVNNI INL void qgemm_fixup(const struct qgemm *p, int RM, int NV, __m512i acc[RM
  * fix-up code). */
 TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
                           const uint8_t *const *rows, const int32_t *corr, const int8_t *wp,
-                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn)
+                          uint8_t *out, size_t ldo, int col0, const int8_t *pf, int pfn,
+                          struct pfnext nx)
 {
     if (!rows) /* never: lets qgemm_step drop its test of rows */
         __builtin_unreachable();
@@ -1144,6 +1193,8 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
     for (; k4 < K4full; k4++) {
         if (k4 < 2 * pfn && !(k4 & 1))
             _mm_prefetch((const char *)(pf + (size_t)k4 * 32), _MM_HINT_T1);
+        if (k4 < nx.lim && !(k4 & ((1 << nx.sh) - 1)))
+            _mm_prefetch(nx.at + (size_t)(k4 >> nx.sh) * 64, _MM_HINT_T1);
         qgemm_step(acc, RM, NV, rows, NULL, 0, (size_t)4 * k4, wp + (size_t)k4 * NV * 64, 0);
     }
     if (k4 < p->K4) /* K % 4 tail: never read past a row's end */
@@ -1154,13 +1205,13 @@ TVNNI INL void qgemm_tile(const struct qgemm *p, int RM, int NV, int FIX, int R,
 
 TVNNI INL void qgemm_tile_nv(const struct qgemm *p, int FIX, int NV, int R, const uint8_t *const *rows,
                              const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo, int col0,
-                             const int8_t *pf, int pfn)
+                             const int8_t *pf, int pfn, struct pfnext nx)
 {
     switch (NV) {
-    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
-    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn); break;
+    case 4: qgemm_tile(p, 6, 4, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 3: qgemm_tile(p, 8, 3, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    case 2: qgemm_tile(p, 12, 2, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
+    default: qgemm_tile(p, 24, 1, FIX, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx); break;
     }
 }
 
@@ -1173,21 +1224,34 @@ TVNNI static void qgemm_tile_any(const struct qgemm *p, int NV, int R, const uin
                                  int col0, const int8_t *pf, int pfn)
 {
     (void)pfn;
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0);
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, 0, (struct pfnext){ 0 });
 }
 
 TVNNI static void qgemm_tile_pf(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                 const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                 int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 });
 }
 
 TVNNI static void qgemm_tile_fix(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
                                  const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
                                  int col0, const int8_t *pf, int pfn)
 {
-    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn);
+    qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 });
+}
+
+/* A full tile that also prefetches its slice nx of the next layer's
+ * weights (a function of its own, so the many short-K tiles of the early
+ * layers pass no more arguments than before). */
+TVNNI static void qgemm_tile_nx(const struct qgemm *p, int NV, int R, const uint8_t *const *rows,
+                                const int32_t *corr, const int8_t *wp, uint8_t *out, size_t ldo,
+                                int col0, const int8_t *pf, int pfn, struct pfnext nx)
+{
+    if (p->fix)
+        qgemm_tile_nv(p, 1, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx);
+    else
+        qgemm_tile_nv(p, 0, NV, R, rows, corr, wp, out, ldo, col0, pf, pfn, nx);
 }
 
 /* 17-24 columns (v2's 24-channel projects) without the 32-column tile's
@@ -1297,7 +1361,8 @@ TVNNI static void qgemm_tile_short(const struct qgemm *p, int NV, int R, const u
                                    int col0, const int8_t *pf, int pfn)
 {
     const int fx = p->fix != NULL;
-#define QTILE(RM, NV, RR) qgemm_tile(p, RM, NV, fx, RR, rows, corr, wp, out, ldo, col0, pf, pfn)
+#define QTILE(RM, NV, RR) \
+    qgemm_tile(p, RM, NV, fx, RR, rows, corr, wp, out, ldo, col0, pf, pfn, (struct pfnext){ 0 })
     SHORT_TILE(QTILE, NV, R);
 #undef QTILE
 }
@@ -1581,6 +1646,15 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, gemm_unit(rows_for(last_nv(p->N))), p->panels, threads);
     const long tasks = sp.chunks * sp.groups;
+    long full = 0; /* task 0's full tiles */
+    if (l->pf && p->pw && !p->half) {
+        int p0, p1;
+        size_t m0, m1;
+        split_task(&sp, 0, p->panels, &p0, &p1, &m0, &m1);
+        for (int pan = p0; pan < p1; pan++)
+            full += (long)((m1 - m0) / (size_t)rows_for(pan + 1 < p->panels ? 4 : last_nv(p->N)));
+    }
+    const struct pfshare nx = pf_share(l->pf, l->pf_bytes, tasks, full, p->K / 4);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long t = 0; t < tasks; t++) {
         int p0, p1;
@@ -1591,6 +1665,8 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
         if (p->pw) {
             if (corr)
                 row_corr(in + m0 * p->K, (size_t)p->K, p->K, m1 - m0, p->w_zp, corr);
+            const long task = t; /* (t is a tile's index in its panel below) */
+            long j = 0;          /* the task's next full tile */
             for (int pan = p0; pan < p1; pan++) {
                 int nv = (p->N - pan * PANEL + 15) / 16;
                 nv = nv > 4 ? 4 : nv;
@@ -1609,6 +1685,11 @@ TVNNI static void vnni_qconv_run(const struct mnet_qconv *l, int n, const uint8_
                     }
                     int pfn;
                     const int8_t *pf = qpf_slice(p, pan, t, &pfn);
+                    if (R == rm && j < nx.tiles) {
+                        qgemm_tile_nx(p, nv, R, rows, corr ? corr + (m - m0) : NULL, wp, out + m * p->N,
+                                      (size_t)p->N, pan * PANEL, pf, pfn, pf_tile(&nx, task, j++));
+                        continue;
+                    }
                     (R <= 4   ? qgemm_tile_short
                      : p->fix ? qgemm_tile_fix
                      : pfn    ? qgemm_tile_pf
@@ -3851,6 +3932,21 @@ TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in,
 
 /* ======================= tables ======================= */
 
+/* mnet_kernel_ops.packed_weights: the int8 GEMM panels, in the order a
+ * run reads them (the requantization constants after them left out).  The
+ * float GEMMs do not prefetch the next layer: FMA-bound with four weight
+ * lines per k step of their own, the 7x7 ones measured slower with it. */
+static size_t x_packed_weights(const void *packed, const void **at)
+{
+    const struct xpack *h = packed;
+    if (h && h->kind == PK_QGEMM) {
+        const struct qgemm *p = packed;
+        *at = p->w;
+        return (size_t)p->panels * p->K4 * PANEL * 4;
+    }
+    return 0;
+}
+
 static void x_free_pack(void *packed)
 {
     struct xpack *h = packed;
@@ -3920,6 +4016,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .release = x_free_pack,
     .fblock_prepare = x512_fblock_prepare,
     .fblock_run = x512_fblock_run,
+    .packed_weights = x_packed_weights,
 };
 
 /* AVX-512 without VNNI: the int8 GEMM stays portable. */

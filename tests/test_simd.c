@@ -152,6 +152,24 @@ static void make_add(struct mnet_qbinary *q, struct mnet_ref_qbinary *r)
     ref_add(r, q);
 }
 
+/* A prefetch range for a prepared int8 GEMM of table t (mnet_kernel_ops.
+ * packed_weights), as the plan gives: its own packed weights (an
+ * allocation of the right size), in turn all of them, one byte short of
+ * that (no whole number of lines), one line plus a byte and one byte.
+ * Prefetching changes no output; a range computed past its end would be
+ * out-of-bounds pointer arithmetic. */
+static void give_pf(const struct mnet_kernel_ops *t, const void *packed, const void **pf, size_t *pf_bytes)
+{
+    static unsigned turn;
+    const void *at = NULL;
+    size_t bytes = t->packed_weights ? t->packed_weights(packed, &at) : 0;
+    if (!bytes)
+        return;
+    const size_t pick[4] = { bytes, bytes - 1, bytes > 65 ? 65 : bytes, 1 };
+    *pf = at;
+    *pf_bytes = pick[turn++ % 4];
+}
+
 /* One quantized conv (dw = 0) or depthwise conv (dw = 1) through table t. */
 /* per_tensor: 0 int8 per-channel (w_zp 0), 1 uint8 per-tensor (random
  * w_zp), 2 uint8 with weight zero point 0 (s8 domain -128). */
@@ -169,6 +187,8 @@ static void run_qlayer(const struct mnet_kernel_ops *t, struct mnet_qconv *l, in
     }
     void *scratch = xalloc(l->scratch_bytes);
     memset(out, 0xA5, nout);
+    if (!dw)
+        give_pf(t, l->packed, &l->pf, &l->pf_bytes);
     if (dw)
         t->qdw_run(l, n, in, out, scratch, threads);
     else
