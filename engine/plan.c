@@ -1098,9 +1098,9 @@ static int fuse_blocks(struct mnet_plan *p)
  * after them do not evict them.  Only weights of PF_MIN or more: in v2
  * the 7x7x160->960 expand prefetching 960->320's 307 KB took 0.003 ms
  * longer and the 960->320 was no faster; the classifier's 1.28 MB take
- * 0.02 ms off it for about 0.005 on the 7x7x320->1280 before it.  (The float GEMMs measured slower with it: see
- * kernels_x86.c.)  MNET_PREFETCH=0 in the environment turns it off (for
- * comparisons). */
+ * 0.02 ms off it for about 0.005 on the 7x7x320->1280 before it.  (The
+ * float GEMMs measured slower with it: see kernels_x86.c.)  MNET_PREFETCH=0
+ * in the environment turns it off (for comparisons). */
 #define PF_MAX ((size_t)1 << 20)
 #define PF_L2 ((size_t)3 << 19)
 #define PF_MIN ((size_t)512 << 10)
