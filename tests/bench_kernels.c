@@ -22,8 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "check.h"
 #include "cpu.h"
 #include "kernels.h"
 #include "quant.h"
@@ -32,13 +32,6 @@ static const struct mnet_kernel_ops *T;
 static int32_t w_zp;
 static const char *only; /* kernel kind to run, NULL: all */
 static int outliers = -1; /* -1: one in 12 channels when w_zp != 0 */
-
-static double cpu_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static void *xalloc(size_t n)
 {
@@ -129,6 +122,12 @@ static void bench_q(int dw, int h, int ic, int oc, int k, int s)
     free(w); free(bias); free(mult); free(shift); free(in); free(out); free(scratch);
 }
 
+static void fill_f(float *p, size_t n, float v)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = v;
+}
+
 static void bench_f(int dw, int h, int ic, int oc, int k, int s)
 {
     struct mnet_conv_geom g;
@@ -136,15 +135,13 @@ static void bench_f(int dw, int h, int ic, int oc, int k, int s)
     int K = dw ? k * k : k * k * ic;
     size_t nw = dw ? (size_t)k * k * g.out_c : (size_t)g.out_c * K;
     float *w = xalloc(nw * 4), *bias = xalloc(4 * g.out_c);
-    for (size_t i = 0; i < nw; i++)
-        w[i] = 0.01f;
+    fill_f(w, nw, 0.01f);
     struct mnet_fconv l = { .g = g, .w = w, .bias = bias, .out_min = 0, .out_max = 6 };
     if (dw ? T->fdw_prepare(&l, 1, 1) : T->fconv_prepare(&l, 1, 1))
         return;
     size_t ni = (size_t)h * h * ic, no = (size_t)g.out_h * g.out_w * g.out_c;
     float *in = xalloc(ni * 4), *out = xalloc(no * 4);
-    for (size_t i = 0; i < ni; i++)
-        in[i] = 0.5f;
+    fill_f(in, ni, 0.5f);
     void *scratch = xalloc(l.scratch_bytes + 64);
     double best = 1e9;
     for (int it = 0; it < 15; it++) {
@@ -175,12 +172,9 @@ static void bench_fb(int h, int cin, int c, int s, int cout)
     geom(&gp, gd.out_h, c, cout, 1, 1);
     float *we = xalloc((size_t)c * (cin ? cin : 1) * 4), *wd = xalloc((size_t)9 * c * 4);
     float *wp = xalloc((size_t)cout * c * 4), *bias = xalloc((size_t)(c > cout ? c : cout) * 4);
-    for (size_t i = 0; i < (size_t)c * (cin ? cin : 1); i++)
-        we[i] = 0.01f;
-    for (size_t i = 0; i < (size_t)9 * c; i++)
-        wd[i] = 0.01f;
-    for (size_t i = 0; i < (size_t)cout * c; i++)
-        wp[i] = 0.01f;
+    fill_f(we, (size_t)c * (cin ? cin : 1), 0.01f);
+    fill_f(wd, (size_t)9 * c, 0.01f);
+    fill_f(wp, (size_t)cout * c, 0.01f);
     struct mnet_fconv le = { .g = ge, .w = we, .bias = bias, .out_min = 0, .out_max = 6 };
     struct mnet_fconv ld = { .g = gd, .w = wd, .bias = bias, .out_min = 0, .out_max = 6 };
     struct mnet_fconv lp = { .g = gp, .w = wp, .bias = bias, .out_min = -20, .out_max = 20 };
@@ -192,8 +186,7 @@ static void bench_fb(int h, int cin, int c, int s, int cout)
     if (T->fblock_prepare(&fb, 1, 1) == 0) {
         size_t ni = (size_t)h * h * ic, no = (size_t)gp.out_h * gp.out_w * cout;
         float *in = xalloc(ni * 4), *out = xalloc(no * 4);
-        for (size_t i = 0; i < ni; i++)
-            in[i] = 0.5f;
+        fill_f(in, ni, 0.5f);
         /* the same layers one by one, for comparison */
         float *mid = xalloc((size_t)h * h * c * 4), *dwo = xalloc((size_t)gd.out_h * gd.out_w * c * 4);
         size_t sb = fb.scratch_bytes;
