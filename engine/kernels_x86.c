@@ -856,7 +856,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->panels = (g->out_c + PANEL - 1) / PANEL;
     p->pw = mnet_conv_is_pointwise(g);
     p->ldk = mnet_round_up((size_t)p->K4 * 4, 64);
-    p->direct = direct_ok(g) && K <= 64; /* K <= 64: qdirect_corr's one masked load */
+    p->direct = direct_ok(g) && K <= 64; /* K <= 64: the range the repacked rows are tested on */
     const int cb = g->k_h * g->in_c; /* direct: bytes of a repacked column */
     if (p->direct) {
         /* the repacked row (qdirect_repack): its columns, tile rows past the
@@ -959,10 +959,12 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->out_max = l->out_max;
     p->clamp = l->out_min > 0 || l->out_max < 255;
     l->packed = p;
-    /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split),
-     * computed once per task instead of once per tile and panel. */
+    /* w_zp * sum(x) of a task's rows (at most 4 * ROWCHUNK, see task_split)
+     * or of a direct output row's pixels, computed once per task or row
+     * instead of once per tile and panel. */
+    const size_t ncorr = p->direct ? (size_t)g->out_w : 4 * ROWCHUNK;
     p->tscratch = (p->pw ? 0 : p->direct ? p->ldk : RMAX * p->ldk) +
-                  (p->w_zp ? 4 * ROWCHUNK * sizeof(int32_t) : 0);
+                  (p->w_zp ? mnet_round_up(ncorr * sizeof(int32_t), 64) : 0);
     l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
     (void)max_batch;
     return 0;
@@ -1435,7 +1437,7 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
  * input row 1.5 times at the stem (3 rows an output row, stride 2) and
  * costs a vpermd and a vpshufb per row and 7 columns.  uint8 weights (w_zp != 0): folded
  * with fix-ups as in the GEMM, or else corr = w_zp * sum of the patch's K
- * bytes (a masked load). */
+ * bytes (row_corr over the output row's patches, once per row). */
 
 /* Columns 0 .. xe - 1 of three rows of 3 channels -> d as 9-byte columns,
  * 7 columns (63 bytes) from 21 bytes of each row.  Per row, vpermd gives
@@ -1562,15 +1564,6 @@ TVNNI static void qdirect_tile_short(const struct qgemm *p, int NV, int R, const
 #undef QDTILE
 }
 
-/* corr[r] = w_zp * (sum of the K bytes of pixel r's patch), r < R. */
-T512 static void qdirect_corr(const struct qgemm *p, int R, const uint8_t *base, size_t sx, int32_t *corr)
-{
-    const __mmask64 m = p->K == 64 ? ~(__mmask64)0 : ((__mmask64)1 << p->K) - 1;
-    for (int r = 0; r < R; r++, base += sx)
-        corr[r] = p->w_zp * (int32_t)_mm512_reduce_add_epi64(
-                                _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, base), _mm512_setzero_si512()));
-}
-
 TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                               void *scratch, int threads)
 {
@@ -1586,6 +1579,8 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
         uint8_t *orow = out + (size_t)row * g->out_w * p->N;
         qdirect_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
                        buf + zoff);
+        if (corr) /* pixel x's patch: K bytes at buf + x * sx */
+            row_corr(buf, sx, p->K, (size_t)g->out_w, p->w_zp, corr);
         for (int pan = 0; pan < p->panels; pan++) {
             int nv = (p->N - pan * PANEL + 15) / 16;
             nv = nv > 4 ? 4 : nv;
@@ -1596,12 +1591,10 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
             for (int ox = 0; ox < g->out_w; ox += rm) {
                 const int R = g->out_w - ox < rm ? g->out_w - ox : rm;
                 const uint8_t *base = buf + (size_t)ox * sx;
-                if (corr)
-                    qdirect_corr(p, R, base, sx, corr);
                 (R <= 4   ? qdirect_tile_short
                  : p->fix ? qdirect_tile_fix
-                          : qdirect_tile_any)(p, nv, R, base, sx, corr, wp, orow + (size_t)ox * p->N,
-                                              (size_t)p->N, pan * PANEL);
+                          : qdirect_tile_any)(p, nv, R, base, sx, corr ? corr + ox : NULL, wp,
+                                              orow + (size_t)ox * p->N, (size_t)p->N, pan * PANEL);
             }
         }
     }
