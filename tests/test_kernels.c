@@ -864,7 +864,7 @@ int main(void)
          * split the project's panels between 2 threads; 32 input channels
          * take the K = 32 project tiles (full tiles of 1-4 vectors, a last
          * partial tile, two panels); rows of 5-12 columns take the depthwise's
- * border blocks */
+         * border blocks */
         static const int bands[][5] = { { 30, 40, 1, 0, 0 },   { 29, 40, 1, 0, 0 },  { 27, 14, 1, 0, 0 },
                                         { 45, 45, 2, 0, 0 },   { 33, 17, 2, 0, 0 },  { 15, 7, 1, 0, 0 },
                                         { 7, 7, 1, 130, 0 },   { 9, 9, 1, 70, 0 },   { 13, 11, 2, 200, 0 },
