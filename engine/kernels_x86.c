@@ -374,10 +374,10 @@ struct rq {
     int fl;             /* rq_float first (rq_plain): the bias row holds bias, not bias + 2^31 */
 };
 
-/* rq_float's margin E: its estimate is within 3 * 2^-16 of the exact value
+/* rq_float's margin E: its estimate is within 3.02 * 2^-16 of the exact value
  * (see rq_float), so floor(t + E) with |error| < E is exact unless the
  * estimate's fraction is below 2E. */
-#define RQ_E 0x1p-13f
+#define RQ_E 0x1p-14f
 
 /* nvec vectors' constants at `at` (RQ_BYTES(nvec), zeroed, 64-byte aligned).
  * Padding lanes get rq_float's constant 0.5, never ambiguous. */
@@ -468,19 +468,21 @@ static void rq_plain(struct rq *r, size_t nvec, int plain)
 /* A plain layer's unbiased accumulator a of vector vec -> floor(y), y =
  * fma(float(a), M, C + E) for the exact t = a*M + C (M, C of rq_set; for
  * a >= 0 rq_apply's result is floor(t)).  Where t is in [-1, 257], float(a)
- * and M each err by 2^-24 relative (|a*M| < 258), C + E by 2^-25 and the
- * fma by half an ulp of 256: |y - E - t| < 3 * 2^-16 < E (a whole ulp
- * each under another MXCSR rounding mode: 3 * 2^-15, still < E), so
+ * and M each err by 2^-24 relative (|a*M| < 258: 1.008 * 2^-16 each), C + E
+ * by 2^-25 and the fma by half an ulp of 256: |y - E - t| < 3.02 * 2^-16 <
+ * E = 4 * 2^-16 (both roundings are to nearest whatever MXCSR says), so
  * floor(y) == floor(t) unless frac(y) < 2E -- those lanes leave *ok
- * (about 2^-12 of them).  Outside [-1, 257] the error stays relative and
- * the clamp decides; M < 2^-e <= 1/2 keeps y < 2^30 (no conversion
- * overflow).  Large y (>= 2^11) has a coarse fraction and leaves *ok more
- * often: exact still, only slower (a hostile image can at worst make a
- * layer take rq_apply). */
+ * (about 2^-13 of them; E = 2^-13 sent twice as many to rq_apply).
+ * Outside [-1, 257] the error stays relative and the clamp decides;
+ * M < 2^-e <= 1/2 keeps y < 2^30 (no conversion overflow).  Large y
+ * (>= 2^11) has a coarse fraction and leaves *ok more often: exact still,
+ * only slower (a hostile image can at worst make a layer take rq_apply). */
 T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
 {
     const float *q = (const float *)(r->q + vec * RQ_V);
-    __m512 y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_load_ps(q + RQ_MF * 16), _mm512_load_ps(q + RQ_CF * 16));
+    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a, rn), _mm512_load_ps(q + RQ_MF * 16),
+                                     _mm512_load_ps(q + RQ_CF * 16), rn);
     *ok = _mm512_mask_cmp_ps_mask(*ok, _mm512_reduce_ps(y, _MM_FROUND_TO_NEG_INF), _mm512_set1_ps(2 * RQ_E),
                                   _CMP_GE_OQ);
     return _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
