@@ -172,6 +172,14 @@ struct mnet_kernel_ops {
     /* residual ADD, u8, same shapes: count elements */
     void (*qadd_run)(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
                      const uint8_t *b, uint8_t *out, int threads);
+    /* MUL, u8, b broadcast as in mnet_c_qmul_bcast (MobileNetV3's
+     * squeeze-excite scale) */
+    void (*qmul_run)(const struct mnet_qbinary *p, int n, size_t inner, const uint8_t *a,
+                     const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
+                     int threads);
+    /* out[i] = lut[in[i]] as mnet_c_lut_u8 (hard-swish, logistic, requantize) */
+    void (*lut_run)(const uint8_t lut[256], size_t count, const uint8_t *in, uint8_t *out,
+                    int threads);
     void (*release)(void *packed); /* frees what this table's prepare() put in `packed` */
     /* optional (NULL: the plan runs the block's layers one by one) */
     int (*fblock_prepare)(struct mnet_fblock *b, int max_batch, int threads);

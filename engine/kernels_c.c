@@ -538,7 +538,12 @@ void mnet_c_qmul_bcast(const struct mnet_qbinary *p, int n, size_t inner, const 
                        const uint8_t *b, size_t b_inner, size_t b_batch_stride, uint8_t *out,
                        int threads)
 {
-    BCAST_LOOP(p->out_zp + mnet_mbqm(x * y, p->out_mult, p->out_shift));
+    /* mnet_mbqm_fast (no branch per element: v3-small's MULs 1.78 -> 0.75 ms) where its shift is defined */
+    const int left = p->out_shift > 0 ? p->out_shift : 0, right = p->out_shift > 0 ? 0 : -p->out_shift;
+    if (right <= 31)
+        BCAST_LOOP(p->out_zp + mnet_mbqm_fast(x * y, p->out_mult, left, right));
+    else
+        BCAST_LOOP(p->out_zp + mnet_mbqm(x * y, p->out_mult, p->out_shift));
 }
 
 /* A byte -> byte table over a u8 tensor (hard-swish, logistic, requantize:
@@ -707,6 +712,8 @@ const struct mnet_kernel_ops mnet_kernels_c = {
     .fdw_prepare = c_fdw_prepare,
     .fdw_run = c_fdw_run,
     .qadd_run = c_qadd_run,
+    .qmul_run = mnet_c_qmul_bcast,
+    .lut_run = mnet_c_lut_u8,
     .release = c_release,
 };
 

@@ -407,6 +407,7 @@ static int make_lut(struct ctx *c, struct step *s)
     s->lut = plan_alloc(c->p, 256);
     if (!s->lut)
         return NOMEM();
+    s->k = c->k->lut_run ? c->k : &mnet_kernels_c;
     if (s->kind == S_QHSWISH)
         mnet_ref_qhswish(&s->u.hs, 256, x, s->lut);
     else if (s->kind == S_QLOGISTIC)
@@ -703,7 +704,7 @@ static int plan_binary(struct ctx *c, const struct mnet_op *op)
     int mul = op->kind == MNET_OP_MUL;
     struct step *s = new_step(c, f32 ? (mul ? S_FMUL : S_FADD) : (mul ? S_QMUL : S_QADD), ai, bi,
                               op->output);
-    s->k = c->k->qadd_run ? c->k : &mnet_kernels_c;
+    s->k = (mul ? c->k->qmul_run != NULL : c->k->qadd_run != NULL) ? c->k : &mnet_kernels_c;
     s->u.bin.inner = inner;
     s->u.bin.b_inner = b_inner;
     s->u.bin.b_stride = p->v[bi].cdata ? 0 : b_inner;
@@ -1500,7 +1501,7 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
         return;
     }
     if (s->lut) {
-        mnet_c_lut_u8(s->lut, cnt, in, out, T);
+        s->k->lut_run(s->lut, cnt, in, out, T);
         return;
     }
     switch (s->kind) {
@@ -1524,8 +1525,8 @@ static void run_step(const struct mnet_plan *p, const struct step *s, int part, 
                               s->u.bin.b_stride, out, T);
         break;
     case S_QMUL:
-        mnet_c_qmul_bcast(&s->u.bin.q, n, s->u.bin.inner, in, in1, s->u.bin.b_inner,
-                          s->u.bin.b_stride, out, T);
+        s->k->qmul_run(&s->u.bin.q, n, s->u.bin.inner, in, in1, s->u.bin.b_inner, s->u.bin.b_stride,
+                       out, T);
         break;
     case S_FADD:
         if (s->u.bin.b_inner == s->u.bin.inner && s->u.bin.b_stride)

@@ -570,6 +570,81 @@ static void check_qadd(const struct mnet_kernel_ops *t, size_t count, const stru
     free(a); free(b); free(ref); free(out);
 }
 
+/* MUL with b broadcast as the plan runs it (b a (1,1,1,C) vector over each
+ * image's pixels, one scalar, or a whole tensor; per image or one for the
+ * batch) against the reference, random zero points, clamps and scales
+ * (output multipliers with a right shift of 1-40 or a left shift). */
+static void check_qmul(const struct mnet_kernel_ops *t)
+{
+    for (int it = 0; it < 60; it++) {
+        const int n = rint_in(1, 3), C = rint_in(1, 300), hw = rint_in(1, it < 50 ? 40 : 800);
+        const size_t inner = (size_t)hw * C;
+        const int form = rint_in(0, 2), per_image = rint_in(0, 1);
+        const size_t b_inner = form == 0 ? (size_t)C : form == 1 ? 1 : inner;
+        struct mnet_qbinary q = { .a_zp = rint_in(0, 255), .b_zp = rint_in(0, 255), .out_zp = rint_in(0, 255) };
+        act_range(&q.out_min, &q.out_max);
+        const double real = ldexp(rfloat(0.5f, 1.0f), rint_in(-40, 3));
+        int sh;
+        mnet_quantize_multiplier(real, &q.out_mult, &sh);
+        q.out_shift = sh;
+        const struct mnet_ref_qbinary r = { .t = MNET_U8, .a_zp = q.a_zp, .b_zp = q.b_zp, .out_zp = q.out_zp,
+                                            .out_min = q.out_min, .out_max = q.out_max,
+                                            .out_mult = q.out_mult, .out_shift = q.out_shift };
+        const size_t na = (size_t)n * inner, nb = per_image ? (size_t)n * b_inner : b_inner;
+        uint8_t *a = xalloc(na), *b = xalloc(nb), *ref = xalloc(na), *out = xalloc(na);
+        for (size_t i = 0; i < na; i++)
+            a[i] = (uint8_t)rnd();
+        for (size_t i = 0; i < nb; i++)
+            b[i] = (uint8_t)rnd();
+        mnet_ref_qmul(&r, n, inner, a, b, per_image ? n : 1, b_inner, ref);
+        for (int threads = 1; threads <= 2; threads++) {
+            memset(out, 0xA5, na);
+            t->qmul_run(&q, n, inner, a, b, b_inner, per_image ? b_inner : 0, out, threads);
+            size_t bad = 0, first = 0;
+            for (size_t i = na; i-- > 0;)
+                if (out[i] != ref[i]) {
+                    bad++;
+                    first = i;
+                }
+            if (bad) {
+                failures++;
+                fprintf(stderr, "FAIL %s qmul n%d inner %zu b_inner %zu%s t%d: %zu differ, first [%zu] %d, not %d "
+                        "(zp %d %d %d, mult %d shift %d, clamp %d..%d)\n", t->name, n, inner, b_inner,
+                        per_image ? " per image" : "", threads, bad, first, out[first], ref[first], q.a_zp,
+                        q.b_zp, q.out_zp, q.out_mult, q.out_shift, q.out_min, q.out_max);
+            }
+        }
+        free(a); free(b); free(ref); free(out);
+    }
+}
+
+/* Byte tables: a random table over random bytes, lengths around the vector
+ * width and one that takes both threads, against the table read by hand. */
+static void check_lut(const struct mnet_kernel_ops *t)
+{
+    static const size_t counts[] = { 1, 63, 64, 65, 1000, 200003 };
+    uint8_t lut[256];
+    for (int i = 0; i < 256; i++)
+        lut[i] = (uint8_t)rnd();
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const size_t n = counts[c];
+            uint8_t *in = xalloc(n), *out = xalloc(n);
+            for (size_t i = 0; i < n; i++)
+                in[i] = (uint8_t)rnd();
+            memset(out, 0xA5, n);
+            t->lut_run(lut, n, in, out, threads);
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++)
+                bad += out[i] != lut[in[i]];
+            if (bad) {
+                failures++;
+                fprintf(stderr, "FAIL %s lut count %zu t%d: %zu differ\n", t->name, n, threads, bad);
+            }
+            free(in); free(out);
+        }
+}
+
 /* Every pair of bytes under fixed parameters: the real quant file's ADDs,
  * the builder's, and the ends of what the kernels accept (scales equal,
  * 2^-8 apart, a slope's fraction near 1/2 on one side or both, zero points
@@ -1101,6 +1176,10 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
     for (int i = 0; i < 8; i++)
         check_qadd(t, 0, NULL);
     check_qadd_fixed(t);
+    if (t->qmul_run) /* NULL: the plan uses the portable one */
+        check_qmul(t);
+    if (t->lut_run)
+        check_lut(t);
 }
 
 int main(void)
