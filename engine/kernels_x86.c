@@ -29,7 +29,7 @@
  *    ReLU6 layers: rq_float, 5);
  *    the weights are w - w_zp clamped to int8, outlier taps' excess in
  *    byte 3 of the groups (one column a channel) or in extra passes.  Other kernel
- *    sizes and 7x7 maps with many channels (qdw4): four taps' bytes
+ *    sizes up to 5x5 and 7x7 maps with many channels (qdw4): four taps' bytes
  *    interleaved per step with unpacks, then vpdpbusd.  Without VNNI: u8
  *    widened to int16, two taps interleaved, vpmaddwd.  float: a pointer per
  *    tap (padded taps point at zeros), FMA, 16 channels a vector.
@@ -2391,8 +2391,10 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * rounds of in-lane unpacks, then one vpdpbusd per 16 channels multiplies
  * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
- * Weights with a zero point (uint8 models) get - w_zp * sum(x) from a second
- * vpdpbusd against bytes of -w_zp (so w_zp = -128 takes the int16 kernel).
+ * Kernels of up to 28 taps (5x5: 7 steps of 4).  A weight zero point
+ * (uint8 models) is folded into the weights when every w - w_zp fits in
+ * int8; otherwise - w_zp * sum(x) comes from a second vpdpbusd against
+ * bytes of -w_zp (so such a layer with w_zp = -128 takes the int16 kernel).
  * Rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
  * wherever all their taps are inside the image: the chunk's P*C outputs are
  * contiguous, so it is P*C/64 whole steps (no idle lanes for C = 32, 96,
@@ -2402,6 +2404,7 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * steps (weights repeat with period C); a single pixel uses the first
  * `blocks` of them. */
 #define DW4B 64
+#define DW4_TAPS_MAX 28 /* 7 groups: 5x5 */
 
 struct qdw4 {
     struct xpack h;
@@ -3185,8 +3188,14 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
      * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
      * channels. */
     int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
-    if (g->depth_multiplier != 1 || g->k_h * g->k_w > 16 || (!chunk && 3 * b64 > 2 * b32) ||
-        l->w_zp == -128)
+    /* A weight zero point folded into the weights when every w - w_zp fits
+     * in int8 (v3-small's 5x5 layers), else a second vpdpbusd per group
+     * against bytes of -w_zp */
+    int fold = l->w_zp != 0;
+    for (int i = 0; fold && i < g->k_h * g->k_w * C; i++)
+        fold = l->w[i] - l->w_zp == clamp_s8(l->w[i] - l->w_zp);
+    if (g->depth_multiplier != 1 || g->k_h * g->k_w > DW4_TAPS_MAX || (!chunk && 3 * b64 > 2 * b32) ||
+        (l->w_zp == -128 && !fold))
         return x512_qdw_prepare(l, max_batch, threads);
     struct qdw4 *p = x_alloc(sizeof *p);
     if (!p)
@@ -3235,10 +3244,10 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 rq_set(&p->rq, (size_t)blk * 4 + j, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < p->taps; t++)
                     p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
-                        l->w[(size_t)t * p->C + c];
+                        (int8_t)(l->w[(size_t)t * p->C + c] - (fold ? l->w_zp : 0));
             }
     rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
-    p->w_zp = l->w_zp;
+    p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -3333,10 +3342,9 @@ TVNNI static void vnni_qdw_run(const struct mnet_qconv *l, int n, const uint8_t 
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (long row = 0; row < rows; row++) {
         int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
-        const uint8_t *tap[16];
-        const uint8_t *rows_in[16];
+        const uint8_t *tap[DW4_TAPS_MAX], *rows_in[DW4_TAPS_MAX];
         dw_rows(g, in, 1, b, oy, rows_in);
-        for (int t = p->taps; t < 16; t++)
+        for (int t = p->taps; t < 4 * p->groups; t++)
             tap[t] = p->zrow;
         uint8_t *orow = out + ((size_t)b * g->out_h + oy) * g->out_w * C;
         for (int ox = 0; ox < g->out_w;) {

@@ -1081,6 +1081,25 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
             }
         }
     }
+    /* The 4-tap kernel (VNNI: 5x5, 7x7 maps with many channels) with the
+     * weights near w_zp: none outside int8 (w_zp folded into the weights)
+     * or one channel's tap (a second vpdpbusd against -w_zp instead) */
+    static const int dw4_cases[][5] = { /* h, w, c, k, stride */
+        { 14, 14, 240, 5, 1 }, { 9, 11, 120, 5, 1 }, { 7, 7, 576, 5, 1 }, { 8, 9, 96, 5, 2 },
+        { 7, 8, 288, 5, 2 }, { 5, 6, 16, 5, 1 }, { 6, 5, 72, 5, 2 }, { 7, 7, 960, 3, 1 },
+    };
+    for (size_t i = 0; i < sizeof dw4_cases / sizeof dw4_cases[0]; i++) {
+        const int *c = dw4_cases[i];
+        make_geom(&g, c[0], c[1], c[2], c[2], c[3], c[4], 0, 1);
+        for (outlier_chans = 0; outlier_chans <= 1; outlier_chans++)
+            for (size_t z = 0; z < sizeof pair_zps / sizeof pair_zps[0]; z++) {
+                force_w_zp = pair_zps[z];
+                int n = 1 + (int)((i + z) % 2);
+                snprintf(what, sizeof what, "qdw %dx%d/%d w_zp %d outliers in %d channels n%d %dx%dx%d", c[3],
+                         c[3], c[4], pair_zps[z], outlier_chans, n, c[0], c[1], c[2]);
+                check_qconv(t, 1, n, &g, 1, what);
+            }
+    }
     sparse_outliers = 1;
     /* The direct (stem) kernel with w_zp folded: fix-ups read from the
      * repacked rows, padded columns and rows among them (every padding
