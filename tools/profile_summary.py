@@ -27,7 +27,7 @@ def kind_of(step):
     if k in ("block_f32", "(in block)"):  # a fused block's MACs are all on its first step
         return "fused block (expand, depthwise, project)"
     if k.startswith("depthwise"):
-        return "depthwise 3x3"
+        return "depthwise " + next((w[1:] for w in shape.split() if w.startswith("k")), "")
     if k.startswith("conv"):
         return "conv 1x1 (GEMM)" if " k1x1 " in shape else "conv 3x3 full (stem)"
     return "other ops (" + k.split("_")[0] + ")"
@@ -62,7 +62,8 @@ def main():
         else:
             for b, s in zip(best, steps):
                 b["ms"] = min(b["ms"], s["ms"])
-    peak = (a.peak_int8 if a.precision == "int8" else a.peak_fp32) * a.threads
+    integer = meta.get("numerics", a.precision) in ("int8", "uint8")
+    peak = (a.peak_int8 if integer else a.peak_fp32) * a.threads
     groups = {}
     for s in best:
         g = groups.setdefault(kind_of(s), {"macs": 0.0, "ms": 0.0, "n": 0})
