@@ -2392,9 +2392,12 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * them with the four taps' s8 weights.  Vector j of a step holds, in 128-bit
  * lane L, channels 16L + 4j + 0..3; three packs restore the channel order.
  * Kernels of up to 28 taps (5x5: 7 steps of 4).  A weight zero point
- * (uint8 models) is folded into the weights when every w - w_zp fits in
- * int8; otherwise - w_zp * sum(x) comes from a second vpdpbusd against
- * bytes of -w_zp (so such a layer with w_zp = -128 takes the int16 kernel).
+ * (uint8 models) is folded into the weights: w - w_zp clamped to int8, and
+ * where that leaves some over (an outlier at the far end of the per-tensor
+ * range: the real files' 7x7x960 layers have one or two) one more
+ * vpdpbusd of that group and vector against the excess.  An excess of 128
+ * (w_zp -128) takes a second vpdpbusd per group against bytes of -w_zp
+ * instead, or the int16 kernel when -w_zp is 128 too.
  * Rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
  * wherever all their taps are inside the image: the chunk's P*C outputs are
  * contiguous, so it is P*C/64 whole steps (no idle lanes for C = 32, 96,
@@ -2418,6 +2421,8 @@ struct qdw4 {
     } *piece;
     int8_t *w;          /* [fblock][group][j][64] */
     int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
+    int8_t *xw;         /* as w: what w - w_zp has beyond int8 (folded w_zp) */
+    uint32_t *xbits;    /* [fblock]: bit 4 * group + j: vector j of the group has some */
     struct rq rq;       /* [fblock][j] */
     uint8_t *zrow;      /* fblocks*64*stride bytes of in_zp */
     int32_t w_zp, out_zp, out_min, out_max;
@@ -3188,12 +3193,11 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
      * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
      * channels. */
     int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
-    /* A weight zero point folded into the weights when every w - w_zp fits
-     * in int8 (v3-small's 5x5 layers), else a second vpdpbusd per group
-     * against bytes of -w_zp */
+    /* A weight zero point folded into the weights unless some w - w_zp is
+     * 128 beyond int8 (w_zp -128): see struct qdw4 */
     int fold = l->w_zp != 0;
     for (int i = 0; fold && i < g->k_h * g->k_w * C; i++)
-        fold = l->w[i] - l->w_zp == clamp_s8(l->w[i] - l->w_zp);
+        fold = l->w[i] - l->w_zp - clamp_s8(l->w[i] - l->w_zp) < 128;
     if (g->depth_multiplier != 1 || g->k_h * g->k_w > DW4_TAPS_MAX || (!chunk && 3 * b64 > 2 * b32) ||
         (l->w_zp == -128 && !fold))
         return x512_qdw_prepare(l, max_batch, threads);
@@ -3209,18 +3213,20 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->fblocks = chunk ? chunk * C / DW4B : b64;
     size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
     size_t nc = (size_t)p->fblocks * DW4B, nz = nc * S;
-    p->block = x_alloc(RQ_BYTES(nc / 16) + nw + (size_t)p->groups * 64 + nz +
-                       (size_t)p->fblocks * sizeof *p->piece);
+    p->block = x_alloc(RQ_BYTES(nc / 16) + 2 * nw + (size_t)p->groups * 64 + nz +
+                       (size_t)p->fblocks * (sizeof *p->piece + sizeof *p->xbits));
     if (!p->block) {
         free(p);
         return -ENOMEM;
     }
     rq_place(&p->rq, p->block, nc / 16);
     p->w = (int8_t *)p->block + RQ_BYTES(nc / 16);
-    p->zw = p->w + nw;
+    p->xw = p->w + nw;
+    p->zw = p->xw + nw;
     p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
     memset(p->zrow, (int)l->in_zp, nz);
     p->piece = (struct dw4piece *)(p->zrow + nz);
+    p->xbits = (uint32_t *)(p->piece + p->fblocks);
     for (int blk = 0; blk < p->fblocks; blk++) {
         /* flat output f = q*C + c reads input f + q*C*(S-1) */
         int f = blk * DW4B, q0 = f / C, q1 = (f + DW4B - 1) / C, cut = q1 * C - f;
@@ -3242,9 +3248,15 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 for (int t = 0; t < p->taps; t++)
                     wsum += l->w[(size_t)t * p->C + c] - l->w_zp;
                 rq_set(&p->rq, (size_t)blk * 4 + j, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
-                for (int t = 0; t < p->taps; t++)
-                    p->w[(((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4] =
-                        (int8_t)(l->w[(size_t)t * p->C + c] - (fold ? l->w_zp : 0));
+                for (int t = 0; t < p->taps; t++) {
+                    const size_t at = (((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4;
+                    const int d = l->w[(size_t)t * p->C + c] - l->w_zp;
+                    p->w[at] = (int8_t)(fold ? clamp_s8(d) : l->w[(size_t)t * p->C + c]);
+                    if (fold && d != clamp_s8(d)) {
+                        p->xw[at] = (int8_t)(d - clamp_s8(d));
+                        p->xbits[blk] |= 1u << (t / 4 * 4 + j);
+                    }
+                }
             }
     rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
     p->w_zp = fold ? 0 : l->w_zp;
@@ -3274,6 +3286,7 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
     __m512i a0 = _mm512_load_si512(rq_bias(&p->rq, v0)), a1 = _mm512_load_si512(rq_bias(&p->rq, v0 + 1));
     __m512i a2 = _mm512_load_si512(rq_bias(&p->rq, v0 + 2)), a3 = _mm512_load_si512(rq_bias(&p->rq, v0 + 3));
     const int8_t *wb = p->w + (size_t)blk * p->groups * 256;
+    const uint32_t xb = p->xbits[blk];
     /* 3x3: unrolled, and the last group's three empty taps are zeros
      * (their weights are 0), which saves their loads and two unpacks */
     const int nine = p->taps == 9, groups = nine ? 3 : p->groups;
@@ -3299,6 +3312,17 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
         DPBUSD(a1, q1, w1);
         DPBUSD(a2, q2, w2);
         DPBUSD(a3, q3, w3);
+        if (xb >> 4 * gi & 15) { /* folded w_zp: the excess of this group's vectors */
+            const int8_t *xg = p->xw + (size_t)(wg - p->w);
+            if (xb >> 4 * gi & 1)
+                DPBUSD(a0, q0, _mm512_load_si512(xg));
+            if (xb >> (4 * gi + 1) & 1)
+                DPBUSD(a1, q1, _mm512_load_si512(xg + 64));
+            if (xb >> (4 * gi + 2) & 1)
+                DPBUSD(a2, q2, _mm512_load_si512(xg + 128));
+            if (xb >> (4 * gi + 3) & 1)
+                DPBUSD(a3, q3, _mm512_load_si512(xg + 192));
+        }
         if (p->w_zp) {
             __m512i z = _mm512_load_si512(p->zw + gi * 64);
             DPBUSD(a0, q0, z);
