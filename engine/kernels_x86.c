@@ -2395,9 +2395,9 @@ T512 static void x512_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *
  * (uint8 models) is folded into the weights: w - w_zp clamped to int8, and
  * where that leaves some over (an outlier at the far end of the per-tensor
  * range: the real files' 7x7x960 layers have one or two) one more
- * vpdpbusd of that group and vector against the excess.  An excess of 128
- * (w_zp -128) takes a second vpdpbusd per group against bytes of -w_zp
- * instead, or the int16 kernel when -w_zp is 128 too.
+ * vpdpbusd of that group and vector against the excess (a second vpdpbusd
+ * per group against bytes of -w_zp for every vector did it before).  An
+ * excess of 128 (w_zp -128 and a weight 127) takes the int16 kernel.
  * Rows also run in chunks of P = 64 / gcd(C, 64) <= 4 output pixels
  * wherever all their taps are inside the image: the chunk's P*C outputs are
  * contiguous, so it is P*C/64 whole steps (no idle lanes for C = 32, 96,
@@ -2419,13 +2419,12 @@ struct qdw4 {
         int32_t off0, off1;
         uint64_t m0;    /* bytes from piece 0 */
     } *piece;
-    int8_t *w;          /* [fblock][group][j][64] */
-    int8_t *zw;         /* [group][64]: -w_zp for real taps, 0 for padding */
-    int8_t *xw;         /* as w: what w - w_zp has beyond int8 (folded w_zp) */
+    int8_t *w;          /* [fblock][group][j][64]: w - w_zp clamped to int8 */
+    int8_t *xw;         /* as w: what w - w_zp has beyond that */
     uint32_t *xbits;    /* [fblock]: bit 4 * group + j: vector j of the group has some */
     struct rq rq;       /* [fblock][j] */
     uint8_t *zrow;      /* fblocks*64*stride bytes of in_zp */
-    int32_t w_zp, out_zp, out_min, out_max;
+    int32_t out_zp, out_min, out_max;
 };
 
 static int dw4_chan(int j, int lane)
@@ -3193,13 +3192,12 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
      * 32-channel int16 kernel costs about 2/3 of a 64-channel step per 32
      * channels. */
     int b64 = (C + 63) / 64, b32 = (C + 31) / 32;
-    /* A weight zero point folded into the weights unless some w - w_zp is
-     * 128 beyond int8 (w_zp -128): see struct qdw4 */
-    int fold = l->w_zp != 0;
-    for (int i = 0; fold && i < g->k_h * g->k_w * C; i++)
-        fold = l->w[i] - l->w_zp - clamp_s8(l->w[i] - l->w_zp) < 128;
+    /* every excess of w - w_zp over int8 within one (see struct qdw4) */
+    int fits = 1;
+    for (int i = 0; fits && i < g->k_h * g->k_w * C; i++)
+        fits = l->w[i] - l->w_zp - clamp_s8(l->w[i] - l->w_zp) < 128;
     if (g->depth_multiplier != 1 || g->k_h * g->k_w > DW4_TAPS_MAX || (!chunk && 3 * b64 > 2 * b32) ||
-        (l->w_zp == -128 && !fold))
+        !fits)
         return x512_qdw_prepare(l, max_batch, threads);
     struct qdw4 *p = x_alloc(sizeof *p);
     if (!p)
@@ -3213,7 +3211,7 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->fblocks = chunk ? chunk * C / DW4B : b64;
     size_t nw = (size_t)p->fblocks * p->groups * 4 * 64;
     size_t nc = (size_t)p->fblocks * DW4B, nz = nc * S;
-    p->block = x_alloc(RQ_BYTES(nc / 16) + 2 * nw + (size_t)p->groups * 64 + nz +
+    p->block = x_alloc(RQ_BYTES(nc / 16) + 2 * nw + nz +
                        (size_t)p->fblocks * (sizeof *p->piece + sizeof *p->xbits));
     if (!p->block) {
         free(p);
@@ -3222,8 +3220,7 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
     rq_place(&p->rq, p->block, nc / 16);
     p->w = (int8_t *)p->block + RQ_BYTES(nc / 16);
     p->xw = p->w + nw;
-    p->zw = p->xw + nw;
-    p->zrow = (uint8_t *)(p->zw + (size_t)p->groups * 64);
+    p->zrow = (uint8_t *)(p->xw + nw);
     memset(p->zrow, (int)l->in_zp, nz);
     p->piece = (struct dw4piece *)(p->zrow + nz);
     p->xbits = (uint32_t *)(p->piece + p->fblocks);
@@ -3235,9 +3232,6 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
         p->piece[blk].m0 = q1 == q0 ? ~(uint64_t)0 : ((uint64_t)1 << cut) - 1;
         p->split |= S > 1 && q1 != q0;
     }
-    for (int gi = 0; gi < p->groups; gi++)
-        for (int b = 0; b < 64; b++)
-            p->zw[gi * 64 + b] = (int8_t)(4 * gi + b % 4 < p->taps ? -l->w_zp : 0);
     for (int blk = 0; blk < p->fblocks; blk++)
         for (int j = 0; j < 4; j++)
             for (int lane = 0; lane < 16; lane++) {
@@ -3251,15 +3245,14 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 for (int t = 0; t < p->taps; t++) {
                     const size_t at = (((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4;
                     const int d = l->w[(size_t)t * p->C + c] - l->w_zp;
-                    p->w[at] = (int8_t)(fold ? clamp_s8(d) : l->w[(size_t)t * p->C + c]);
-                    if (fold && d != clamp_s8(d)) {
+                    p->w[at] = (int8_t)clamp_s8(d);
+                    if (d != clamp_s8(d)) {
                         p->xw[at] = (int8_t)(d - clamp_s8(d));
                         p->xbits[blk] |= 1u << (t / 4 * 4 + j);
                     }
                 }
             }
     rq_plain(&p->rq, nc / 16, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
-    p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -3312,7 +3305,7 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
         DPBUSD(a1, q1, w1);
         DPBUSD(a2, q2, w2);
         DPBUSD(a3, q3, w3);
-        if (xb >> 4 * gi & 15) { /* folded w_zp: the excess of this group's vectors */
+        if (xb >> 4 * gi & 15) { /* the excess of this group's vectors */
             const int8_t *xg = p->xw + (size_t)(wg - p->w);
             if (xb >> 4 * gi & 1)
                 DPBUSD(a0, q0, _mm512_load_si512(xg));
@@ -3322,13 +3315,6 @@ TVNNI INL void qdw4_step(const struct qdw4 *p, const uint8_t *const *tap, size_t
                 DPBUSD(a2, q2, _mm512_load_si512(xg + 128));
             if (xb >> (4 * gi + 3) & 1)
                 DPBUSD(a3, q3, _mm512_load_si512(xg + 192));
-        }
-        if (p->w_zp) {
-            __m512i z = _mm512_load_si512(p->zw + gi * 64);
-            DPBUSD(a0, q0, z);
-            DPBUSD(a1, q1, z);
-            DPBUSD(a2, q2, z);
-            DPBUSD(a3, q3, z);
         }
     }
     const __m512i a[4] = { a0, a1, a2, a3 };

@@ -1082,8 +1082,9 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
         }
     }
     /* The 4-tap kernel (VNNI: 5x5, 7x7 maps with many channels) with the
-     * weights near w_zp: none outside int8 (w_zp folded into the weights)
-     * or one channel's tap (a second vpdpbusd against -w_zp instead) */
+     * weights near w_zp: w - w_zp in int8 everywhere, or not at one
+     * channel's tap (its excess by one more vpdpbusd; of 128 at w_zp -128:
+     * the int16 kernel) */
     static const int dw4_cases[][5] = { /* h, w, c, k, stride */
         { 14, 14, 240, 5, 1 }, { 9, 11, 120, 5, 1 }, { 7, 7, 576, 5, 1 }, { 8, 9, 96, 5, 2 },
         { 7, 8, 288, 5, 2 }, { 5, 6, 16, 5, 1 }, { 6, 5, 72, 5, 2 }, { 7, 7, 960, 3, 1 },
