@@ -60,6 +60,17 @@ static void *xalloc(size_t n)
     return p;
 }
 
+/* Bytes where got and want differ; *first: the first of them (0 if none). */
+static size_t diff_u8(const uint8_t *got, const uint8_t *want, size_t n, size_t *first)
+{
+    size_t bad = 0;
+    *first = 0;
+    for (size_t i = 0; i < n; i++)
+        if (got[i] != want[i] && bad++ == 0)
+            *first = i;
+    return bad;
+}
+
 /* SAME (random choice of the asymmetric split TFLite never makes, to test
  * the kernels' padding handling in general) or VALID geometry. */
 static void make_geom(struct mnet_conv_geom *g, int in_h, int in_w, int in_c, int out_c, int k,
@@ -193,10 +204,7 @@ static void run_qlayer(const struct mnet_kernel_ops *t, struct mnet_qconv *l, in
         t->qdw_run(l, n, in, out, scratch, threads);
     else
         t->qconv_run(l, n, in, out, scratch, threads);
-    size_t bad = 0, first = 0;
-    for (size_t i = 0; i < nout; i++)
-        if (out[i] != ref[i] && bad++ == 0)
-            first = i;
+    size_t first, bad = diff_u8(out, ref, nout, &first);
     if (bad) {
         failures++;
         fprintf(stderr, "FAIL %s %s threads %d: %zu of %zu differ, first at pixel %zu ch %zu: %d vs %d\n",
@@ -552,12 +560,7 @@ static void check_qadd(const struct mnet_kernel_ops *t, size_t count, const stru
         else
             memcpy(out, a, count);
         t->qadd_run(&q, count, run < 2 ? a : out, b, out, run ? 2 : 1);
-        size_t bad = 0, first = 0;
-        for (size_t i = count; i-- > 0;)
-            if (out[i] != ref[i]) {
-                bad++;
-                first = i;
-            }
+        size_t first, bad = diff_u8(out, ref, count, &first);
         if (bad) {
             failures++;
             fprintf(stderr, "FAIL %s qadd count %zu %s: %zu differ, first at a %d b %d: %d, not %d "
@@ -600,12 +603,7 @@ static void check_qmul(const struct mnet_kernel_ops *t)
         for (int threads = 1; threads <= 2; threads++) {
             memset(out, 0xA5, na);
             t->qmul_run(&q, n, inner, a, b, b_inner, per_image ? b_inner : 0, out, threads);
-            size_t bad = 0, first = 0;
-            for (size_t i = na; i-- > 0;)
-                if (out[i] != ref[i]) {
-                    bad++;
-                    first = i;
-                }
+            size_t first, bad = diff_u8(out, ref, na, &first);
             if (bad) {
                 failures++;
                 fprintf(stderr, "FAIL %s qmul n%d inner %zu b_inner %zu%s t%d: %zu differ, first [%zu] %d, not %d "
