@@ -425,6 +425,19 @@ static void rq_add_zp(struct rq *r, size_t vec, int lane, int32_t zp)
     *r64 += (uint64_t)(uint32_t)zp << (e + 32); /* mod 2^64: the high dword gains zp * 2^e */
 }
 
+/* One vector's constants at buf (RQ_BYTES(1), zeroed, 64-byte aligned),
+ * every lane alike: lanes 0-1 (one of each parity) set, then copied
+ * (rq_set's two ldexp per lane took 0.5 us a call of the ADD). */
+static void rq_uniform(struct rq *r, int32_t *buf, int32_t bias, int32_t mult, int32_t shift)
+{
+    rq_place(r, buf, 1);
+    for (int lane = 0; lane < 2; lane++)
+        rq_set(r, 0, lane, bias, mult, shift);
+    for (int row = 0; row < RQ_ROWS + RQ_GROWS; row++)
+        for (int lane = 2; lane < 16; lane++)
+            buf[row * 16 + lane] = buf[row * 16 + lane % 2];
+}
+
 /* The biased accumulator a tile starts from: vector vec's bias + 2^31. */
 INL const int32_t *rq_bias(const struct rq *r, size_t vec)
 {
@@ -628,14 +641,8 @@ static int qadd_prep(struct qaddk *k, const struct mnet_qbinary *p)
         qadd_side(k, 1, p->b_zp, p->b_mult, p->b_shift, p->left_shift, &ch, &amax) || p->out_mult < 0 ||
         !rq_fits(amax, p->out_mult, p->out_shift, 0))
         return -ENOTSUP;
-    rq_place(&k->rq, k->rqbuf, 1);
-    for (int lane = 0; lane < 2; lane++) /* sums wrap mod 2^32 like the vector lanes */
-        rq_set(&k->rq, 0, lane, (int32_t)(uint32_t)(uint64_t)ch, p->out_mult, p->out_shift);
-    /* every lane alike: lanes 0-1's pair copied (rq_set's two ldexp per
-     * lane took 0.5 us, per call) */
-    for (int row = 0; row < RQ_ROWS + RQ_GROWS; row++)
-        for (int lane = 2; lane < 16; lane++)
-            k->rqbuf[row * 16 + lane] = k->rqbuf[row * 16 + lane % 2];
+    /* the bias wraps mod 2^32 like the vector lanes' sums */
+    rq_uniform(&k->rq, k->rqbuf, (int32_t)(uint32_t)(uint64_t)ch, p->out_mult, p->out_shift);
     k->out_zp = p->out_zp;
     k->out_min = p->out_min;
     k->out_max = p->out_max;
@@ -821,12 +828,7 @@ static int qmul_prep(struct qmulk *k, const struct mnet_qbinary *p)
     memset(k, 0, sizeof *k);
     if (p->out_mult < 0 || !rq_fits(255 * 255, p->out_mult, p->out_shift, 0))
         return -ENOTSUP;
-    rq_place(&k->rq, k->rqbuf, 1);
-    for (int lane = 0; lane < 2; lane++)
-        rq_set(&k->rq, 0, lane, 0, p->out_mult, p->out_shift);
-    for (int row = 0; row < RQ_ROWS + RQ_GROWS; row++) /* every lane as lanes 0-1 (see qadd_prep) */
-        for (int lane = 2; lane < 16; lane++)
-            k->rqbuf[row * 16 + lane] = k->rqbuf[row * 16 + lane % 2];
+    rq_uniform(&k->rq, k->rqbuf, 0, p->out_mult, p->out_shift);
     k->a_zp = p->a_zp;
     k->b_zp = p->b_zp;
     k->out_zp = p->out_zp;
@@ -3244,10 +3246,10 @@ static int vnni_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
                 rq_set(&p->rq, (size_t)blk * 4 + j, lane, l->bias[c] - l->in_zp * wsum, l->mult[c], l->shift[c]);
                 for (int t = 0; t < p->taps; t++) {
                     const size_t at = (((size_t)blk * p->groups + t / 4) * 4 + j) * 64 + lane * 4 + t % 4;
-                    const int d = l->w[(size_t)t * p->C + c] - l->w_zp;
-                    p->w[at] = (int8_t)clamp_s8(d);
-                    if (d != clamp_s8(d)) {
-                        p->xw[at] = (int8_t)(d - clamp_s8(d));
+                    const int d = l->w[(size_t)t * p->C + c] - l->w_zp, d0 = clamp_s8(d);
+                    p->w[at] = (int8_t)d0;
+                    if (d != d0) {
+                        p->xw[at] = (int8_t)(d - d0);
                         p->xbits[blk] |= 1u << (t / 4 * 4 + j);
                     }
                 }
