@@ -111,7 +111,7 @@ static int thread_id(void)
 
 
 /* Every pack starts with this header; the rest of the allocation follows. */
-enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4, PK_QDW3 };
+enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4, PK_QDW3, PK_QGEMM2 };
 
 struct xpack {
     int kind;
@@ -4049,6 +4049,330 @@ TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in,
     }
 }
 
+/* ======================= int8 GEMM (AVX2) ======================= */
+
+/* For CPUs without VNNI (AVX2 only, or AVX-512 without it): the weights
+ * packed as int16 w - w_zp, exact for any zero point (no outlier fix-ups),
+ * each tile's rows widened to int16 once, then vpmaddwd of a broadcast pair
+ * of a row's values against the pairs of 16 columns: 6 rows x 16 columns
+ * a tile, 12 accumulators.  The requantization is rq_apply's in 8 lanes,
+ * bit-exact; layers it does not cover (a left shift, e = 0, accumulators
+ * beyond its range) stay portable. */
+#define Q2R 6 /* rows of a tile */
+
+struct qgemm2 {
+    struct xpack h;
+    int K, K2, N, panels;   /* K2: pairs of K (an odd K's last pair padded with 0) */
+    int pw;                 /* 1x1 stride 1: rows read in place */
+    size_t ldk;             /* int16 per widened row */
+    size_t tscratch;        /* bytes per thread: Q2R gathered rows, then Q2R widened ones */
+    int16_t *w;             /* [panel][k2][16 columns][2] */
+    struct rq rq;           /* [panel]: after the weights */
+    int32_t out_zp, out_min, out_max;
+};
+
+static int x2_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    const int K = g->k_h * g->k_w * g->in_c;
+    if (K > (1 << 16) || g->depth_multiplier > 1 || !rq_ok(l, 0))
+        return q_fallback(l, max_batch, threads, 0);
+    struct qgemm2 *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_QGEMM2;
+    p->K = K;
+    p->K2 = (K + 1) / 2;
+    p->N = g->out_c;
+    p->panels = (g->out_c + 15) / 16;
+    p->pw = mnet_conv_is_pointwise(g);
+    p->ldk = mnet_round_up((size_t)p->K2 * 2, 32);
+    const size_t nw = (size_t)p->panels * p->K2 * 32; /* int16 */
+    p->w = x_alloc(nw * sizeof *p->w + RQ_BYTES(p->panels));
+    if (!p->w) {
+        free(p);
+        return -ENOMEM;
+    }
+    rq_place(&p->rq, p->w + nw, (size_t)p->panels);
+    for (int oc = 0; oc < p->N; oc++) {
+        const int pan = oc / 16, col = oc % 16;
+        for (int k = 0; k < K; k++)
+            p->w[((size_t)pan * p->K2 + k / 2) * 32 + col * 2 + k % 2] =
+                (int16_t)(l->w[(size_t)oc * K + k] - l->w_zp);
+        rq_set(&p->rq, (size_t)pan, col, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+    }
+    if (p->rq.gen) {
+        free(p->w);
+        free(p);
+        return q_fallback(l, max_batch, threads, 0);
+    }
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    p->tscratch = mnet_round_up((size_t)Q2R * K, 64) + (size_t)Q2R * p->ldk * sizeof(int16_t);
+    l->packed = p;
+    l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
+    return 0;
+}
+
+/* rq_apply on lanes 8h .. 8h+7 of vector vec (no gen lanes: prepare). */
+TAVX2 INL __m256i rq_apply8(__m256i u, const struct rq *r, size_t vec, int h)
+{
+    const int32_t *q = r->q + vec * RQ_V + 8 * h;
+#define RQ_ROW(row) _mm256_load_si256((const __m256i *)(q + (row) * 16))
+    const __m256i t = _mm256_srai_epi32(u, 31);
+    __m256i ev = _mm256_add_epi64(_mm256_mul_epu32(u, RQ_ROW(RQ_ME)), RQ_ROW(RQ_RE));
+    __m256i od = _mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(u, 32), RQ_ROW(RQ_MO)), RQ_ROW(RQ_RO));
+    /* lane i: the high dword of ev's qword i/2 (even i), of od's (odd i) */
+    const __m256i x = _mm256_blend_epi32(_mm256_srli_epi64(ev, 32), od, 0xAA);
+    return _mm256_srav_epi32(_mm256_sub_epi32(x, t), RQ_ROW(RQ_RSH));
+#undef RQ_ROW
+}
+
+/* Rows rows[0..Q2R) (widened; those past R repeat row 0) x panel pan into
+ * the first R rows of out (ldo bytes apart). */
+TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
+                              uint8_t *out, size_t ldo)
+{
+    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
+    const __m256i b0 = _mm256_load_si256((const __m256i *)bias);
+    const __m256i b1 = _mm256_load_si256((const __m256i *)(bias + 8));
+    __m256i acc[Q2R][2];
+    for (int r = 0; r < Q2R; r++) {
+        acc[r][0] = b0;
+        acc[r][1] = b1;
+    }
+    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
+    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+        const __m256i w0 = _mm256_load_si256((const __m256i *)w);
+        const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 16));
+#pragma GCC unroll 6
+        for (int r = 0; r < Q2R; r++) {
+            int32_t pair;
+            memcpy(&pair, rows[r] + 2 * k2, 4);
+            const __m256i a = _mm256_set1_epi32(pair);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, w0));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, w1));
+        }
+    }
+    const __m256i zp = _mm256_set1_epi32(p->out_zp);
+    const __m128i lo = _mm_set1_epi8((char)p->out_min), hi = _mm_set1_epi8((char)p->out_max);
+    const int c0 = pan * 16, cols = p->N - c0 < 16 ? p->N - c0 : 16;
+    for (int r = 0; r < R; r++) {
+        const __m256i y0 = _mm256_add_epi32(rq_apply8(acc[r][0], &p->rq, (size_t)pan, 0), zp);
+        const __m256i y1 = _mm256_add_epi32(rq_apply8(acc[r][1], &p->rq, (size_t)pan, 1), zp);
+        /* packs interleave the 128-bit halves: columns 0-3, 8-11 | 4-7, 12-15 */
+        const __m256i s = _mm256_permute4x64_epi64(_mm256_packs_epi32(y0, y1), 0xD8);
+        __m128i y = _mm_packus_epi16(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        y = _mm_min_epu8(_mm_max_epu8(y, lo), hi);
+        uint8_t *o = out + (size_t)r * ldo + c0;
+        if (cols == 16) {
+            _mm_storeu_si128((__m128i *)o, y);
+        } else {
+            uint8_t t[16];
+            _mm_storeu_si128((__m128i *)t, y);
+            memcpy(o, t, (size_t)cols);
+        }
+    }
+}
+
+TAVX2 static void x2_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                               void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_qconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qgemm2 *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t M = (size_t)n * g->out_h * g->out_w;
+    const struct split sp = task_split(M, Q2R, p->panels, threads);
+    const long tasks = sp.chunks * sp.groups;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long t = 0; t < tasks; t++) {
+        int p0, p1;
+        size_t m0, m1;
+        split_task(&sp, t, p->panels, &p0, &p1, &m0, &m1);
+        uint8_t *gathered = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int16_t *wide = (int16_t *)(gathered + mnet_round_up((size_t)Q2R * p->K, 64));
+        for (size_t m = m0; m < m1; m += Q2R) {
+            const int R = m1 - m < Q2R ? (int)(m1 - m) : Q2R;
+            const int16_t *rows[Q2R];
+            for (int r = 0; r < Q2R; r++) {
+                int16_t *d = wide + (size_t)r * p->ldk;
+                rows[r] = r < R ? d : wide;
+                if (r >= R)
+                    continue;
+                const uint8_t *x = in + (m + r) * (size_t)p->K;
+                if (!p->pw) {
+                    x = gathered + (size_t)r * p->K;
+                    mnet_gather_patch_u8(g, in, m + r, (uint8_t)l->in_zp, gathered + (size_t)r * p->K);
+                }
+                int k = 0;
+                for (; k + 16 <= p->K; k += 16)
+                    _mm256_storeu_si256((__m256i *)(d + k),
+                                        _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + k))));
+                for (; k < 2 * p->K2; k++)
+                    d[k] = k < p->K ? x[k] : 0;
+            }
+            for (int pan = p0; pan < p1; pan++)
+                qgemm2_tile(p, pan, R, rows, out + m * p->N, (size_t)p->N);
+        }
+    }
+}
+
+/* ======================= int8 depthwise (AVX2) ======================= */
+
+/* The AVX-512BW kernel's pack (struct qdw, x512_qdw_prepare) read 16
+ * channels a step: the first or second half of each of its 32-channel
+ * vectors is exactly what the 256-bit unpacks give (channels 0-3, 8-11 /
+ * 4-7, 12-15 of 16).  Layers with gen lanes stay portable. */
+static int x2_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    int rc = x512_qdw_prepare(l, max_batch, threads);
+    struct qdw *p = l->packed;
+    if (rc || p->h.kind != PK_QDW || !p->rq.gen)
+        return rc;
+    free(p->block);
+    free(p);
+    return q_fallback(l, max_batch, threads, 1);
+}
+
+TAVX2 static void x2_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                             void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind == PK_C) {
+        struct mnet_qconv tmp = *l;
+        tmp.packed = h->c_packed;
+        mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qdw *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const long rows = (long)n * g->out_h;
+    const int C = p->C;
+    /* rq_plain's layers start from the bias itself: rq_apply wants + 2^31 */
+    const __m256i top = _mm256_set1_epi32(p->rq.fl ? INT32_MIN : 0);
+    (void)scratch;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        int b = (int)(row / g->out_h), oy = (int)(row % g->out_h);
+        const uint8_t *tap[64 + 1];
+        const uint8_t *rows_in[64];
+        dw_rows(g, in, 1, b, oy, rows_in);
+        const __m256i zp = _mm256_set1_epi32(p->out_zp);
+        const __m128i lo = _mm_set1_epi8((char)p->out_min), hi = _mm_set1_epi8((char)p->out_max);
+        for (int ox = 0; ox < g->out_w; ox++) {
+            dw_taps(g, rows_in, 1, ox, p->zrow, tap);
+            tap[p->taps] = p->zrow; /* partner of an odd last tap (weight 0) */
+            uint8_t *o = out + (((size_t)b * g->out_h + oy) * g->out_w + ox) * C;
+            for (int c0 = 0; c0 < C; c0 += 16) {
+                const int blk = c0 / DWB, s = c0 / 16 % 2, left = C - c0;
+                const int32_t *blo = rq_bias(&p->rq, (size_t)blk * 2) + 8 * s;
+                const int32_t *bhi = rq_bias(&p->rq, (size_t)blk * 2 + 1) + 8 * s;
+                __m256i a_lo = _mm256_load_si256((const __m256i *)blo);
+                __m256i a_hi = _mm256_load_si256((const __m256i *)bhi);
+                const int16_t *wb = p->w + (size_t)blk * p->pairs * 64 + 16 * s;
+                for (int pr = 0; pr < p->pairs; pr++) {
+                    __m128i b0, b1;
+                    if (left >= 16) {
+                        b0 = _mm_loadu_si128((const __m128i *)(tap[2 * pr] + c0));
+                        b1 = _mm_loadu_si128((const __m128i *)(tap[2 * pr + 1] + c0));
+                    } else { /* the last channels: no read past the pixel */
+                        uint8_t t0[16] = { 0 }, t1[16] = { 0 };
+                        memcpy(t0, tap[2 * pr] + c0, (size_t)left);
+                        memcpy(t1, tap[2 * pr + 1] + c0, (size_t)left);
+                        b0 = _mm_loadu_si128((const __m128i *)t0);
+                        b1 = _mm_loadu_si128((const __m128i *)t1);
+                    }
+                    const __m256i x0 = _mm256_cvtepu8_epi16(b0), x1 = _mm256_cvtepu8_epi16(b1);
+                    const int16_t *w = wb + pr * 64; /* lo: + 0, hi: + 32 */
+                    const __m256i w_lo = _mm256_load_si256((const __m256i *)w);
+                    const __m256i w_hi = _mm256_load_si256((const __m256i *)(w + 32));
+                    a_lo = _mm256_add_epi32(a_lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1), w_lo));
+                    a_hi = _mm256_add_epi32(a_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1), w_hi));
+                }
+                const __m256i y0 = rq_apply8(_mm256_xor_si256(a_lo, top), &p->rq, (size_t)blk * 2, s);
+                const __m256i y1 = rq_apply8(_mm256_xor_si256(a_hi, top), &p->rq, (size_t)blk * 2 + 1, s);
+                /* the packs undo the in-lane interleave: channels 0-7 | 8-15 */
+                const __m256i y16 = _mm256_packs_epi32(_mm256_add_epi32(y0, zp), _mm256_add_epi32(y1, zp));
+                __m128i y = _mm_packus_epi16(_mm256_castsi256_si128(y16), _mm256_extracti128_si256(y16, 1));
+                y = _mm_min_epu8(_mm_max_epu8(y, lo), hi);
+                if (left >= 16) {
+                    _mm_storeu_si128((__m128i *)(o + c0), y);
+                } else {
+                    uint8_t t[16];
+                    _mm_storeu_si128((__m128i *)t, y);
+                    memcpy(o + c0, t, (size_t)left);
+                }
+            }
+        }
+    }
+}
+
+/* ======================= quantized ADD (AVX2) ======================= */
+
+/* TFLite's ADD (see the AVX-512 one): each side's rescale depends on its
+ * byte alone, so each call makes two 256-entry tables of it (512 scalar
+ * rescales), then per 8 elements two gathers, their sum and the output
+ * rescale as rq_apply.  Outside rq_apply's exact range: portable. */
+TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const uint8_t *a,
+                              const uint8_t *b, uint8_t *out, int threads)
+{
+    int32_t ta[256], tb[256], rqbuf[RQ_BYTES(1) / 4] __attribute__((aligned(64))) = { 0 };
+    int64_t ma = 0, mb = 0;
+    for (int v = 0; v < 256; v++) {
+        ta[v] = mnet_mbqm((v - p->a_zp) * (1 << p->left_shift), p->a_mult, p->a_shift);
+        tb[v] = mnet_mbqm((v - p->b_zp) * (1 << p->left_shift), p->b_mult, p->b_shift);
+        ma = llabs((long long)ta[v]) > ma ? llabs((long long)ta[v]) : ma;
+        mb = llabs((long long)tb[v]) > mb ? llabs((long long)tb[v]) : mb;
+    }
+    struct rq r;
+    rq_uniform(&r, rqbuf, 0, p->out_mult, p->out_shift);
+    if (p->out_mult < 0 || r.gen || !rq_fits(ma + mb, p->out_mult, p->out_shift, 0)) {
+        mnet_kernels_c.qadd_run(p, count, a, b, out, threads);
+        return;
+    }
+    const __m256i bias = _mm256_load_si256((const __m256i *)rq_bias(&r, 0)); /* 2^31 */
+    const __m256i zp = _mm256_set1_epi32(p->out_zp);
+    const __m128i lo = _mm_set1_epi8((char)p->out_min), hi = _mm_set1_epi8((char)p->out_max);
+    const size_t step = 4096;
+    const long spans = (long)((count + step - 1) / step);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && count > 2 * step)
+    for (long s = 0; s < spans; s++) {
+        const size_t end = (size_t)s * step + step < count ? (size_t)s * step + step : count;
+        for (size_t i = (size_t)s * step; i < end; i += 8) {
+            const size_t n = end - i < 8 ? end - i : 8;
+            uint8_t xa[8] = { 0 }, xb[8] = { 0 }, y8[16];
+            const uint8_t *pa = a + i, *pb = b + i;
+            if (n < 8) { /* the tail: no read past the tensors */
+                memcpy(xa, pa, n);
+                memcpy(xb, pb, n);
+                pa = xa;
+                pb = xb;
+            }
+            const __m256i ia = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)pa));
+            const __m256i ib = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)pb));
+            const __m256i u = _mm256_add_epi32(_mm256_add_epi32(_mm256_i32gather_epi32(ta, ia, 4),
+                                                                _mm256_i32gather_epi32(tb, ib, 4)),
+                                               bias);
+            const __m256i y = _mm256_add_epi32(rq_apply8(u, &r, 0, 0), zp);
+            const __m128i y16 = _mm_packs_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256(y, 1));
+            const __m128i v = _mm_min_epu8(_mm_max_epu8(_mm_packus_epi16(y16, y16), lo), hi);
+            if (n == 8) {
+                _mm_storel_epi64((__m128i *)(out + i), v);
+            } else {
+                _mm_storeu_si128((__m128i *)y8, v);
+                memcpy(out + i, y8, n);
+            }
+        }
+    }
+}
+
 /* ======================= tables ======================= */
 
 /* mnet_kernel_ops.packed_weights: the int8 GEMM panels, in the order a
@@ -4083,37 +4407,10 @@ static void x_free_pack(void *packed)
     case PK_FDW: x_free_shared(((struct fdw *)packed)->block); break;
     case PK_QDW4: free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
+    case PK_QGEMM2: free(((struct qgemm2 *)packed)->w); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);
-}
-
-/* Families a table leaves to the portable kernels still go through a wrapper,
- * so that every pack a table's release() sees is one of ours. */
-static int c_qconv_prepare_w(struct mnet_qconv *l, int max_batch, int threads)
-{
-    return q_fallback(l, max_batch, threads, 0);
-}
-
-static int c_qdw_prepare_w(struct mnet_qconv *l, int max_batch, int threads)
-{
-    return q_fallback(l, max_batch, threads, 1);
-}
-
-static void c_qconv_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                          void *scratch, int threads)
-{
-    struct mnet_qconv tmp = *l;
-    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
-    mnet_kernels_c.qconv_run(&tmp, n, in, out, scratch, threads);
-}
-
-static void c_qdw_run_w(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                        void *scratch, int threads)
-{
-    struct mnet_qconv tmp = *l;
-    tmp.packed = ((const struct xpack *)l->packed)->c_packed;
-    mnet_kernels_c.qdw_run(&tmp, n, in, out, scratch, threads);
 }
 
 static int x512_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
@@ -4143,8 +4440,8 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
 /* AVX-512 without VNNI: the int8 GEMM stays portable. */
 const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .name = "avx512",
-    .qconv_prepare = c_qconv_prepare_w,
-    .qconv_run = c_qconv_run_w,
+    .qconv_prepare = x2_qconv_prepare,
+    .qconv_run = x2_qconv_run,
     .qdw_prepare = x512_qdw_prepare,
     .qdw_run = x512_qdw_run,
     .fconv_prepare = x512_fconv_prepare,
@@ -4158,16 +4455,17 @@ const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .fblock_run = x512_fblock_run,
 };
 
-/* AVX2 + FMA: the float families; int8 stays portable for now. */
+/* AVX2 + FMA: no AVX-512 (most x86 edge boxes). */
 const struct mnet_kernel_ops mnet_kernels_avx2 = {
     .name = "avx2",
-    .qconv_prepare = c_qconv_prepare_w,
-    .qconv_run = c_qconv_run_w,
-    .qdw_prepare = c_qdw_prepare_w,
-    .qdw_run = c_qdw_run_w,
+    .qconv_prepare = x2_qconv_prepare,
+    .qconv_run = x2_qconv_run,
+    .qdw_prepare = x2_qdw_prepare,
+    .qdw_run = x2_qdw_run,
     .fconv_prepare = x512_fconv_prepare,
     .fconv_run = x2_fconv_run,
     .fdw_prepare = x512_fdw_prepare,
     .fdw_run = x2_fdw_run,
+    .qadd_run = x2_qadd_run,
     .release = x_free_pack,
 };
