@@ -13,6 +13,7 @@
 #endif
 
 #if MNET_SIMD_X86 /* set by meson when kernels_x86.c is built */
+#include <cpuid.h>
 
 int mnet_cpu_avx2(void)
 {
@@ -36,12 +37,22 @@ int mnet_cpu_avx512vbmi(void)
     return mnet_cpu_avx512() && __builtin_cpu_supports("avx512vbmi");
 }
 
+/* AVX-VNNI (the VEX vpdpbusd / vpdpwssd: Alder Lake and later without
+ * AVX-512): cpuid leaf 7 subleaf 1, EAX bit 4; clang 14's
+ * __builtin_cpu_supports does not know it.  The YMM state is avx2's. */
+int mnet_cpu_avxvnni(void)
+{
+    unsigned a, b, c, d;
+    return mnet_cpu_avx2() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+}
+
 #else
 
 int mnet_cpu_avx2(void) { return 0; }
 int mnet_cpu_avx512(void) { return 0; }
 int mnet_cpu_avx512vnni(void) { return 0; }
 int mnet_cpu_avx512vbmi(void) { return 0; }
+int mnet_cpu_avxvnni(void) { return 0; }
 
 #endif
 
@@ -73,6 +84,8 @@ int mnet_cpu_kernel_tables(const struct mnet_kernel_ops **tables, int max)
         tables[n++] = &mnet_kernels_avx512vnni;
     if (mnet_cpu_avx512() && n < max)
         tables[n++] = &mnet_kernels_avx512;
+    if (mnet_cpu_avxvnni() && n < max)
+        tables[n++] = &mnet_kernels_avxvnni;
     if (mnet_cpu_avx2() && n < max)
         tables[n++] = &mnet_kernels_avx2;
 #endif

@@ -61,6 +61,7 @@
 #define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
 #define TVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma")))
 #define TAVX2 __attribute__((target("avx2,fma")))
+#define TAVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma")))
 #define INL static inline __attribute__((always_inline))
 
@@ -4129,32 +4130,12 @@ TAVX2 INL __m256i rq_apply8(__m256i u, const struct rq *r, size_t vec, int h)
 #undef RQ_ROW
 }
 
-/* Rows rows[0..Q2R) (widened; those past R repeat row 0) x panel pan into
- * the first R rows of out (ldo bytes apart). */
-TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
-                              uint8_t *out, size_t ldo)
+/* Rows rows[0..Q2R) (widened; those past R repeat row 0) x panel pan: the
+ * sums start at the panel's biases; qgemm2_store writes the first R rows
+ * to out (ldo bytes apart). */
+TAVX2 INL void qgemm2_store(const struct qgemm2 *p, int pan, int R, __m256i acc[Q2R][2], uint8_t *out,
+                            size_t ldo)
 {
-    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
-    const __m256i b0 = _mm256_load_si256((const __m256i *)bias);
-    const __m256i b1 = _mm256_load_si256((const __m256i *)(bias + 8));
-    __m256i acc[Q2R][2];
-    for (int r = 0; r < Q2R; r++) {
-        acc[r][0] = b0;
-        acc[r][1] = b1;
-    }
-    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
-    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
-        const __m256i w0 = _mm256_load_si256((const __m256i *)w);
-        const __m256i w1 = _mm256_load_si256((const __m256i *)(w + 16));
-#pragma GCC unroll 6
-        for (int r = 0; r < Q2R; r++) {
-            int32_t pair;
-            memcpy(&pair, rows[r] + 2 * k2, 4);
-            const __m256i a = _mm256_set1_epi32(pair);
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, w0));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, w1));
-        }
-    }
     const __m256i zp = _mm256_set1_epi32(p->out_zp);
     const __m128i lo = _mm_set1_epi8((char)p->out_min), hi = _mm_set1_epi8((char)p->out_max);
     const int c0 = pan * 16, cols = p->N - c0 < 16 ? p->N - c0 : 16;
@@ -4176,8 +4157,61 @@ TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int1
     }
 }
 
-TAVX2 static void x2_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                               void *scratch, int threads)
+/* The k loop's operands: the panel's pair k2 of 16 columns, row r's pair. */
+#define QGEMM2_W(i) _mm256_load_si256((const __m256i *)(w + 16 * (i)))
+TAVX2 INL __m256i qgemm2_pair(const int16_t *row, int k2)
+{
+    int32_t pair;
+    memcpy(&pair, row + 2 * k2, 4);
+    return _mm256_set1_epi32(pair);
+}
+
+TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
+                              uint8_t *out, size_t ldo)
+{
+    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
+    __m256i acc[Q2R][2];
+    for (int r = 0; r < Q2R; r++)
+        for (int v = 0; v < 2; v++)
+            acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
+    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
+    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+        const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
+#pragma GCC unroll 6
+        for (int r = 0; r < Q2R; r++) {
+            const __m256i a = qgemm2_pair(rows[r], k2);
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, w0));
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, w1));
+        }
+    }
+    qgemm2_store(p, pan, R, acc, out, ldo);
+}
+
+/* The same with AVX-VNNI: vpdpwssd is the vpmaddwd and the vpaddd in one. */
+TAVXVNNI static void qgemm2_tile_vnni(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
+                                      uint8_t *out, size_t ldo)
+{
+    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
+    __m256i acc[Q2R][2];
+    for (int r = 0; r < Q2R; r++)
+        for (int v = 0; v < 2; v++)
+            acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
+    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
+    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+        const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
+#pragma GCC unroll 6
+        for (int r = 0; r < Q2R; r++) {
+            const __m256i a = qgemm2_pair(rows[r], k2);
+            acc[r][0] = _mm256_dpwssd_avx_epi32(acc[r][0], a, w0);
+            acc[r][1] = _mm256_dpwssd_avx_epi32(acc[r][1], a, w1);
+        }
+    }
+    qgemm2_store(p, pan, R, acc, out, ldo);
+}
+#undef QGEMM2_W
+
+TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                           void *scratch, int threads, int vnni)
 {
     const struct xpack *h = l->packed;
     if (h->kind == PK_C) {
@@ -4219,9 +4253,24 @@ TAVX2 static void x2_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
                     d[k] = k < p->K ? x[k] : 0;
             }
             for (int pan = p0; pan < p1; pan++)
-                qgemm2_tile(p, pan, R, rows, out + m * p->N, (size_t)p->N);
+                if (vnni)
+                    qgemm2_tile_vnni(p, pan, R, rows, out + m * p->N, (size_t)p->N);
+                else
+                    qgemm2_tile(p, pan, R, rows, out + m * p->N, (size_t)p->N);
         }
     }
+}
+
+TAVX2 static void x2_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                               void *scratch, int threads)
+{
+    qgemm2_run(l, n, in, out, scratch, threads, 0);
+}
+
+TAVX2 static void xv_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                               void *scratch, int threads)
+{
+    qgemm2_run(l, n, in, out, scratch, threads, 1);
 }
 
 /* ======================= int8 depthwise (AVX2) ======================= */
@@ -4460,6 +4509,21 @@ const struct mnet_kernel_ops mnet_kernels_avx2 = {
     .name = "avx2",
     .qconv_prepare = x2_qconv_prepare,
     .qconv_run = x2_qconv_run,
+    .qdw_prepare = x2_qdw_prepare,
+    .qdw_run = x2_qdw_run,
+    .fconv_prepare = x512_fconv_prepare,
+    .fconv_run = x2_fconv_run,
+    .fdw_prepare = x512_fdw_prepare,
+    .fdw_run = x2_fdw_run,
+    .qadd_run = x2_qadd_run,
+    .release = x_free_pack,
+};
+
+/* AVX2 + AVX-VNNI (Alder Lake and later without AVX-512): avx2's, the int8 GEMM with vpdpwssd. */
+const struct mnet_kernel_ops mnet_kernels_avxvnni = {
+    .name = "avxvnni",
+    .qconv_prepare = x2_qconv_prepare,
+    .qconv_run = xv_qconv_run,
     .qdw_prepare = x2_qdw_prepare,
     .qdw_run = x2_qdw_run,
     .fconv_prepare = x512_fconv_prepare,

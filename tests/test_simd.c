@@ -1210,8 +1210,8 @@ int main(void)
     int nt = 0;
     tables[nt++] = &mnet_kernels_c;
     nt += mnet_cpu_kernel_tables(tables + nt, 7);
-    printf("cpu: avx2 %d, avx512 %d, avx512vnni %d; tables:", mnet_cpu_avx2(), mnet_cpu_avx512(),
-           mnet_cpu_avx512vnni());
+    printf("cpu: avx2 %d, avxvnni %d, avx512 %d, avx512vnni %d; tables:", mnet_cpu_avx2(), mnet_cpu_avxvnni(),
+           mnet_cpu_avx512(), mnet_cpu_avx512vnni());
     for (int i = 0; i < nt; i++)
         printf(" %s", tables[i]->name);
     printf("\n");
