@@ -74,10 +74,12 @@ static void log_models(const struct registry *r)
         else
             snprintf(how, sizeof how, "unchanged, kept from generation %lu", s->generation);
         logmsg(CONFIG_LOG_INFO,
-               "model %s%s: %s (%s %dx%d, %d classes, sha256 %.16s..., batch %d, queue %d) %s",
+               "model %s%s: %s (%s %dx%d, %d classes, %s on %s kernels, sha256 %.16s..., batch %d, "
+               "queue %d) %s",
                s->cfg.name, i == r->default_index ? " (default)" : "", s->cfg.path,
                s->info->arch, s->info->height, s->info->width, s->info->classes,
-               s->info->sha256, s->cfg.max_batch_size, s->cfg.max_queue_images, how);
+               mnet_dtype_name(s->info->numerics), s->info->kernels, s->info->sha256,
+               s->cfg.max_batch_size, s->cfg.max_queue_images, how);
     }
 }
 

@@ -61,6 +61,8 @@ struct mnet_info {
     int max_batch;
     int threads;
     char sha256[65];            /* hex sha256 of the model file ("" for built networks) */
+    char kernels[16];           /* the kernel table it runs on, picked by cpuid / hwcaps at
+                                 * load ("avx512vnni", "avx2", "neondot", "c", ...) */
 };
 
 /* Load a .tflite file.  The whole file is validated before anything is trusted. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "graph.h"
+#include "kernels.h"
 #include "mnet.h"
 #include "plan.h"
 #include "quant.h"
@@ -58,6 +59,7 @@ static int model_from_graph(const struct mnet_graph *g, const struct mnet_option
     in->max_batch = io->max_batch;
     in->threads = io->threads;
     snprintf(in->sha256, sizeof in->sha256, "%s", sha ? sha : "");
+    snprintf(in->kernels, sizeof in->kernels, "%s", mnet_kernels_select()->name);
     size_t pix = (size_t)io->height * io->width * io->channels;
     m->in_stage = malloc(pix * mnet_dtype_size(io->input_type) * (size_t)io->max_batch);
     m->out_stage = malloc((size_t)io->classes * mnet_dtype_size(io->output_type) * (size_t)io->max_batch);

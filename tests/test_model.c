@@ -130,6 +130,10 @@ static int classify_file(const char *model, enum mnet_precision prec, const uint
     if (r)
         return -1;
     CHECK(mnet_get_info(m)->classes == classes && mnet_get_info(m)->height == 224, "%s: io", model);
+    /* the table it reports is the one MNET_KERNELS forces (the test runs under each) */
+    const char *kernels = mnet_get_info(m)->kernels, *force = getenv("MNET_KERNELS");
+    CHECK(kernels[0] && (!force || !force[0] || strcmp(kernels, force) == 0), "%s: kernels '%s'", model,
+          kernels);
     r = mnet_classify(m, rgb, 1, scores);
     mnet_free(m);
     CHECK(r == 0, "%s classify", model);
