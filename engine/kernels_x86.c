@@ -4052,6 +4052,8 @@ TAVX2 static void x2_fdw_run(const struct mnet_fconv *l, int n, const float *in,
 
 /* ======================= int8 GEMM (AVX2) ======================= */
 
+static void x_free_pack(void *packed);
+
 /* For CPUs without VNNI (AVX2 only, or AVX-512 without it): the weights
  * packed as int16 w - w_zp, exact for any zero point (no outlier fix-ups),
  * each tile's rows widened to int16 once, then vpmaddwd of a broadcast pair
@@ -4130,6 +4132,18 @@ TAVX2 INL __m256i rq_apply8(__m256i u, const struct rq *r, size_t vec, int h)
 #undef RQ_ROW
 }
 
+/* The first n (> 0) of y's 16 bytes to o. */
+TAVX2 INL void store_u8x16(uint8_t *o, __m128i y, int n)
+{
+    if (n >= 16) {
+        _mm_storeu_si128((__m128i *)o, y);
+    } else {
+        uint8_t t[16];
+        _mm_storeu_si128((__m128i *)t, y);
+        memcpy(o, t, (size_t)n);
+    }
+}
+
 /* Rows rows[0..Q2R) (widened; those past R repeat row 0) x panel pan: the
  * sums start at the panel's biases; qgemm2_store writes the first R rows
  * to out (ldo bytes apart). */
@@ -4147,13 +4161,7 @@ TAVX2 INL void qgemm2_store(const struct qgemm2 *p, int pan, int R, __m256i acc[
         __m128i y = _mm_packus_epi16(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
         y = _mm_min_epu8(_mm_max_epu8(y, lo), hi);
         uint8_t *o = out + (size_t)r * ldo + c0;
-        if (cols == 16) {
-            _mm_storeu_si128((__m128i *)o, y);
-        } else {
-            uint8_t t[16];
-            _mm_storeu_si128((__m128i *)t, y);
-            memcpy(o, t, (size_t)cols);
-        }
+        store_u8x16(o, y, cols);
     }
 }
 
@@ -4282,11 +4290,10 @@ TAVX2 static void xv_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
 static int x2_qdw_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     int rc = x512_qdw_prepare(l, max_batch, threads);
-    struct qdw *p = l->packed;
+    const struct qdw *p = l->packed;
     if (rc || p->h.kind != PK_QDW || !p->rq.gen)
         return rc;
-    free(p->block);
-    free(p);
+    x_free_pack(l->packed);
     return q_fallback(l, max_batch, threads, 1);
 }
 
@@ -4351,13 +4358,7 @@ TAVX2 static void x2_qdw_run(const struct mnet_qconv *l, int n, const uint8_t *i
                 const __m256i y16 = _mm256_packs_epi32(_mm256_add_epi32(y0, zp), _mm256_add_epi32(y1, zp));
                 __m128i y = _mm_packus_epi16(_mm256_castsi256_si128(y16), _mm256_extracti128_si256(y16, 1));
                 y = _mm_min_epu8(_mm_max_epu8(y, lo), hi);
-                if (left >= 16) {
-                    _mm_storeu_si128((__m128i *)(o + c0), y);
-                } else {
-                    uint8_t t[16];
-                    _mm_storeu_si128((__m128i *)t, y);
-                    memcpy(o + c0, t, (size_t)left);
-                }
+                store_u8x16(o + c0, y, left);
             }
         }
     }
