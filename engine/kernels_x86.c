@@ -949,6 +949,12 @@ static int direct_ok(const struct mnet_conv_geom *g)
     return !mnet_conv_is_pointwise(g) && g->dil_w == 1 && g->k_w * g->in_c <= 16;
 }
 
+/* Where weight k = (ky, kx, c) goes in a direct patch: (kx, ky, c). */
+static int direct_k(const struct mnet_conv_geom *g, int k)
+{
+    return k / g->in_c % g->k_w * g->k_h * g->in_c + k / (g->k_w * g->in_c) * g->in_c + k % g->in_c;
+}
+
 static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
@@ -968,7 +974,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->direct = direct_ok(g) && K <= 64; /* K <= 64: the range the repacked rows are tested on */
     const int cb = g->k_h * g->in_c; /* direct: bytes of a repacked column */
     if (p->direct) {
-        /* the repacked row (qdirect_repack): its columns, tile rows past the
+        /* the repacked row (direct_repack): its columns, tile rows past the
          * last pixel and a 64-byte store's overrun; then an in_zp row */
         size_t cols = (size_t)(g->out_w - 1) * g->stride_w + g->k_w + RMAX * g->stride_w;
         p->ldk = mnet_round_up(cols * cb + 128, 64) + mnet_round_up((size_t)g->in_w * g->in_c, 64);
@@ -1027,8 +1033,7 @@ static int vnni_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
             p->fix0[pan + 1] = p->fix0[pan];
         for (int k = 0; k < K; k++) {
             /* direct: k = (ky, kx, c) goes to the patch's (kx, ky, c) */
-            int kp = p->direct ? k / g->in_c % g->k_w * cb + k / (g->k_w * g->in_c) * g->in_c + k % g->in_c
-                               : k;
+            int kp = p->direct ? direct_k(g, k) : k;
             int wv = l->w[(size_t)oc * K + k];
             if (fold) {
                 int d = wv - l->w_zp;
@@ -1534,7 +1539,7 @@ T512 static void gather_patch(const struct mnet_conv_geom *g, const uint8_t *in,
  * For convs with short kernel rows (direct_ok: L = k_w*in_c <= 16 bytes, and
  * K <= 64; the 224x224x3 -> 112x112x32 3x3/2 stem has L = 9, K = 27) the
  * GEMM path's per-pixel gather costs more than the dot products.  Here each
- * output row first repacks its k_h input rows once (qdirect_repack) into
+ * output row first repacks its k_h input rows once (direct_repack) into
  * columns of k_h*in_c bytes ([ky][c] of input column x, padded rows and
  * columns in_zp): a pixel's patch is then k_w consecutive columns, K
  * contiguous bytes in (kx, ky, c) order, the weights packed in that order.
@@ -1587,10 +1592,11 @@ T512 static void qdirect_cols9(const uint8_t *const *src, int xe, uint8_t *d)
 }
 
 /* Output row oy of image b's k_h input rows -> dst as columns
- * -pad_left .. of k_h*in_c bytes each (the 3x3x3 stem: qdirect_cols9).
- * zrow: in_w*in_c bytes for the rows in the padding. */
-T512 static void qdirect_repack(const struct mnet_conv_geom *g, const uint8_t *in, size_t b, int oy,
-                                uint8_t zp, uint8_t *dst, uint8_t *zrow)
+ * -pad_left .. of k_h*in_c bytes each; cols9: the table's repack of 3x3x3
+ * columns (qdirect_cols9; NULL: a copy per column and row).  zrow:
+ * in_w*in_c bytes for the rows in the padding. */
+static void direct_repack(const struct mnet_conv_geom *g, const uint8_t *in, size_t b, int oy, uint8_t zp,
+                          uint8_t *dst, uint8_t *zrow, void (*cols9)(const uint8_t *const *, int, uint8_t *))
 {
     const int C = g->in_c, kh = g->k_h, cb = kh * C;
     const size_t row_in = (size_t)g->in_w * C;
@@ -1603,20 +1609,24 @@ T512 static void qdirect_repack(const struct mnet_conv_geom *g, const uint8_t *i
         zfill |= src[ky] == zrow;
     }
     if (zfill)
-        fill_small(zrow, zp, row_in);
+        memset(zrow, zp, row_in);
     /* input columns [0, xe) land in columns pad_left..; the rest is in_zp */
     const int xe = cols - g->pad_left < g->in_w ? cols - g->pad_left : g->in_w;
     uint8_t *d0 = dst + (size_t)g->pad_left * cb;
-    if (C == 3 && kh == 3) {
-        qdirect_cols9(src, xe, d0);
+    if (C == 3 && kh == 3 && cols9) {
+        cols9(src, xe, d0);
+    } else if (C == 3) { /* a constant size: inline copies */
+        for (int x = 0; x < xe; x++)
+            for (int ky = 0; ky < kh; ky++)
+                memcpy(d0 + (size_t)x * cb + ky * 3, src[ky] + (size_t)x * 3, 3);
     } else {
         for (int x = 0; x < xe; x++)
             for (int ky = 0; ky < kh; ky++)
                 memcpy(d0 + (size_t)x * cb + ky * C, src[ky] + (size_t)x * C, C);
     }
-    fill_small(dst, zp, (size_t)g->pad_left * cb);
+    memset(dst, zp, (size_t)g->pad_left * cb);
     if (g->pad_left + xe < cols)
-        fill_small(d0 + (size_t)xe * cb, zp, (size_t)(cols - g->pad_left - xe) * cb);
+        memset(d0 + (size_t)xe * cb, zp, (size_t)(cols - g->pad_left - xe) * cb);
 }
 
 /* One RM x (NV*16) tile: pixel r's patch at base + r*sx; rows r >= R are
@@ -1686,8 +1696,8 @@ TVNNI static void qdirect_run(const struct mnet_qconv *l, int n, const uint8_t *
         uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
         int32_t *corr = p->w_zp ? (int32_t *)(buf + p->ldk) : NULL;
         uint8_t *orow = out + (size_t)row * g->out_w * p->N;
-        qdirect_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
-                       buf + zoff);
+        direct_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
+                      buf + zoff, qdirect_cols9);
         if (corr) /* pixel x's patch: K bytes at buf + x * sx */
             row_corr(buf, sx, p->K, (size_t)g->out_w, p->w_zp, corr);
         for (int pan = 0; pan < p->panels; pan++) {
@@ -4060,15 +4070,21 @@ static void x_free_pack(void *packed);
  * of a row's values against the pairs of 16 columns: 6 rows x 16 columns
  * a tile, 12 accumulators.  The requantization is rq_apply's in 8 lanes,
  * bit-exact; layers it does not cover (a left shift, e = 0, accumulators
- * beyond its range) stay portable. */
+ * beyond its range) stay portable.  Convs with short kernel rows (the stem)
+ * repack and widen each output row's input rows once, as the VNNI direct
+ * kernel does (direct_repack): a pixel's patch is then K contiguous int16,
+ * stride_w columns after the previous pixel's, instead of a gather and a
+ * widening per pixel. */
 #define Q2R 6 /* rows of a tile */
 
 struct qgemm2 {
     struct xpack h;
     int K, K2, N, panels;   /* K2: pairs of K (an odd K's last pair padded with 0) */
     int pw;                 /* 1x1 stride 1: rows read in place */
-    size_t ldk;             /* int16 per widened row */
-    size_t tscratch;        /* bytes per thread: Q2R gathered rows, then Q2R widened ones */
+    int direct;             /* short kernel rows: qgemm2_direct */
+    size_t ldk;             /* int16 per widened row (direct: the repacked row) */
+    size_t tscratch;        /* bytes per thread: Q2R gathered rows, then Q2R widened ones;
+                             * direct: the repacked row, an in_zp row, the widened row */
     int16_t *w;             /* [panel][k2][16 columns][2] */
     struct rq rq;           /* [panel]: after the weights */
     int32_t out_zp, out_min, out_max;
@@ -4090,6 +4106,10 @@ static int x2_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->panels = (g->out_c + 15) / 16;
     p->pw = mnet_conv_is_pointwise(g);
     p->ldk = mnet_round_up((size_t)p->K2 * 2, 32);
+    p->direct = direct_ok(g) && K <= 64;
+    const size_t cb = (size_t)g->k_h * g->in_c, zrow = mnet_round_up((size_t)g->in_w * g->in_c, 64);
+    if (p->direct) /* the columns, the last patch's pair read 1 past them, 16-byte widening */
+        p->ldk = mnet_round_up(((size_t)(g->out_w - 1) * g->stride_w + g->k_w) * cb + 1, 32);
     const size_t nw = (size_t)p->panels * p->K2 * 32; /* int16 */
     p->w = x_alloc(nw * sizeof *p->w + RQ_BYTES(p->panels));
     if (!p->w) {
@@ -4099,9 +4119,11 @@ static int x2_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     rq_place(&p->rq, p->w + nw, (size_t)p->panels);
     for (int oc = 0; oc < p->N; oc++) {
         const int pan = oc / 16, col = oc % 16;
-        for (int k = 0; k < K; k++)
-            p->w[((size_t)pan * p->K2 + k / 2) * 32 + col * 2 + k % 2] =
+        for (int k = 0; k < K; k++) {
+            const int kp = p->direct ? direct_k(g, k) : k;
+            p->w[((size_t)pan * p->K2 + kp / 2) * 32 + col * 2 + kp % 2] =
                 (int16_t)(l->w[(size_t)oc * K + k] - l->w_zp);
+        }
         rq_set(&p->rq, (size_t)pan, col, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     if (p->rq.gen) {
@@ -4112,7 +4134,8 @@ static int x2_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
-    p->tscratch = mnet_round_up((size_t)Q2R * K, 64) + (size_t)Q2R * p->ldk * sizeof(int16_t);
+    p->tscratch = p->direct ? p->ldk * (1 + sizeof(int16_t)) + zrow
+                            : mnet_round_up((size_t)Q2R * K, 64) + (size_t)Q2R * p->ldk * sizeof(int16_t);
     l->packed = p;
     l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
     return 0;
@@ -4218,6 +4241,39 @@ TAVXVNNI static void qgemm2_tile_vnni(const struct qgemm2 *p, int pan, int R, co
 }
 #undef QGEMM2_W
 
+/* n x out_h output rows: each repacked (direct_repack) and widened once,
+ * then tiles of Q2R pixels stride_w columns apart. */
+TAVX2 INL void qgemm2_direct(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                             void *scratch, int threads, int vnni)
+{
+    const struct qgemm2 *p = l->packed;
+    const struct mnet_conv_geom *g = &l->g;
+    const size_t sx = (size_t)g->stride_w * g->k_h * g->in_c;
+    const long rows = (long)n * g->out_h;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (long row = 0; row < rows; row++) {
+        uint8_t *buf = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int16_t *wide = (int16_t *)(buf + p->ldk);
+        direct_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
+                      (uint8_t *)(wide + p->ldk), NULL);
+        for (size_t k = 0; k < p->ldk; k += 16)
+            _mm256_store_si256((__m256i *)(wide + k),
+                               _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(buf + k))));
+        uint8_t *orow = out + (size_t)row * g->out_w * p->N;
+        for (int ox = 0; ox < g->out_w; ox += Q2R) {
+            const int R = g->out_w - ox < Q2R ? g->out_w - ox : Q2R;
+            const int16_t *rws[Q2R];
+            for (int r = 0; r < Q2R; r++)
+                rws[r] = wide + (size_t)(ox + (r < R ? r : 0)) * sx;
+            for (int pan = 0; pan < p->panels; pan++)
+                if (vnni)
+                    qgemm2_tile_vnni(p, pan, R, rws, orow + (size_t)ox * p->N, (size_t)p->N);
+                else
+                    qgemm2_tile(p, pan, R, rws, orow + (size_t)ox * p->N, (size_t)p->N);
+        }
+    }
+}
+
 TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                            void *scratch, int threads, int vnni)
 {
@@ -4229,6 +4285,10 @@ TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
         return;
     }
     const struct qgemm2 *p = l->packed;
+    if (p->direct) {
+        qgemm2_direct(l, n, in, out, scratch, threads, vnni);
+        return;
+    }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, Q2R, p->panels, threads);
