@@ -19,9 +19,10 @@
  *    fix-up per outlier tap (struct qfix); otherwise per-row sums.
  *  - full convs with short kernel rows (k_w*in_c <= 16 values: the 3x3x3
  *    stem) skip the gather: int8 repacks each output row's input rows once
- *    into columns so a patch is K contiguous bytes (qdirect_run); float reads
- *    each kernel row of a patch in place as one run of the input row
- *    (fdirect_run); a tile's pixels one stride apart (AVX-512 tables).
+ *    into columns so a patch is K contiguous bytes (qdirect_run; AVX2:
+ *    widened to int16, qgemm2_direct); float reads each kernel row of a
+ *    patch in place as one run of the input row (fdirect_run); a tile's
+ *    pixels one stride apart.
  *  - depthwise (multiplier 1).  int8 3x3 (VNNI, qdw3): each input row is
  *    interleaved once into tap-ready 4-byte groups (three columns and a 0)
  *    in a per-thread ring of rows, so an output block is 12 vpdpbusd
@@ -1856,7 +1857,7 @@ struct fgemm {
     float *w;           /* [panel][K][nv*16] */
     float *bias;        /* panels*64 */
     int K, N, panels, pw;
-    int direct;         /* short kernel rows (the stem): fdirect_run (AVX-512 only) */
+    int direct;         /* short kernel rows (the stem): fdirect_run */
     size_t ldk;         /* floats per gathered row */
     float out_min, out_max;
 };
@@ -2037,14 +2038,15 @@ static const float *fpf_slice(const struct fgemm *p, int pan, int t, int *pfn)
     return next + (size_t)t * n * 16;
 }
 
-/* ======================= float direct conv (AVX-512): the stem =======================
+/* ======================= float direct conv: the stem =======================
  *
  * The float direct kernel (the int8 one's former layout): kernel row ky of
  * output pixel (oy, ox) is a run of L = k_w*in_c floats read in place, each
  * broadcast in turn (the packed weights are the GEMM's, K = k_h*L in order),
  * and a tile's pixels are sx = stride_w*in_c floats apart, so one pointer
  * serves a tile where the GEMM path sets up and spills one per pixel.
- * Tiles touching the padding are gathered (zeros), runs L floats apart. */
+ * Tiles touching the padding are gathered (zeros), runs L floats apart.
+ * The AVX2 tables run the same rows with their 6 x 16 tiles (fdirect2_tile). */
 
 /* One RM x (NV*16) tile: pixel r's kernel row ky at base + r*sx + ky*ld. */
 T512 INL void fdirect_tile(const struct fgemm *p, int RM, int NV, int R, const float *base,
@@ -2094,8 +2096,19 @@ T512 static void fdirect_tile_any(const struct fgemm *p, int NV, int R, const fl
     }
 }
 
-T512 static void fdirect_run(const struct mnet_fconv *l, int n, const float *in, float *out,
-                             void *scratch, int threads)
+/* A table's direct tiles: rows r < R of pixel r's kernel row ky at
+ * base + r*sx + ky*ld, L floats each, against panel wp (nv vectors). */
+typedef void fdirect_tile_fn(const struct fgemm *p, int nv, int R, const float *base, size_t sx, size_t ld,
+                             int kh, int L, const float *wp, float *out, size_t ldo, int col0);
+
+/* ... and its patch gather for the tiles touching the padding (zeros). */
+typedef void fdirect_gather_fn(const struct mnet_conv_geom *g, const float *in, size_t b, int oy, int ox,
+                               float *dst);
+
+/* The direct conv's output rows with a table's tiles of rows_of(nv) pixels
+ * (no target of its own: the tiles and the gather have theirs). */
+static void fdirect_run(const struct mnet_fconv *l, int n, const float *in, float *out, void *scratch,
+                        int threads, fdirect_tile_fn *tile, int (*rows_of)(int), fdirect_gather_fn *gather)
 {
     const struct fgemm *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
@@ -2115,31 +2128,36 @@ T512 static void fdirect_run(const struct mnet_fconv *l, int n, const float *in,
         for (int pan = 0; pan < p->panels; pan++) {
             int nv;
             const float *wp = fpanel(p, pan, &nv);
-            const int rm = rows_for(nv);
+            const int rm = rows_of(nv);
             for (int ox = 0; ox < g->out_w;) {
                 int R = g->out_w - ox < rm ? g->out_w - ox : rm;
                 if (rows_in && ox >= xa && ox + rm <= xb) { /* a whole tile in place */
                     const float *base = in + ((b * g->in_h + iy0) * g->in_w +
                                               (size_t)(ox * g->stride_w - g->pad_left)) * g->in_c;
-                    fdirect_tile_any(p, nv, R, base, sx, ld, g->k_h, L, wp, orow + (size_t)ox * p->N,
-                                     (size_t)p->N, pan * PANEL);
+                    tile(p, nv, R, base, sx, ld, g->k_h, L, wp, orow + (size_t)ox * p->N, (size_t)p->N,
+                         pan * PANEL);
                 } else {
                     if (ox < xa && ox + R > xa)
                         R = xa - ox; /* the tiles after the left border start in place */
                     for (int r = 0; r < rm; r++) { /* rows past R: zeros, computed, not stored */
                         if (r < R)
-                            gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox + r, 0,
-                                         (uint8_t *)(buf + r * p->ldk));
+                            gather(g, in, b, oy, ox + r, buf + r * p->ldk);
                         else
                             memset(buf + r * p->ldk, 0, (size_t)p->K * sizeof(float));
                     }
-                    fdirect_tile_any(p, nv, R, buf, p->ldk, (size_t)L, g->k_h, L, wp,
-                                     orow + (size_t)ox * p->N, (size_t)p->N, pan * PANEL);
+                    tile(p, nv, R, buf, p->ldk, (size_t)L, g->k_h, L, wp, orow + (size_t)ox * p->N,
+                         (size_t)p->N, pan * PANEL);
                 }
                 ox += R;
             }
         }
     }
+}
+
+T512 static void fgather_x512(const struct mnet_conv_geom *g, const float *in, size_t b, int oy, int ox,
+                              float *dst)
+{
+    gather_patch(g, (const uint8_t *)in, sizeof(float), b, oy, ox, 0, (uint8_t *)dst);
 }
 
 T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -2154,7 +2172,7 @@ T512 static void x512_fconv_run(const struct mnet_fconv *l, int n, const float *
     }
     const struct fgemm *p = l->packed;
     if (p->direct) {
-        fdirect_run(l, n, in, out, scratch, threads);
+        fdirect_run(l, n, in, out, scratch, threads, fdirect_tile_any, rows_for, fgather_x512);
         return;
     }
     const struct mnet_conv_geom *g = &l->g;
@@ -3943,9 +3961,12 @@ TAVX2 INL void store8(float *o, __m256 y, int left)
         _mm256_maskstore_ps(o, _mm256_castps_si256(tail_mask8(left)), y);
 }
 
-/* 6 rows x 16 columns (sub-block j of a 64-column panel). */
-TAVX2 static void fgemm2_tile(const struct fgemm *p, int NV, int j, int R, const float *const *rows,
-                              const float *wp, float *out, size_t ldo, int col0)
+/* 6 rows x 16 columns (sub-block j of a 64-column panel): rows[r]'s K
+ * values, or (rows NULL, the direct conv) pixel r's kernel row ky at
+ * base + r*sx + ky*ld, L values each. */
+TAVX2 INL void fgemm2_block(const struct fgemm *p, int NV, int j, int R, const float *const *rows,
+                            const float *base, size_t sx, size_t ld, int kh, int L, const float *wp,
+                            float *out, size_t ldo, int col0)
 {
     const int c = col0 + j * 16;
     __m256 acc[6][2];
@@ -3954,23 +3975,49 @@ TAVX2 static void fgemm2_tile(const struct fgemm *p, int NV, int j, int R, const
         acc[r][0] = b0;
         acc[r][1] = b1;
     }
-    const size_t ld = (size_t)NV * 16;
+    const size_t wld = (size_t)NV * 16;
     const float *w = wp + j * 16;
-    for (int k = 0; k < p->K; k++, w += ld) {
-        const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+    for (int ky = 0; ky < kh; ky++)
+        for (int i = 0; i < L; i++, w += wld) {
+            const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
 #pragma GCC unroll 6
-        for (int r = 0; r < 6; r++) {
-            const __m256 a = _mm256_broadcast_ss(rows[r] + k);
-            acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
+            for (int r = 0; r < 6; r++) {
+                const __m256 a = _mm256_broadcast_ss(rows ? rows[r] + i : base + ky * ld + r * sx + i);
+                acc[r][0] = _mm256_fmadd_ps(a, w0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(a, w1, acc[r][1]);
+            }
         }
-    }
     const __m256 lo = _mm256_set1_ps(p->out_min), hi = _mm256_set1_ps(p->out_max);
     for (int r = 0; r < R; r++) {
         float *o = out + (size_t)r * ldo + c;
         store8(o, _mm256_min_ps(_mm256_max_ps(acc[r][0], lo), hi), p->N - c);
         store8(o + 8, _mm256_min_ps(_mm256_max_ps(acc[r][1], lo), hi), p->N - c - 8);
     }
+}
+
+TAVX2 static void fgemm2_tile(const struct fgemm *p, int NV, int j, int R, const float *const *rows,
+                              const float *wp, float *out, size_t ldo, int col0)
+{
+    fgemm2_block(p, NV, j, R, rows, NULL, 0, 0, 1, p->K, wp, out, ldo, col0);
+}
+
+/* fdirect_run's tile: 6 pixels x the panel's nv vectors, 16 columns a block. */
+TAVX2 static void fdirect2_tile(const struct fgemm *p, int nv, int R, const float *base, size_t sx, size_t ld,
+                                int kh, int L, const float *wp, float *out, size_t ldo, int col0)
+{
+    for (int j = 0; j < nv; j++)
+        fgemm2_block(p, nv, j, R, NULL, base, sx, ld, kh, L, wp, out, ldo, col0);
+}
+
+static int six_rows(int nv)
+{
+    (void)nv;
+    return 6;
+}
+
+static void fgather_c(const struct mnet_conv_geom *g, const float *in, size_t b, int oy, int ox, float *dst)
+{
+    mnet_gather_patch_f32(g, in, (b * g->out_h + (size_t)oy) * g->out_w + (size_t)ox, dst);
 }
 
 TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *in, float *out,
@@ -3984,6 +4031,10 @@ TAVX2 static void x2_fconv_run(const struct mnet_fconv *l, int n, const float *i
         return;
     }
     const struct fgemm *p = l->packed;
+    if (p->direct) {
+        fdirect_run(l, n, in, out, scratch, threads, fdirect2_tile, six_rows, fgather_c);
+        return;
+    }
     const struct mnet_conv_geom *g = &l->g;
     const size_t M = (size_t)n * g->out_h * g->out_w;
     const struct split sp = task_split(M, MR, p->panels, threads);
