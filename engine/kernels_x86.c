@@ -4248,6 +4248,11 @@ TAVX2 INL __m256i qgemm2_pair(const int16_t *row, int k2)
     return _mm256_set1_epi32(pair);
 }
 
+/* A table's tiles: rows rows[0..Q2R) (widened; those past R repeat row 0)
+ * x panels [p0, p1), the first R rows stored to out (ldo bytes apart). */
+typedef void qgemm2_tiles_fn(const struct qgemm2 *p, int p0, int p1, int R, const int16_t *const *rows,
+                             uint8_t *out, size_t ldo);
+
 TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
                               uint8_t *out, size_t ldo)
 {
@@ -4292,10 +4297,73 @@ TAVXVNNI static void qgemm2_tile_vnni(const struct qgemm2 *p, int pan, int R, co
 }
 #undef QGEMM2_W
 
+TAVX2 static void qgemm2_tiles(const struct qgemm2 *p, int p0, int p1, int R, const int16_t *const *rows,
+                               uint8_t *out, size_t ldo)
+{
+    for (int pan = p0; pan < p1; pan++)
+        qgemm2_tile(p, pan, R, rows, out, ldo);
+}
+
+TAVXVNNI static void qgemm2_tiles_vnni(const struct qgemm2 *p, int p0, int p1, int R,
+                                       const int16_t *const *rows, uint8_t *out, size_t ldo)
+{
+    for (int pan = p0; pan < p1; pan++)
+        qgemm2_tile_vnni(p, pan, R, rows, out, ldo);
+}
+
+/* AVX-512BW without VNNI: the same pack, a 16-column panel per zmm, 6 rows
+ * x 4 panels a tile (24 accumulators), rq_apply in 16 lanes. */
+T512 INL void qgemm2_tile512(const struct qgemm2 *p, int NV, int pan, int R, const int16_t *const *rows,
+                             uint8_t *out, size_t ldo)
+{
+    __m512i acc[Q2R][4];
+    for (int v = 0; v < NV; v++) {
+        const __m512i b = _mm512_load_si512(rq_bias(&p->rq, (size_t)(pan + v)));
+        for (int r = 0; r < Q2R; r++)
+            acc[r][v] = b;
+    }
+    const size_t pstep = (size_t)p->K2 * 32; /* int16 per panel */
+    const int16_t *w = p->w + (size_t)pan * pstep;
+    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+        __m512i wv[4];
+        for (int v = 0; v < NV; v++)
+            wv[v] = _mm512_load_si512(w + v * pstep);
+#pragma GCC unroll 6
+        for (int r = 0; r < Q2R; r++) {
+            int32_t pair;
+            memcpy(&pair, rows[r] + 2 * k2, 4);
+            const __m512i a = _mm512_set1_epi32(pair);
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(a, wv[v]));
+        }
+    }
+    const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->out_min),
+                  hi = _mm512_set1_epi32(p->out_max);
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) {
+            const int c0 = (pan + v) * 16;
+            __m512i y = _mm512_add_epi32(rq_apply(acc[r][v], &p->rq, (size_t)(pan + v), 0), zp);
+            y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
+            _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * ldo + c0, lanes16(p->N - c0), y);
+        }
+}
+
+T512 static void qgemm2_tiles_512(const struct qgemm2 *p, int p0, int p1, int R, const int16_t *const *rows,
+                                  uint8_t *out, size_t ldo)
+{
+    for (int pan = p0; pan < p1; pan += 4)
+        switch (p1 - pan) {
+        case 1: qgemm2_tile512(p, 1, pan, R, rows, out, ldo); break;
+        case 2: qgemm2_tile512(p, 2, pan, R, rows, out, ldo); break;
+        case 3: qgemm2_tile512(p, 3, pan, R, rows, out, ldo); break;
+        default: qgemm2_tile512(p, 4, pan, R, rows, out, ldo); break;
+        }
+}
+
 /* n x out_h output rows: each repacked (direct_repack) and widened once,
  * then tiles of Q2R pixels stride_w columns apart. */
 TAVX2 INL void qgemm2_direct(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                             void *scratch, int threads, int vnni)
+                             void *scratch, int threads, qgemm2_tiles_fn *tiles)
 {
     const struct qgemm2 *p = l->packed;
     const struct mnet_conv_geom *g = &l->g;
@@ -4316,17 +4384,13 @@ TAVX2 INL void qgemm2_direct(const struct mnet_qconv *l, int n, const uint8_t *i
             const int16_t *rws[Q2R];
             for (int r = 0; r < Q2R; r++)
                 rws[r] = wide + (size_t)(ox + (r < R ? r : 0)) * sx;
-            for (int pan = 0; pan < p->panels; pan++)
-                if (vnni)
-                    qgemm2_tile_vnni(p, pan, R, rws, orow + (size_t)ox * p->N, (size_t)p->N);
-                else
-                    qgemm2_tile(p, pan, R, rws, orow + (size_t)ox * p->N, (size_t)p->N);
+            tiles(p, 0, p->panels, R, rws, orow + (size_t)ox * p->N, (size_t)p->N);
         }
     }
 }
 
 TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
-                           void *scratch, int threads, int vnni)
+                           void *scratch, int threads, qgemm2_tiles_fn *tiles)
 {
     const struct xpack *h = l->packed;
     if (h->kind == PK_C) {
@@ -4337,7 +4401,7 @@ TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
     }
     const struct qgemm2 *p = l->packed;
     if (p->direct) {
-        qgemm2_direct(l, n, in, out, scratch, threads, vnni);
+        qgemm2_direct(l, n, in, out, scratch, threads, tiles);
         return;
     }
     const struct mnet_conv_geom *g = &l->g;
@@ -4371,11 +4435,7 @@ TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
                 for (; k < 2 * p->K2; k++)
                     d[k] = k < p->K ? x[k] : 0;
             }
-            for (int pan = p0; pan < p1; pan++)
-                if (vnni)
-                    qgemm2_tile_vnni(p, pan, R, rows, out + m * p->N, (size_t)p->N);
-                else
-                    qgemm2_tile(p, pan, R, rows, out + m * p->N, (size_t)p->N);
+            tiles(p, p0, p1, R, rows, out + m * p->N, (size_t)p->N);
         }
     }
 }
@@ -4383,13 +4443,19 @@ TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
 TAVX2 static void x2_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                void *scratch, int threads)
 {
-    qgemm2_run(l, n, in, out, scratch, threads, 0);
+    qgemm2_run(l, n, in, out, scratch, threads, qgemm2_tiles);
 }
 
 TAVX2 static void xv_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
                                void *scratch, int threads)
 {
-    qgemm2_run(l, n, in, out, scratch, threads, 1);
+    qgemm2_run(l, n, in, out, scratch, threads, qgemm2_tiles_vnni);
+}
+
+T512 static void x512_qconv2_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                                 void *scratch, int threads)
+{
+    qgemm2_run(l, n, in, out, scratch, threads, qgemm2_tiles_512);
 }
 
 /* ======================= int8 depthwise (AVX2) ======================= */
@@ -4602,7 +4668,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
 const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .name = "avx512",
     .qconv_prepare = x2_qconv_prepare,
-    .qconv_run = x2_qconv_run,
+    .qconv_run = x512_qconv2_run,
     .qdw_prepare = x512_qdw_prepare,
     .qdw_run = x512_qdw_run,
     .fconv_prepare = x512_fconv_prepare,
