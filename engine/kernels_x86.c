@@ -4239,6 +4239,16 @@ TAVX2 INL void qgemm2_store(const struct qgemm2 *p, int pan, int R, __m256i acc[
     }
 }
 
+/* x[0..n) widened to int16 at d, 16 at a time: the count done (n rounded down to 16). */
+TAVX2 INL size_t widen16(const uint8_t *x, int16_t *d, size_t n)
+{
+    size_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        _mm256_storeu_si256((__m256i *)(d + k),
+                            _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + k))));
+    return k;
+}
+
 /* The k loop's operands: the panel's pair k2 of 16 columns, row r's pair. */
 #define QGEMM2_W(i) _mm256_load_si256((const __m256i *)(w + 16 * (i)))
 TAVX2 INL __m256i qgemm2_pair(const int16_t *row, int k2)
@@ -4253,63 +4263,53 @@ TAVX2 INL __m256i qgemm2_pair(const int16_t *row, int k2)
 typedef void qgemm2_tiles_fn(const struct qgemm2 *p, int p0, int p1, int R, const int16_t *const *rows,
                              uint8_t *out, size_t ldo);
 
-TAVX2 static void qgemm2_tile(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
-                              uint8_t *out, size_t ldo)
-{
-    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
-    __m256i acc[Q2R][2];
-    for (int r = 0; r < Q2R; r++)
-        for (int v = 0; v < 2; v++)
-            acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
-    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
-    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
-        const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
-#pragma GCC unroll 6
-        for (int r = 0; r < Q2R; r++) {
-            const __m256i a = qgemm2_pair(rows[r], k2);
-            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, w0));
-            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, w1));
-        }
-    }
-    qgemm2_store(p, pan, R, acc, out, ldo);
-}
-
-/* The same with AVX-VNNI: vpdpwssd is the vpmaddwd and the vpaddd in one. */
-TAVXVNNI static void qgemm2_tile_vnni(const struct qgemm2 *p, int pan, int R, const int16_t *const *rows,
-                                      uint8_t *out, size_t ldo)
-{
-    const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
-    __m256i acc[Q2R][2];
-    for (int r = 0; r < Q2R; r++)
-        for (int v = 0; v < 2; v++)
-            acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
-    const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
-    for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
-        const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
-#pragma GCC unroll 6
-        for (int r = 0; r < Q2R; r++) {
-            const __m256i a = qgemm2_pair(rows[r], k2);
-            acc[r][0] = _mm256_dpwssd_avx_epi32(acc[r][0], a, w0);
-            acc[r][1] = _mm256_dpwssd_avx_epi32(acc[r][1], a, w1);
-        }
-    }
-    qgemm2_store(p, pan, R, acc, out, ldo);
-}
-#undef QGEMM2_W
-
 TAVX2 static void qgemm2_tiles(const struct qgemm2 *p, int p0, int p1, int R, const int16_t *const *rows,
                                uint8_t *out, size_t ldo)
 {
-    for (int pan = p0; pan < p1; pan++)
-        qgemm2_tile(p, pan, R, rows, out, ldo);
+    for (int pan = p0; pan < p1; pan++) {
+        const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
+        __m256i acc[Q2R][2];
+        for (int r = 0; r < Q2R; r++)
+            for (int v = 0; v < 2; v++)
+                acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
+        const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
+        for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+            const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
+#pragma GCC unroll 6
+            for (int r = 0; r < Q2R; r++) {
+                const __m256i a = qgemm2_pair(rows[r], k2);
+                acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, w0));
+                acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, w1));
+            }
+        }
+        qgemm2_store(p, pan, R, acc, out, ldo);
+    }
 }
 
+/* The same with AVX-VNNI: vpdpwssd is the vpmaddwd and the vpaddd in one. */
 TAVXVNNI static void qgemm2_tiles_vnni(const struct qgemm2 *p, int p0, int p1, int R,
                                        const int16_t *const *rows, uint8_t *out, size_t ldo)
 {
-    for (int pan = p0; pan < p1; pan++)
-        qgemm2_tile_vnni(p, pan, R, rows, out, ldo);
+    for (int pan = p0; pan < p1; pan++) {
+        const int32_t *bias = rq_bias(&p->rq, (size_t)pan);
+        __m256i acc[Q2R][2];
+        for (int r = 0; r < Q2R; r++)
+            for (int v = 0; v < 2; v++)
+                acc[r][v] = _mm256_load_si256((const __m256i *)(bias + 8 * v));
+        const int16_t *w = p->w + (size_t)pan * p->K2 * 32;
+        for (int k2 = 0; k2 < p->K2; k2++, w += 32) {
+            const __m256i w0 = QGEMM2_W(0), w1 = QGEMM2_W(1);
+#pragma GCC unroll 6
+            for (int r = 0; r < Q2R; r++) {
+                const __m256i a = qgemm2_pair(rows[r], k2);
+                acc[r][0] = _mm256_dpwssd_avx_epi32(acc[r][0], a, w0);
+                acc[r][1] = _mm256_dpwssd_avx_epi32(acc[r][1], a, w1);
+            }
+        }
+        qgemm2_store(p, pan, R, acc, out, ldo);
+    }
 }
+#undef QGEMM2_W
 
 /* AVX-512BW without VNNI: the same pack, a 16-column panel per zmm, 6 rows
  * x 4 panels a tile (24 accumulators), rq_apply in 16 lanes. */
@@ -4375,9 +4375,7 @@ TAVX2 INL void qgemm2_direct(const struct mnet_qconv *l, int n, const uint8_t *i
         int16_t *wide = (int16_t *)(buf + p->ldk);
         direct_repack(g, in, (size_t)(row / g->out_h), (int)(row % g->out_h), (uint8_t)l->in_zp, buf,
                       (uint8_t *)(wide + p->ldk), NULL);
-        for (size_t k = 0; k < p->ldk; k += 16)
-            _mm256_store_si256((__m256i *)(wide + k),
-                               _mm256_cvtepu8_epi16(_mm_load_si128((const __m128i *)(buf + k))));
+        widen16(buf, wide, p->ldk); /* a multiple of 32 */
         uint8_t *orow = out + (size_t)row * g->out_w * p->N;
         for (int ox = 0; ox < g->out_w; ox += Q2R) {
             const int R = g->out_w - ox < Q2R ? g->out_w - ox : Q2R;
@@ -4428,11 +4426,7 @@ TAVX2 INL void qgemm2_run(const struct mnet_qconv *l, int n, const uint8_t *in, 
                     x = gathered + (size_t)r * p->K;
                     mnet_gather_patch_u8(g, in, m + r, (uint8_t)l->in_zp, gathered + (size_t)r * p->K);
                 }
-                int k = 0;
-                for (; k + 16 <= p->K; k += 16)
-                    _mm256_storeu_si256((__m256i *)(d + k),
-                                        _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(x + k))));
-                for (; k < 2 * p->K2; k++)
+                for (int k = (int)widen16(x, d, (size_t)p->K); k < 2 * p->K2; k++)
                     d[k] = k < p->K ? x[k] : 0;
             }
             tiles(p, p0, p1, R, rows, out + m * p->N, (size_t)p->N);
