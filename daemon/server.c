@@ -175,6 +175,8 @@ static const char *route_endpoint(enum route_id id)
 
 /* ---- responses ---- */
 
+static enum MHD_Result submit(struct http_req *r, int status, struct MHD_Response *resp);
+
 static enum MHD_Result queue(struct http_req *r, int status, struct MHD_Response *resp)
 {
     if (!resp)
@@ -187,6 +189,20 @@ static enum MHD_Result queue(struct http_req *r, int status, struct MHD_Response
     }
     if (atomic_load(&S.draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->at_headers && status != 413) {
+        /* Queued before the body, MHD closes the connection with the body
+         * unread, and the client may get a reset instead of this answer.
+         * Hold it until the body has been read and discarded.  413 refuses
+         * the body itself, so it goes at once. */
+        r->held = resp;
+        r->held_status = status;
+        return MHD_YES;
+    }
+    return submit(r, status, resp);
+}
+
+static enum MHD_Result submit(struct http_req *r, int status, struct MHD_Response *resp)
+{
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     if (rc == MHD_YES) {
@@ -298,6 +314,8 @@ static void req_free(struct http_req *r)
     }
     free(r->images);
     http_body_free(&r->body);
+    if (r->held)
+        MHD_destroy_response(r->held);
     if (r->route_state_free)
         r->route_state_free(r->route_state);
     registry_release(r->reg);
@@ -414,7 +432,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r)
             return MHD_NO;
         *con_cls = r;
-        return req_begin(r);
+        r->at_headers = true;
+        enum MHD_Result rc = req_begin(r);
+        r->at_headers = false;
+        return rc;
     }
     if (r->responded) {
         *upload_size = 0; /* an early answer was queued: discard the rest */
@@ -425,7 +446,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         if (!r->body_wanted || r->body_over) {
             /* MHD cannot answer in the middle of a body: discard what still
-             * comes (at most another max_body_bytes) and answer 413 at its end. */
+             * comes (at most another max_body_bytes) and answer at its end
+             * (413, or the answer held at the headers). */
             r->discarded += n;
             return r->discarded > r->limits->max_body_bytes ? MHD_NO : MHD_YES;
         }
@@ -440,6 +462,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (rc < 0)
             return MHD_NO;
         return MHD_YES;
+    }
+    if (r->held) {
+        struct MHD_Response *resp = r->held;
+        r->held = NULL;
+        return submit(r, r->held_status, resp);
     }
     if (r->body_over)
         return http_respond_error(r, 413, "request body exceeds max_body_bytes (%llu)",

@@ -97,6 +97,9 @@ struct http_req {
     bool body_wanted;      /* route reads a body */
     bool body_over;        /* body passed max_body_bytes: discarding, 413 at the end */
     uint64_t discarded;
+    bool at_headers;       /* req_begin is running: responses are held */
+    struct MHD_Response *held; /* answer decided at the headers, queued after the body */
+    int held_status;
     bool responded;        /* a response has been queued */
     int status;            /* status queued */
     enum http_body_kind kind;

@@ -2,7 +2,8 @@
 """Hostile clients: a slow sender is cut off by connection_timeout_s; a
 client that disconnects while queued costs no engine time and leaks no
 request; connection limits per IP hold; oversized headers are refused;
-the daemon answers correctly afterwards."""
+an error decided at the headers is answered after the body, on a connection
+that stays open; the daemon answers correctly afterwards."""
 import socket
 import subprocess
 import time
@@ -51,6 +52,44 @@ try:
         data = None
     dt = time.time() - t0
     check(data == b"" and 1.0 < dt < 6.0, "slow sender disconnected after ~2 s (%.1f s)" % dt)
+    s.close()
+
+    # an error known from the headers (415) waits for the body: answered
+    # before it, the connection would close with the body unread, and the
+    # client could get a reset instead of the answer.
+    def read_response(s):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return None, b""
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = [int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:")]
+        while length and len(body) < length[0]:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+        return int(head.split(b" ")[1]), body
+
+    s = socket.create_connection(("127.0.0.1", d.port))
+    s.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+              b"Content-Length: 300000\r\n\r\n" + b"x" * 100000)
+    s.settimeout(0.5)
+    try:
+        early = s.recv(4096)
+    except socket.timeout:
+        early = None
+    check(early is None, "no answer before the body is complete (%r)" % (early and early[:40]))
+    s.settimeout(10)
+    s.sendall(b"x" * 200000)
+    st, body = read_response(s)
+    check(st == 415 and b"unsupported Content-Type" in body, "415 after the body (%s)" % st)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    st, _ = read_response(s)
+    check(st == 200, "the connection stays open: GET /healthz on it -> %s" % st)
     s.close()
 
     # client disconnect while queued: the engine waits 1 s to fill a batch; the
