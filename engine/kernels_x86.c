@@ -2518,6 +2518,12 @@ struct dw3piece {
 
 enum { DW3_ONE, DW3_TWO, DW3_LIST, DW3_PAIR }; /* how a block's taps load */
 
+/* What byte 3 of a 3-tap group holds: nothing used (no excess in byte 3);
+ * per lane the column of its channel's outlier taps (x3m); or one column for
+ * every lane, where all the excess sits in that column (the real files: the
+ * centre), no masked moves: lanes without excess weigh it 0. */
+enum { X3_NONE, X3_MASKS, X3_COL0, X3_COL1, X3_COL2 };
+
 struct dw3blk {
     int32_t out_off;    /* first output byte, relative to the output row */
     int32_t mode;       /* DW3_*, for all taps */
@@ -2547,7 +2553,7 @@ struct qdw3 {
     void *block;
     int C, nblk, fblocks, sbmax;
     int zp;             /* excess passes (channels whose excess cannot take byte 3) */
-    int x3;             /* some channel's excess rides in byte 3 of its groups */
+    int x3;             /* byte 3 of the 3-tap groups: X3_* */
     int pair;           /* stride 1: a group of 4 columns serves 2 pixels */
     size_t rowb;        /* bytes of one ring row (sbmax blocks) */
     size_t tscratch;    /* ring bytes per thread */
@@ -2651,6 +2657,9 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
         pair = 0;
     if (pair)
         any3 = 0;
+    int cols = 0; /* columns holding byte-3 excess, a bit each */
+    for (int c = 0; c < C && any3; c++)
+        cols |= xcol[c] >= 0 ? 1 << xcol[c] : 0;
     const int S = pair ? 2 : g->stride_w, NT = pair ? 4 : 3, OW = pair ? (g->out_w + 1) / 2 : g->out_w;
     const long rowlen = (long)OW * C;
     const int nblk = flat ? (int)((rowlen + 63) / 64) : OW * CB;
@@ -2782,7 +2791,7 @@ static int qdw3_prepare(struct mnet_qconv *l, int max_batch, int threads)
     free(blk);
     free(px);
     p->zp = 0;
-    p->x3 = any3;
+    p->x3 = !any3 ? X3_NONE : cols == 1 ? X3_COL0 : cols == 2 ? X3_COL1 : cols == 4 ? X3_COL2 : X3_MASKS;
     p->pair = pair;
     p->in_zp = l->in_zp;
     memset(p->padrow, (int)l->in_zp, rowb); /* byte 3 too: it meets excess weights */
@@ -2904,10 +2913,12 @@ TVNNI INL void qdw3_build(const struct qdw3 *p, const uint8_t *row, int b0, int 
         }
         __m512i l01 = _mm512_unpacklo_epi8(x0, x1), h01 = _mm512_unpackhi_epi8(x0, x1);
         /* byte 3: the fourth column (pairs); otherwise the column of the
-         * lane's outlier taps (weight: their excess), x0 where there is none
-         * (weight 0) */
-        if (x3)
+         * lane's outlier taps (weight: their excess), any column where there
+         * is none (weight 0) */
+        if (x3 == X3_MASKS)
             x3v = _mm512_mask_mov_epi8(_mm512_mask_mov_epi8(x0, k->x3m[0], x1), k->x3m[1], x2);
+        else if (x3 != X3_NONE)
+            x3v = x3 == X3_COL0 ? x0 : x3 == X3_COL1 ? x1 : x2;
         __m512i l2 = _mm512_unpacklo_epi8(x2, x3v), h2 = _mm512_unpackhi_epi8(x2, x3v);
         uint8_t *d = r + (size_t)(b - b0) * 256;
         _mm512_store_si512(d, _mm512_unpacklo_epi16(l01, l2));
@@ -3173,10 +3184,16 @@ TVNNI static void qdw3_run(const struct mnet_qconv *l, int n, const uint8_t *in,
                 if (slot_iy[sl] != iy) {
                     if (p->pair)
                         qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0, 4);
-                    else if (p->x3)
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 1, 3);
-                    else
-                        qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, 0, 3);
+                    else /* x3 as a compile-time constant */
+                        switch (p->x3) {
+#define QDW3_BUILD3(X3) qdw3_build(p, img + (size_t)iy * inrow, b0, b1, rr, X3, 3)
+                        case X3_MASKS: QDW3_BUILD3(X3_MASKS); break;
+                        case X3_COL0: QDW3_BUILD3(X3_COL0); break;
+                        case X3_COL1: QDW3_BUILD3(X3_COL1); break;
+                        case X3_COL2: QDW3_BUILD3(X3_COL2); break;
+                        default: QDW3_BUILD3(X3_NONE); break;
+#undef QDW3_BUILD3
+                        }
                     slot_iy[sl] = iy;
                 }
                 r[ky] = rr;
