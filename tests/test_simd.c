@@ -27,7 +27,8 @@ static int32_t force_in_zp = NO_ZP, force_w_zp = NO_ZP;
  * far end of the range, where w - w_zp leaves int8 (what the VNNI GEMM and
  * direct kernels fold and fix up). */
 static int sparse_outliers;
-static int outlier_chans; /* sparse_outliers 5 */
+static int outlier_chans; /* sparse_outliers 5 and 6 */
+static int outlier_c0, outlier_ky; /* sparse_outliers 6 */
 /* make_rq without left shifts or flushed scales (the VNNI GEMM then folds
  * out_zp into its rounding constants) */
 static int rq_right;
@@ -273,6 +274,12 @@ static void check_qconv(const struct mnet_kernel_ops *t, int dw, int n, const st
          * repeats across weight blocks) */
         for (int i = 0; sparse_outliers == 5 && i < outlier_chans; i++)
             w[(size_t)(i % 9) * g->out_c + (size_t)i * 37 % g->out_c] = far;
+        /* 6 (depthwise 3x3): outlier_chans channels 16 apart from outlier_c0
+         * (one 16-lane vector of every block where C % 16 == 0), one tap
+         * each in row outlier_ky, any column: the real file's 56x56x144 */
+        for (int i = 0; sparse_outliers == 6 && i < outlier_chans; i++)
+            w[(size_t)(outlier_ky * 3 + rint_in(0, 2)) * g->out_c + (size_t)(outlier_c0 + 16 * i) % g->out_c] =
+                far;
     }
     for (size_t i = 0; i < nin; i++)
         in[i] = (uint8_t)rnd();
@@ -1077,6 +1084,29 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
                          valid ? " valid" : "", pair_zps[z], c[3], n, c[0], c[1], c[2]);
                 check_qconv(t, 1, n, &g, 1, what);
             }
+        }
+    }
+    /* Stride 1, every outlier tap in one vector and kernel row (VNNI: pairs
+     * with one untested pass of that vector in every block, where over a
+     * third of the weight blocks have one): each vector and row, one strip
+     * and several, odd widths, one pass per block or several vectors apart */
+    static const int dwfix_cases[][4] = { /* h, w, c, channels with excess */
+        { 8, 14, 144, 1 }, { 5, 57, 144, 1 }, { 6, 9, 144, 3 }, { 5, 12, 32, 1 }, { 4, 11, 96, 2 },
+        { 5, 13, 192, 1 }, { 3, 10, 144, 9 }, { 4, 9, 80, 2 },
+    };
+    sparse_outliers = 6;
+    for (size_t i = 0; i < sizeof dwfix_cases / sizeof dwfix_cases[0]; i++) {
+        const int *c = dwfix_cases[i];
+        outlier_chans = c[3];
+        make_geom(&g, c[0], c[1], c[2], c[2], 3, 1, (int)i % 3 == 2, 1);
+        for (int v = 0; v < 12; v++) {
+            outlier_c0 = v / 3 * 4 + rint_in(0, 3) + 16 * rint_in(0, c[2] / 16 - 1);
+            outlier_ky = v % 3;
+            force_w_zp = pair_zps[(size_t)v % (sizeof pair_zps / sizeof pair_zps[0])];
+            int n = 1 + (int)((i + v) % 2);
+            snprintf(what, sizeof what, "qdw 3x3/1 folded w_zp %d outliers in %d channels from %d row %d n%d %dx%dx%d",
+                     force_w_zp, c[3], outlier_c0, outlier_ky, n, c[0], c[1], c[2]);
+            check_qconv(t, 1, n, &g, 1, what);
         }
     }
     /* The 4-tap kernel (VNNI: 5x5, 7x7 maps with many channels) with the
