@@ -175,7 +175,16 @@ static const char *route_endpoint(enum route_id id)
 
 /* ---- responses ---- */
 
-static enum MHD_Result submit(struct http_req *r, int status, struct MHD_Response *resp);
+static enum MHD_Result submit(struct http_req *r, int status, struct MHD_Response *resp)
+{
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    if (rc == MHD_YES) {
+        r->responded = true;
+        r->status = status;
+    }
+    return rc;
+}
 
 static enum MHD_Result queue(struct http_req *r, int status, struct MHD_Response *resp)
 {
@@ -199,17 +208,6 @@ static enum MHD_Result queue(struct http_req *r, int status, struct MHD_Response
         return MHD_YES;
     }
     return submit(r, status, resp);
-}
-
-static enum MHD_Result submit(struct http_req *r, int status, struct MHD_Response *resp)
-{
-    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    if (rc == MHD_YES) {
-        r->responded = true;
-        r->status = status;
-    }
-    return rc;
 }
 
 enum MHD_Result http_respond_raw(struct http_req *r, int status, const char *content_type,

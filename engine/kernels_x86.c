@@ -2545,7 +2545,9 @@ struct dw3pair {
 
 /* A weight block's excess passes: none; at most one per vector, all in one
  * kernel row each (the real files: one outlier tap): one unconditional
- * vpdpbusd per vector, no branches; any other pattern: tested per pass. */
+ * vpdpbusd per vector, no branches; any other pattern: tested per pass.
+ * DX_FIX0 + j (pairs, the whole layer): vector j's pass in one row, in every
+ * block (zero weights where it has none). */
 enum { DX_NONE, DX_ONE, DX_ANY, DX_ONE_IF, DX_FIX0 /* .. DX_FIX0 + 3 */ };
 
 struct qdw3 {
