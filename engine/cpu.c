@@ -14,6 +14,8 @@
 
 #if MNET_SIMD_X86 /* set by meson when kernels_x86.c is built */
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int mnet_cpu_avx2(void)
 {
@@ -46,8 +48,28 @@ int mnet_cpu_avxvnni(void)
     return mnet_cpu_avx2() && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
 }
 
+/* AMX-TILE and AMX-INT8 (cpuid leaf 7, EDX bits 24 and 25), the tile state
+ * in XCR0 (bits 17 and 18), and Linux's permission to use it, which a
+ * process must request once (arch_prctl ARCH_REQ_XCOMP_PERM, feature 18);
+ * the answer is kept. */
+int mnet_cpu_amx(void)
+{
+    static _Atomic int known = -1; /* racing first calls agree: the request is idempotent */
+    if (known >= 0)
+        return known;
+    unsigned a, b, c, d, lo, hi;
+    int ok = mnet_cpu_avx512vnni() && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 24 & 3) == 3;
+    if (ok) {
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        ok = (lo >> 17 & 3) == 3 && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0;
+    }
+    known = ok;
+    return ok;
+}
+
 #else
 
+int mnet_cpu_amx(void) { return 0; }
 int mnet_cpu_avx2(void) { return 0; }
 int mnet_cpu_avx512(void) { return 0; }
 int mnet_cpu_avx512vnni(void) { return 0; }
@@ -80,6 +102,8 @@ int mnet_cpu_kernel_tables(const struct mnet_kernel_ops **tables, int max)
 {
     int n = 0;
 #if MNET_SIMD_X86
+    if (mnet_cpu_amx() && n < max)
+        tables[n++] = &mnet_kernels_amx;
     if (mnet_cpu_avx512vnni() && n < max)
         tables[n++] = &mnet_kernels_avx512vnni;
     if (mnet_cpu_avx512() && n < max)

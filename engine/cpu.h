@@ -10,6 +10,7 @@
 int mnet_cpu_avx2(void);        /* AVX2 + FMA */
 int mnet_cpu_avx512(void);      /* AVX-512 F, BW, VL, DQ (+ AVX2, FMA) */
 int mnet_cpu_avx512vnni(void);  /* the above + AVX512_VNNI (vpdpbusd) */
+int mnet_cpu_amx(void);         /* the above + AMX-INT8 tiles, the OS's permission granted */
 int mnet_cpu_avx512vbmi(void);  /* AVX-512 + AVX512_VBMI (vpermb, vpermi2b) */
 int mnet_cpu_avxvnni(void);     /* AVX2 + AVX-VNNI (VEX vpdpwssd, 256 bits) */
 int mnet_cpu_neon(void);        /* aarch64 Advanced SIMD */
@@ -18,6 +19,7 @@ int mnet_cpu_neondot(void);     /* the above + dot product (sdot/udot, ARMv8.2 D
 /* SIMD kernel tables (kernels_x86.c, x86 builds only; kernels_neon.c,
  * aarch64 builds only); see kernels.h. */
 struct mnet_kernel_ops;
+extern const struct mnet_kernel_ops mnet_kernels_amx;        /* avx512vnni, the int8 1x1 GEMM on AMX */
 extern const struct mnet_kernel_ops mnet_kernels_avx512vnni; /* int8 VNNI + float AVX-512 */
 extern const struct mnet_kernel_ops mnet_kernels_avx512;     /* float AVX-512, int8 int16-madd */
 extern const struct mnet_kernel_ops mnet_kernels_avxvnni;    /* avx2 with vpdpwssd in the int8 GEMM */

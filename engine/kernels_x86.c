@@ -64,6 +64,7 @@
 #define TAVX2 __attribute__((target("avx2,fma")))
 #define TAVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define TVBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi,avx2,fma")))
+#define TAMX __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,amx-tile,amx-int8")))
 #define INL static inline __attribute__((always_inline))
 
 #define MR 6          /* rows of a full-width (64-column) GEMM tile */
@@ -113,7 +114,7 @@ static int thread_id(void)
 
 
 /* Every pack starts with this header; the rest of the allocation follows. */
-enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4, PK_QDW3, PK_QGEMM2 };
+enum { PK_C = 1, PK_QGEMM, PK_FGEMM, PK_QDW, PK_FDW, PK_QDW4, PK_QDW3, PK_QGEMM2, PK_QAMX };
 
 struct xpack {
     int kind;
@@ -4673,6 +4674,167 @@ TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const 
  * run reads them (the requantization constants after them left out).  The
  * float GEMMs do not prefetch the next layer: FMA-bound with four weight
  * lines per k step of their own, the 7x7 ones measured slower with it. */
+/* ---- AMX (Sapphire Rapids and later): the int8 1x1 GEMM on tiles ----
+ * TDPBUSD is vpdpbusd's u8 x s8 arithmetic on tiles: a 16 x 64 byte tile of
+ * activation rows against a 16 x 64 byte tile of weights (16 columns, 4 k a
+ * row) adds 16 x 16 x 64 products into a 16 x 16 int32 tile.  The weights
+ * are packed raw (no w - w_zp: no outliers to fix up), K padded to 64 with
+ * zero weights, so a row may read up to 63 bytes past its K (the next
+ * pixel's, or a padded copy at the end of the input); a uint8 file's weight
+ * zero point is the epilogue's - w_zp * sum(x) per row (kernels.h).  A task
+ * is 32 rows x 32 columns: 4 accumulator tiles, 2 row tiles, 2 weight tiles. */
+#define AMX_ROWS 32
+#define AMX_MIN_PIXELS 32 /* smaller maps (the classifier: 0.054 -> 0.071 ms) keep the VNNI GEMM */
+#define AMX_MIN_K 64      /* so do narrower rows: their tiles are mostly padding, the epilogue dominates */
+
+struct qamx {
+    struct xpack h;
+    int K, KC, N, NB;       /* KC: 64-byte chunks of K; NB: 16-column blocks, even */
+    int8_t *w;              /* [NB][KC][16 rows of 4 k][16 columns x 4 k] */
+    struct rq rq;           /* [NB]: after the weights */
+    int32_t w_zp, out_zp, out_min, out_max;
+    size_t tscratch;        /* per thread: the 32 x 32 sums, a padded copy of 32 rows */
+};
+
+/* The tile shapes (ldtilecfg's 64-byte operand). */
+struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
+{
+    const struct mnet_conv_geom *g = &l->g;
+    const int K = g->in_c;
+    if (!mnet_conv_is_pointwise(g) || g->out_h * g->out_w < AMX_MIN_PIXELS || K < AMX_MIN_K || K > 4096 || !rq_ok(l, 0))
+        return vnni_qconv_prepare(l, max_batch, threads);
+    struct qamx *p = x_alloc(sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->h.kind = PK_QAMX;
+    p->K = K;
+    p->KC = (K + 63) / 64;
+    p->N = g->out_c;
+    p->NB = (g->out_c + 31) / 32 * 2;
+    const size_t nw = (size_t)p->NB * p->KC * 1024;
+    p->w = x_alloc(nw + RQ_BYTES((size_t)p->NB));
+    if (!p->w) {
+        free(p);
+        return -ENOMEM;
+    }
+    memset(p->w, 0, nw);
+    rq_place(&p->rq, p->w + nw, (size_t)p->NB);
+    for (int oc = 0; oc < p->N; oc++) {
+        for (int k = 0; k < K; k++)
+            p->w[(((size_t)(oc / 16) * p->KC + k / 64) * 16 + k % 64 / 4) * 64 + oc % 16 * 4 + k % 4] =
+                l->w[(size_t)oc * K + k];
+        rq_set(&p->rq, (size_t)(oc / 16), oc % 16, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
+    }
+    rq_plain(&p->rq, (size_t)p->NB, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
+    p->w_zp = l->w_zp;
+    p->out_zp = l->out_zp;
+    p->out_min = l->out_min;
+    p->out_max = l->out_max;
+    p->tscratch = AMX_ROWS * 32 * sizeof(int32_t) + (size_t)AMX_ROWS * p->KC * 64;
+    l->packed = p;
+    l->scratch_bytes = (size_t)(threads > 0 ? threads : 1) * p->tscratch;
+    (void)max_batch;
+    return 0;
+}
+
+/* Rows [p0, p0 + R) of x (K bytes each), 32 x 32 columns from block nb: the
+ * sums to c (32 x 32 int32), rows read with stride ld. */
+TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int nb, int32_t *c)
+{
+    const int8_t *w0 = p->w + (size_t)nb * p->KC * 1024, *w1 = w0 + (size_t)p->KC * 1024;
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int kc = 0; kc < p->KC; kc++) {
+        _tile_loadd(4, a + (size_t)kc * 64, ld);
+        _tile_loadd(5, a + 16 * ld + (size_t)kc * 64, ld);
+        _tile_loadd(6, w0 + (size_t)kc * 1024, 64);
+        _tile_loadd(7, w1 + (size_t)kc * 1024, 64);
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+    }
+    _tile_stored(0, c, 128);
+    _tile_stored(1, c + 16, 128);
+    _tile_stored(2, c + 16 * 32, 128);
+    _tile_stored(3, c + 16 * 32 + 16, 128);
+}
+
+TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
+                               void *scratch, int threads)
+{
+    const struct xpack *h = l->packed;
+    if (h->kind != PK_QAMX) {
+        vnni_qconv_run(l, n, in, out, scratch, threads);
+        return;
+    }
+    const struct qamx *p = l->packed;
+    const size_t K = (size_t)p->K, M = (size_t)n * l->g.out_h * l->g.out_w, pad = (size_t)p->KC * 64;
+    const long tasks = (long)((M + AMX_ROWS - 1) / AMX_ROWS);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        struct amx_cfg cfg = { .palette = 1 };
+        for (int t = 0; t < 8; t++) {
+            cfg.colsb[t] = 64;
+            cfg.rows[t] = 16;
+        }
+        _tile_loadconfig(&cfg);
+        uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
+        int32_t *c = (int32_t *)ts;
+        uint8_t *copy = ts + AMX_ROWS * 32 * sizeof(int32_t);
+        const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->out_min),
+                      hi = _mm512_set1_epi32(p->out_max);
+#pragma omp for schedule(static)
+        for (long task = 0; task < tasks; task++) {
+            const size_t p0 = (size_t)task * AMX_ROWS;
+            const int R = M - p0 < AMX_ROWS ? (int)(M - p0) : AMX_ROWS;
+            const uint8_t *a = in + p0 * K;
+            size_t ld = K;
+            /* past K a row reads its successor: the last rows read a copy */
+            if ((p0 + AMX_ROWS - 1) * K + pad > M * K) {
+                memset(copy, 0, (size_t)AMX_ROWS * pad);
+                for (int r = 0; r < R; r++)
+                    memcpy(copy + (size_t)r * pad, a + (size_t)r * K, K);
+                a = copy;
+                ld = pad;
+            }
+            int32_t zsum[AMX_ROWS]; /* w_zp * sum(x) of each row */
+            for (int r = 0; r < R; r++) {
+                __m512i s = _mm512_setzero_si512();
+                for (size_t k = 0; k < K && p->w_zp; k += 64) {
+                    const __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (K - k)) - 1;
+                    s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, a + r * ld + k),
+                                                            _mm512_setzero_si512()));
+                }
+                zsum[r] = p->w_zp * (int32_t)_mm512_reduce_add_epi64(s);
+            }
+            for (int nb = 0; nb < p->NB; nb += 2) {
+                amx_task(p, a, ld, nb, c);
+                for (int r = 0; r < R; r++)
+                    for (int v = 0; v < 2 && (nb + v) * 16 < p->N; v++) {
+                        const int c0 = (nb + v) * 16;
+                        __m512i acc = _mm512_add_epi32(_mm512_loadu_si512(c + r * 32 + 16 * v),
+                                                       _mm512_load_si512(rq_bias(&p->rq, (size_t)(nb + v))));
+                        acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(zsum[r]));
+                        __m512i y;
+                        rq_vecs(&p->rq, p->rq.fl, 1, 1, (size_t)(nb + v), &acc, &y);
+                        y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
+                        _mm512_mask_cvtepi32_storeu_epi8(out + (p0 + (size_t)r) * p->N + c0, lanes16(p->N - c0), y);
+                    }
+            }
+        }
+        _tile_release();
+    }
+}
+
 static size_t x_packed_weights(const void *packed, const void **at)
 {
     const struct xpack *h = packed;
@@ -4702,6 +4864,7 @@ static void x_free_pack(void *packed)
     case PK_QDW4: free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_QGEMM2: free(((struct qgemm2 *)packed)->w); break;
+    case PK_QAMX: free(((struct qamx *)packed)->w); break;
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);
@@ -4711,6 +4874,26 @@ static int x512_fconv_prepare(struct mnet_fconv *l, int max_batch, int threads)
 {
     return f_gemm_prepare(l, max_batch, threads);
 }
+
+/* avx512vnni with the int8 1x1 GEMM on AMX tiles. */
+const struct mnet_kernel_ops mnet_kernels_amx = {
+    .name = "amx",
+    .qconv_prepare = amx_qconv_prepare,
+    .qconv_run = amx_qconv_run,
+    .qdw_prepare = vnni_qdw_prepare,
+    .qdw_run = vnni_qdw_run,
+    .fconv_prepare = x512_fconv_prepare,
+    .fconv_run = x512_fconv_run,
+    .fdw_prepare = x512_fdw_prepare,
+    .fdw_run = x512_fdw_run,
+    .qadd_run = vnni_qadd_run,
+    .qmul_run = x512_qmul_run,
+    .lut_run = vnni_lut_run,
+    .release = x_free_pack,
+    .fblock_prepare = x512_fblock_prepare,
+    .fblock_run = x512_fblock_run,
+    .packed_weights = x_packed_weights,
+};
 
 const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .name = "avx512vnni",
