@@ -4843,6 +4843,11 @@ static size_t x_packed_weights(const void *packed, const void **at)
         *at = p->w;
         return (size_t)p->panels * p->K4 * PANEL * 4;
     }
+    if (h && h->kind == PK_QAMX) {
+        const struct qamx *p = packed;
+        *at = p->w;
+        return (size_t)p->NB * p->KC * 1024;
+    }
     return 0;
 }
 
