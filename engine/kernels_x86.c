@@ -4743,15 +4743,15 @@ static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* Rows [p0, p0 + R) of x (K bytes each), 32 x 32 columns from block nb: the
- * sums to c (32 x 32 int32), rows read with stride ld. */
+/* 32 rows of x (stride ld) x 32 columns from block nb: the sums, from the
+ * biases on (rq_bias: a row loaded 16 times, stride 0), to c (32 x 32). */
 TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int nb, int32_t *c)
 {
     const int8_t *w0 = p->w + (size_t)nb * p->KC * 1024, *w1 = w0 + (size_t)p->KC * 1024;
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    _tile_loadd(0, rq_bias(&p->rq, (size_t)nb), 0);
+    _tile_loadd(1, rq_bias(&p->rq, (size_t)nb + 1), 0);
+    _tile_loadd(2, rq_bias(&p->rq, (size_t)nb), 0);
+    _tile_loadd(3, rq_bias(&p->rq, (size_t)nb + 1), 0);
     for (int kc = 0; kc < p->KC; kc++) {
         _tile_loadd(4, a + (size_t)kc * 64, ld);
         _tile_loadd(5, a + 16 * ld + (size_t)kc * 64, ld);
@@ -4766,6 +4766,57 @@ TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int nb
     _tile_stored(1, c + 16, 128);
     _tile_stored(2, c + 16 * 32, 128);
     _tile_stored(3, c + 16 * 32 + 16, 128);
+}
+
+/* Rows [0, R) of c (32 x 32 sums of blocks nb, nb + 1), less zsum[r]
+ * (w_zp * sum(x)), requantized and clamped to out (N bytes a row).  Plain
+ * layers (rq_plain) take rq_float with the constants in registers and one
+ * exactness test per row (the stores, bytes, would otherwise make the
+ * compiler reload them); others rq_vecs. */
+TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *zsum, int R, int nb, uint8_t *out)
+{
+    const int N = p->N, c0 = nb * 16, two = c0 + 16 < N;
+    const __mmask16 m0 = lanes16(N - c0), m1 = two ? lanes16(N - c0 - 16) : 0;
+    const __m512i top = _mm512_set1_epi32(INT32_MIN), zero = _mm512_setzero_si512();
+    const __m512i hi = _mm512_set1_epi32(p->out_max), lo = _mm512_set1_epi32(p->out_min),
+                  zp = _mm512_set1_epi32(p->out_zp);
+    if (p->rq.fl) {
+        const float *q0 = (const float *)(p->rq.q + (size_t)nb * RQ_V), *q1 = q0 + RQ_V;
+        const __m512 mf0 = _mm512_load_ps(q0 + RQ_MF * 16), cf0 = _mm512_load_ps(q0 + RQ_CF * 16);
+        const __m512 mf1 = _mm512_load_ps(q1 + RQ_MF * 16), cf1 = _mm512_load_ps(q1 + RQ_CF * 16);
+        const __m512 e2 = _mm512_set1_ps(2 * RQ_E);
+        const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+                  fl = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+        for (int r = 0; r < R; r++) {
+            __m512i a0 = _mm512_loadu_si512(c + r * 32), a1 = _mm512_loadu_si512(c + r * 32 + 16);
+            if (p->w_zp) {
+                a0 = _mm512_sub_epi32(a0, _mm512_set1_epi32(zsum[r]));
+                a1 = _mm512_sub_epi32(a1, _mm512_set1_epi32(zsum[r]));
+            }
+            const __m512 y0 = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a0, rn), mf0, cf0, rn);
+            const __m512 y1 = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a1, rn), mf1, cf1, rn);
+            const __mmask16 ok = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(_mm512_reduce_ps(y0, fl), e2, _CMP_GE_OQ),
+                                                         _mm512_reduce_ps(y1, fl), e2, _CMP_GE_OQ);
+            __m512i v0 = _mm512_cvt_roundps_epi32(y0, fl), v1 = _mm512_cvt_roundps_epi32(y1, fl);
+            if (__builtin_expect(ok != 0xFFFF, 0)) { /* the exact one, on a + 2^31 */
+                mnet_rq_fallbacks++;
+                v0 = rq_apply(_mm512_xor_si512(a0, top), &p->rq, (size_t)nb, 0);
+                v1 = rq_apply(_mm512_xor_si512(a1, top), &p->rq, (size_t)nb + 1, 0);
+            }
+            uint8_t *o = out + (size_t)r * N + c0;
+            _mm512_mask_cvtepi32_storeu_epi8(o, m0, _mm512_min_epi32(_mm512_max_epi32(v0, zero), hi));
+            _mm512_mask_cvtepi32_storeu_epi8(o + 16, m1, _mm512_min_epi32(_mm512_max_epi32(v1, zero), hi));
+        }
+        return;
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < 1 + two; v++) {
+            __m512i acc = _mm512_sub_epi32(_mm512_loadu_si512(c + r * 32 + 16 * v), _mm512_set1_epi32(zsum[r]));
+            __m512i y;
+            rq_vecs(&p->rq, 0, 1, 1, (size_t)(nb + v), &acc, &y);
+            y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
+            _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * N + c0 + 16 * v, v ? m1 : m0, y);
+        }
 }
 
 TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
@@ -4790,8 +4841,6 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
         uint8_t *ts = (uint8_t *)scratch + (size_t)thread_id() * p->tscratch;
         int32_t *c = (int32_t *)ts;
         uint8_t *copy = ts + AMX_ROWS * 32 * sizeof(int32_t);
-        const __m512i zp = _mm512_set1_epi32(p->out_zp), lo = _mm512_set1_epi32(p->out_min),
-                      hi = _mm512_set1_epi32(p->out_max);
 #pragma omp for schedule(static)
         for (long task = 0; task < tasks; task++) {
             const size_t p0 = (size_t)task * AMX_ROWS;
@@ -4818,17 +4867,7 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
             }
             for (int nb = 0; nb < p->NB; nb += 2) {
                 amx_task(p, a, ld, nb, c);
-                for (int r = 0; r < R; r++)
-                    for (int v = 0; v < 2 && (nb + v) * 16 < p->N; v++) {
-                        const int c0 = (nb + v) * 16;
-                        __m512i acc = _mm512_add_epi32(_mm512_loadu_si512(c + r * 32 + 16 * v),
-                                                       _mm512_load_si512(rq_bias(&p->rq, (size_t)(nb + v))));
-                        acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(zsum[r]));
-                        __m512i y;
-                        rq_vecs(&p->rq, p->rq.fl, 1, 1, (size_t)(nb + v), &acc, &y);
-                        y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
-                        _mm512_mask_cvtepi32_storeu_epi8(out + (p0 + (size_t)r) * p->N + c0, lanes16(p->N - c0), y);
-                    }
+                amx_store(p, c, zsum, R, nb, out + p0 * p->N);
             }
         }
         _tile_release();

@@ -738,15 +738,18 @@ static void check_rq_band(const struct mnet_kernel_ops *t, int top)
     int cases = 0;
     for (size_t mi = 0; mi < sizeof mults / sizeof mults[0]; mi++)
         for (size_t ei = 0; ei < sizeof es / sizeof es[0]; ei++)
-            for (int kind = 0; kind < 4; kind++) {
+            for (int kind = 0; kind < 6; kind++) {
+                /* 0, 1: 1x1 convs of one input channel (4, 5: of 64, the rest
+                 * weighing 0: the AMX GEMM's K); 2, 3: depthwise */
                 const int32_t m = (int32_t)mults[mi];
-                const int dw = kind >= 2, side = kind == 3 ? 7 : 16, P = side * side, K = dw ? 9 : 1;
+                const int dw = kind == 2 || kind == 3, side = kind == 3 ? 7 : 16, P = side * side;
+                const int cin = kind >= 4 ? 64 : 1, K = dw ? 9 : cin;
                 const int e = es[ei], C = kind == 3 ? 248 : widths[cases++ % 4];
-                const int32_t w_zp = kind == 1 ? -5 : 0;
+                const int32_t w_zp = kind == 1 || kind == 5 ? -5 : 0;
                 const int32_t ozp = top && (ei + mi) % 2 ? 3 : 0, hi = top && (ei + mi) % 2 ? 250 : 255;
                 struct mnet_conv_geom g;
-                make_geom(&g, side, side, dw ? C : 1, C, dw ? 3 : 1, 1, 0, 1);
-                const size_t nin = (size_t)P * (dw ? C : 1), nout = (size_t)P * C;
+                make_geom(&g, side, side, dw ? C : cin, C, dw ? 3 : 1, 1, 0, 1);
+                const size_t nin = (size_t)P * (dw ? C : cin), nout = (size_t)P * C;
                 int8_t *w = xalloc((size_t)C * K);
                 uint8_t *in = xalloc(nin), *ref = xalloc(nout), *out = xalloc(nout);
                 int32_t *bias = xalloc(C * 4), *w_sum = xalloc(C * 4), *mult = xalloc(C * 4);
@@ -758,14 +761,16 @@ static void check_rq_band(const struct mnet_kernel_ops *t, int top)
                     mult[c] = m;
                     shift[c] = -e;
                     wzp[c] = w_zp;
-                    if (dw)
+                    if (dw) {
                         w[(size_t)4 * C + c] = 1;
-                    else
-                        w[c] = (int8_t)(w_zp + 1);
-                    w_sum[c] = dw ? 1 : w_zp + 1;
+                    } else {
+                        memset(w + (size_t)c * cin, (int8_t)w_zp, (size_t)cin);
+                        w[(size_t)c * cin] = (int8_t)(w_zp + 1);
+                    }
+                    w_sum[c] = dw ? 1 : w_zp + 1 + (cin - 1) * w_zp;
                 }
                 for (int px = 0; px < P; px++)
-                    memset(in + (size_t)px * (dw ? C : 1), px, dw ? (size_t)C : 1);
+                    memset(in + (size_t)px * (dw ? C : cin), px, dw ? (size_t)C : (size_t)cin);
                 struct mnet_ref_qconv r = { .g = g, .in_t = MNET_U8, .w_t = MNET_I8, .out_t = MNET_U8,
                                             .w = w, .bias = bias, .in_zp = 0, .w_zp = wzp,
                                             .w_zp_count = C, .mult = mult, .shift = shift,
@@ -787,7 +792,7 @@ static void check_rq_band(const struct mnet_kernel_ops *t, int top)
                 free(shift); free(wzp);
             }
     /* the band must have been reached: the fast path's exact re-runs */
-    if (!top && !strncmp(t->name, "avx512", 6) && mnet_rq_fallbacks == fb0) {
+    if (!top && (!strncmp(t->name, "avx512", 6) || !strcmp(t->name, "amx")) && mnet_rq_fallbacks == fb0) {
         failures++;
         fprintf(stderr, "FAIL %s rq band: no fallback to the exact requantization ran\n", t->name);
     }
