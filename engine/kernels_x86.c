@@ -4707,7 +4707,9 @@ static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
     const struct mnet_conv_geom *g = &l->g;
     const int K = g->in_c;
-    if (!mnet_conv_is_pointwise(g) || g->out_h * g->out_w < AMX_MIN_PIXELS || K < AMX_MIN_K || K > 4096 || !rq_ok(l, 0))
+    /* K <= 4096: the padded copy of a task's rows stays 128 KiB */
+    if (!mnet_conv_is_pointwise(g) || g->out_h * g->out_w < AMX_MIN_PIXELS || K < AMX_MIN_K || K > 4096 ||
+        !rq_ok(l, 0))
         return vnni_qconv_prepare(l, max_batch, threads);
     struct qamx *p = x_alloc(sizeof *p);
     if (!p)
@@ -4958,7 +4960,7 @@ const struct mnet_kernel_ops mnet_kernels_avx512vnni = {
     .packed_weights = x_packed_weights,
 };
 
-/* AVX-512 without VNNI: the int8 GEMM stays portable. */
+/* AVX-512 without VNNI: the int8 GEMM on vpmaddwd in 16 lanes (qgemm2_tile512). */
 const struct mnet_kernel_ops mnet_kernels_avx512 = {
     .name = "avx512",
     .qconv_prepare = x2_qconv_prepare,
