@@ -4668,14 +4668,9 @@ TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const 
     }
 }
 
-/* ======================= tables ======================= */
+/* ======================= int8 1x1 GEMM (AMX) ======================= */
 
-/* mnet_kernel_ops.packed_weights: the int8 GEMM panels, in the order a
- * run reads them (the requantization constants after them left out).  The
- * float GEMMs do not prefetch the next layer: FMA-bound with four weight
- * lines per k step of their own, the 7x7 ones measured slower with it. */
-/* ---- AMX (Sapphire Rapids and later): the int8 1x1 GEMM on tiles ----
- * TDPBUSD is vpdpbusd's u8 x s8 arithmetic on tiles: a 16 x 64 byte tile of
+/* Sapphire Rapids and later.  TDPBUSD is vpdpbusd's u8 x s8 arithmetic on tiles: a 16 x 64 byte tile of
  * activation rows against a 16 x 64 byte tile of weights (16 columns, 4 k a
  * row) adds 16 x 16 x 64 products into a 16 x 16 int32 tile.  The weights
  * are packed raw (no w - w_zp: no outliers to fix up), K padded to 64 with
@@ -4771,7 +4766,7 @@ TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int nb
 }
 
 /* Rows [0, R) of c (32 x 32 sums of blocks nb, nb + 1), less zsum[r]
- * (w_zp * sum(x)), requantized and clamped to out (N bytes a row).  Plain
+ * (w_zp * sum(x), row_corr; only when w_zp), requantized and clamped to out (N bytes a row).  Plain
  * layers (rq_plain) take rq_float with the constants in registers and one
  * exactness test per row (the stores, bytes, would otherwise make the
  * compiler reload them); others rq_vecs. */
@@ -4813,8 +4808,9 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
     }
     for (int r = 0; r < R; r++)
         for (int v = 0; v < 1 + two; v++) {
-            __m512i acc = _mm512_sub_epi32(_mm512_loadu_si512(c + r * 32 + 16 * v), _mm512_set1_epi32(zsum[r]));
-            __m512i y;
+            __m512i acc = _mm512_loadu_si512(c + r * 32 + 16 * v), y;
+            if (p->w_zp)
+                acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(zsum[r]));
             rq_vecs(&p->rq, 0, 1, 1, (size_t)(nb + v), &acc, &y);
             y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
             _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * N + c0 + 16 * v, v ? m1 : m0, y);
@@ -4857,16 +4853,9 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
                 a = copy;
                 ld = pad;
             }
-            int32_t zsum[AMX_ROWS]; /* w_zp * sum(x) of each row */
-            for (int r = 0; r < R; r++) {
-                __m512i s = _mm512_setzero_si512();
-                for (size_t k = 0; k < K && p->w_zp; k += 64) {
-                    const __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (K - k)) - 1;
-                    s = _mm512_add_epi64(s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, a + r * ld + k),
-                                                            _mm512_setzero_si512()));
-                }
-                zsum[r] = p->w_zp * (int32_t)_mm512_reduce_add_epi64(s);
-            }
+            int32_t zsum[AMX_ROWS]; /* w_zp * sum(x) of each row; read only when w_zp */
+            if (p->w_zp)
+                row_corr(a, ld, p->K, (size_t)R, p->w_zp, zsum);
             for (int nb = 0; nb < p->NB; nb += 2) {
                 amx_task(p, a, ld, nb, c);
                 amx_store(p, c, zsum, R, nb, out + p0 * p->N);
@@ -4876,6 +4865,12 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
     }
 }
 
+/* ======================= tables ======================= */
+
+/* mnet_kernel_ops.packed_weights: the int8 GEMM panels (VNNI or AMX), in the order a
+ * run reads them (the requantization constants after them left out).  The
+ * float GEMMs do not prefetch the next layer: FMA-bound with four weight
+ * lines per k step of their own, the 7x7 ones measured slower with it. */
 static size_t x_packed_weights(const void *packed, const void **at)
 {
     const struct xpack *h = packed;
