@@ -4672,22 +4672,34 @@ TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const 
 
 /* Sapphire Rapids and later.  TDPBUSD is vpdpbusd's u8 x s8 arithmetic on tiles: a 16 x 64 byte tile of
  * activation rows against a 16 x 64 byte tile of weights (16 columns, 4 k a
- * row) adds 16 x 16 x 64 products into a 16 x 16 int32 tile.  The weights
- * are packed raw (no w - w_zp: no outliers to fix up), K padded to 64 with
- * zero weights, so a row may read up to 63 bytes past its K (the next
- * pixel's, or a padded copy at the end of the input); a uint8 file's weight
- * zero point is the epilogue's - w_zp * sum(x) per row (kernels.h).  A task
- * is 32 rows x 32 columns: 4 accumulator tiles, 2 row tiles, 2 weight tiles. */
+ * row) adds 16 x 16 x 64 products into a 16 x 16 int32 tile.  K is padded
+ * to 64 with zero weights, so a row may read up to 63 bytes past its K (the
+ * next pixel's, or a padded copy at the end of the input).  A task is 32
+ * rows x 32 columns: 4 accumulator tiles, 2 row tiles, 2 weight tiles.
+ *
+ * A uint8 file's weight zero point is folded as in the VNNI GEMM: the
+ * weights are w - w_zp clamped to int8, and the excess of the few outlier
+ * taps (1-2 a layer in the real files) goes in extra weight tiles, each an
+ * extra step of the pair's k loop right after its 64-k chunk (the row tiles
+ * still loaded); a pair's steps are its chunks and those extras.  Where the
+ * outliers would take more than AMX_MAX_FIX steps, the weights stay raw and
+ * the epilogue subtracts w_zp * sum(x) per row (row_corr): those sums cost
+ * the file's projections 20-30% (56x56x96->24 0.0297 -> 0.0385 ms). */
 #define AMX_ROWS 32
 #define AMX_MIN_PIXELS 32 /* smaller maps (the classifier: 0.054 -> 0.071 ms) keep the VNNI GEMM */
 #define AMX_MIN_K 64      /* so do narrower rows: their tiles are mostly padding, the epilogue dominates */
+#define AMX_MAX_FIX 4
+#define AMX_BLK0 (1 << 16)
+#define AMX_BLK1 (1 << 17)
 
 struct qamx {
     struct xpack h;
     int K, KC, N, NB;       /* KC: 64-byte chunks of K; NB: 16-column blocks, even */
-    int8_t *w;              /* [NB][KC][16 rows of 4 k][16 columns x 4 k] */
+    int8_t *w;              /* pair q: blocks 2q, 2q + 1 each [its steps][16 rows of 4 k][16 columns x 4 k] */
+    int32_t *step0;         /* [NB / 2 + 1]: pair q's steps are [step0[q], step0[q + 1]) */
+    int32_t *step_kc;       /* each step's 64-k chunk, AMX_BLK0 / AMX_BLK1 where the block has weights */
     struct rq rq;           /* [NB]: after the weights */
-    int32_t w_zp, out_zp, out_min, out_max;
+    int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
     size_t tscratch;        /* per thread: the 32 x 32 sums, a padded copy of 32 rows */
 };
 
@@ -4697,6 +4709,21 @@ struct amx_cfg {
     uint16_t colsb[16];
     uint8_t rows[16];
 };
+
+/* Which blocks of pair q have an outlier tap (w - w_zp outside int8) in
+ * chunk kc: AMX_BLK0 | AMX_BLK1, or 0. */
+static int amx_outliers(const struct mnet_qconv *l, int q, int kc)
+{
+    const int K = l->g.in_c, N = l->g.out_c;
+    int blocks = 0;
+    for (int oc = 32 * q; oc < 32 * q + 32 && oc < N; oc++)
+        for (int k = 64 * kc; k < 64 * kc + 64 && k < K; k++) {
+            const int d = l->w[(size_t)oc * K + k] - l->w_zp;
+            if (d != clamp_s8(d))
+                blocks |= oc % 32 < 16 ? AMX_BLK0 : AMX_BLK1;
+        }
+    return blocks;
+}
 
 static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
 {
@@ -4714,22 +4741,56 @@ static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     p->KC = (K + 63) / 64;
     p->N = g->out_c;
     p->NB = (g->out_c + 31) / 32 * 2;
-    const size_t nw = (size_t)p->NB * p->KC * 1024;
+    const int pairs = p->NB / 2;
+    /* Fold w_zp when its outliers take few extra steps, each excess in int8
+     * (w - w_zp = 255, from w_zp -128, would take two) */
+    int fold = l->w_zp != 0, extra = 0;
+    for (size_t i = 0; fold && i < (size_t)p->N * K; i++)
+        fold = l->w[i] - l->w_zp != 255;
+    for (int q = 0; fold && q < pairs; q++)
+        for (int kc = 0; kc < p->KC; kc++)
+            extra += amx_outliers(l, q, kc) != 0;
+    fold = fold && extra <= AMX_MAX_FIX;
+    const int steps = pairs * p->KC + (fold ? extra : 0);
+    p->step0 = malloc(((size_t)pairs + 1 + (size_t)steps) * sizeof *p->step0);
+    const size_t nw = (size_t)steps * 2 * 1024;
     p->w = x_alloc(nw + RQ_BYTES((size_t)p->NB));
-    if (!p->w) {
+    if (!p->w || !p->step0) {
+        free(p->w);
+        free(p->step0);
         free(p);
         return -ENOMEM;
+    }
+    p->step_kc = p->step0 + pairs + 1;
+    p->step0[0] = 0;
+    for (int q = 0; q < pairs; q++) {
+        int s = p->step0[q];
+        for (int kc = 0; kc < p->KC; kc++) {
+            const int fix = fold ? amx_outliers(l, q, kc) : 0;
+            p->step_kc[s++] = kc | AMX_BLK0 | (32 * q + 16 < p->N ? AMX_BLK1 : 0); /* no empty blocks */
+            if (fix)
+                p->step_kc[s++] = kc | fix;
+        }
+        p->step0[q + 1] = s;
     }
     memset(p->w, 0, nw);
     rq_place(&p->rq, p->w + nw, (size_t)p->NB);
     for (int oc = 0; oc < p->N; oc++) {
-        for (int k = 0; k < K; k++)
-            p->w[(((size_t)(oc / 16) * p->KC + k / 64) * 16 + k % 64 / 4) * 64 + oc % 16 * 4 + k % 4] =
-                l->w[(size_t)oc * K + k];
+        const int q = oc / 32, S = p->step0[q + 1] - p->step0[q];
+        int8_t *blk = p->w + ((size_t)2 * p->step0[q] + (size_t)(oc / 16 % 2) * S) * 1024;
+        for (int s = 0; s < S; s++) {
+            const int kc = p->step_kc[p->step0[q] + s] & 0xFFFF,
+                      fix = s > 0 && (p->step_kc[p->step0[q] + s - 1] & 0xFFFF) == kc;
+            for (int k = 64 * kc; k < 64 * kc + 64 && k < K; k++) {
+                const int w = l->w[(size_t)oc * K + k], d = w - l->w_zp;
+                blk[(size_t)s * 1024 + k % 64 / 4 * 64 + oc % 16 * 4 + k % 4] =
+                    (int8_t)(!fold ? w : fix ? d - clamp_s8(d) : clamp_s8(d));
+            }
+        }
         rq_set(&p->rq, (size_t)(oc / 16), oc % 16, l->bias_folded[oc], l->mult[oc], l->shift[oc]);
     }
     rq_plain(&p->rq, (size_t)p->NB, l->out_zp == 0 && l->out_min == 0); /* the clamp does out_max */
-    p->w_zp = l->w_zp;
+    p->w_zp = fold ? 0 : l->w_zp;
     p->out_zp = l->out_zp;
     p->out_min = l->out_min;
     p->out_max = l->out_max;
@@ -4740,24 +4801,32 @@ static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
     return 0;
 }
 
-/* 32 rows of x (stride ld) x 32 columns from block nb: the sums, from the
+/* 32 rows of x (stride ld) x the 32 columns of pair q: the sums, from the
  * biases on (rq_bias: a row loaded 16 times, stride 0), to c (32 x 32). */
-TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int nb, int32_t *c)
+TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int q, int32_t *c)
 {
-    const int8_t *w0 = p->w + (size_t)nb * p->KC * 1024, *w1 = w0 + (size_t)p->KC * 1024;
-    _tile_loadd(0, rq_bias(&p->rq, (size_t)nb), 0);
-    _tile_loadd(1, rq_bias(&p->rq, (size_t)nb + 1), 0);
-    _tile_loadd(2, rq_bias(&p->rq, (size_t)nb), 0);
-    _tile_loadd(3, rq_bias(&p->rq, (size_t)nb + 1), 0);
-    for (int kc = 0; kc < p->KC; kc++) {
-        _tile_loadd(4, a + (size_t)kc * 64, ld);
-        _tile_loadd(5, a + 16 * ld + (size_t)kc * 64, ld);
-        _tile_loadd(6, w0 + (size_t)kc * 1024, 64);
-        _tile_loadd(7, w1 + (size_t)kc * 1024, 64);
-        _tile_dpbusd(0, 4, 6);
-        _tile_dpbusd(1, 4, 7);
-        _tile_dpbusd(2, 5, 6);
-        _tile_dpbusd(3, 5, 7);
+    const int s0 = p->step0[q], S = p->step0[q + 1] - s0;
+    const int8_t *w0 = p->w + (size_t)2 * s0 * 1024, *w1 = w0 + (size_t)S * 1024;
+    _tile_loadd(0, rq_bias(&p->rq, (size_t)2 * q), 0);
+    _tile_loadd(1, rq_bias(&p->rq, (size_t)2 * q + 1), 0);
+    _tile_loadd(2, rq_bias(&p->rq, (size_t)2 * q), 0);
+    _tile_loadd(3, rq_bias(&p->rq, (size_t)2 * q + 1), 0);
+    for (int s = 0; s < S; s++) {
+        const int step = p->step_kc[s0 + s], kc = step & 0xFFFF;
+        if (s == 0 || kc != (p->step_kc[s0 + s - 1] & 0xFFFF)) { /* an outlier step reuses its chunk's rows */
+            _tile_loadd(4, a + (size_t)kc * 64, ld);
+            _tile_loadd(5, a + 16 * ld + (size_t)kc * 64, ld);
+        }
+        if (step & AMX_BLK0) {
+            _tile_loadd(6, w0 + (size_t)s * 1024, 64);
+            _tile_dpbusd(0, 4, 6);
+            _tile_dpbusd(2, 5, 6);
+        }
+        if (step & AMX_BLK1) {
+            _tile_loadd(7, w1 + (size_t)s * 1024, 64);
+            _tile_dpbusd(1, 4, 7);
+            _tile_dpbusd(3, 5, 7);
+        }
     }
     _tile_stored(0, c, 128);
     _tile_stored(1, c + 16, 128);
@@ -4857,7 +4926,7 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
             if (p->w_zp)
                 row_corr(a, ld, p->K, (size_t)R, p->w_zp, zsum);
             for (int nb = 0; nb < p->NB; nb += 2) {
-                amx_task(p, a, ld, nb, c);
+                amx_task(p, a, ld, nb / 2, c);
                 amx_store(p, c, zsum, R, nb, out + p0 * p->N);
             }
         }
@@ -4882,7 +4951,7 @@ static size_t x_packed_weights(const void *packed, const void **at)
     if (h && h->kind == PK_QAMX) {
         const struct qamx *p = packed;
         *at = p->w;
-        return (size_t)p->NB * p->KC * 1024;
+        return (size_t)p->step0[p->NB / 2] * 2 * 1024;
     }
     return 0;
 }
@@ -4905,7 +4974,12 @@ static void x_free_pack(void *packed)
     case PK_QDW4: free(((struct qdw4 *)packed)->block); break;
     case PK_QDW3: free(((struct qdw3 *)packed)->block); break;
     case PK_QGEMM2: free(((struct qgemm2 *)packed)->w); break;
-    case PK_QAMX: free(((struct qamx *)packed)->w); break;
+    case PK_QAMX: {
+        struct qamx *p = packed;
+        free(p->w);
+        free(p->step0);
+        break;
+    }
     case PK_C: mnet_kernels_c.release(h->c_packed); break;
     }
     free(h);

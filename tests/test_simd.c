@@ -994,12 +994,15 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
      * fix-ups for the outlier taps: 1x1 and gathered 3x3, panels of 16 to
      * 64 columns (none / some fix-ups in a 16-column tail panel: not
      * folded), K with a tail of 1-3 bytes, w_zp at both signs and -128
-     * (fix-ups of up to 128). */
+     * (fix-ups of up to 128); on amx (K >= 64, 32+ pixels) folded with a
+     * few outlier steps (the last three: 0-4 steps) or raw with row sums
+     * (576 and 130 columns: too many steps; w_zp -128: an excess of 128). */
     static const int fold_cases[][6] = { /* h, w, in_c, out_c, k, stride */
         { 5, 7, 24, 144, 1, 1 }, { 4, 4, 96, 24, 1, 1 }, { 3, 5, 16, 96, 1, 1 },
         { 7, 7, 64, 576, 1, 1 }, { 2, 3, 33, 200, 1, 1 }, { 6, 6, 40, 40, 1, 1 },
         { 9, 5, 150, 130, 1, 1 }, { 6, 6, 8, 64, 3, 1 }, { 7, 9, 10, 48, 3, 2 },
         { 5, 5, 144, 24, 1, 1 }, { 3, 7, 16, 19, 1, 1 }, { 2, 9, 40, 22, 1, 1 },
+        { 6, 8, 96, 24, 1, 1 },  { 5, 8, 144, 24, 1, 1 }, { 8, 8, 192, 32, 1, 1 },
     };
     static const int32_t fold_zps[] = { 40, -40, -128, 3, 100 };
     sparse_outliers = 1;
