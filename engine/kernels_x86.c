@@ -4684,11 +4684,13 @@ TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const 
  * still loaded); a pair's steps are its chunks and those extras.  Where the
  * outliers would take more than AMX_MAX_FIX steps, the weights stay raw and
  * the epilogue subtracts w_zp * sum(x) per row (row_corr): those sums cost
- * the file's projections 20-30% (56x56x96->24 0.0297 -> 0.0385 ms). */
+ * the file's projections 20-30% (56x56x96->24: 0.0385 ms with them, 0.0297
+ * without). */
 #define AMX_ROWS 32
 #define AMX_MIN_PIXELS 32 /* smaller maps (the classifier: 0.054 -> 0.071 ms) keep the VNNI GEMM */
 #define AMX_MIN_K 64      /* so do narrower rows: their tiles are mostly padding, the epilogue dominates */
 #define AMX_MAX_FIX 4
+#define AMX_KC 0xFFFF /* a step: its chunk, and which of the pair's blocks run it */
 #define AMX_BLK0 (1 << 16)
 #define AMX_BLK1 (1 << 17)
 
@@ -4697,7 +4699,7 @@ struct qamx {
     int K, KC, N, NB;       /* KC: 64-byte chunks of K; NB: 16-column blocks, even */
     int8_t *w;              /* pair q: blocks 2q, 2q + 1 each [its steps][16 rows of 4 k][16 columns x 4 k] */
     int32_t *step0;         /* [NB / 2 + 1]: pair q's steps are [step0[q], step0[q + 1]) */
-    int32_t *step_kc;       /* each step's 64-k chunk, AMX_BLK0 / AMX_BLK1 where the block has weights */
+    int32_t *step_kc;       /* each step's 64-k chunk | AMX_BLK0 / AMX_BLK1 where that block has weights */
     struct rq rq;           /* [NB]: after the weights */
     int32_t w_zp, out_zp, out_min, out_max; /* w_zp 0 once folded */
     size_t tscratch;        /* per thread: the 32 x 32 sums, a padded copy of 32 rows */
@@ -4779,8 +4781,8 @@ static int amx_qconv_prepare(struct mnet_qconv *l, int max_batch, int threads)
         const int q = oc / 32, S = p->step0[q + 1] - p->step0[q];
         int8_t *blk = p->w + ((size_t)2 * p->step0[q] + (size_t)(oc / 16 % 2) * S) * 1024;
         for (int s = 0; s < S; s++) {
-            const int kc = p->step_kc[p->step0[q] + s] & 0xFFFF,
-                      fix = s > 0 && (p->step_kc[p->step0[q] + s - 1] & 0xFFFF) == kc;
+            const int kc = p->step_kc[p->step0[q] + s] & AMX_KC,
+                      fix = s > 0 && (p->step_kc[p->step0[q] + s - 1] & AMX_KC) == kc;
             for (int k = 64 * kc; k < 64 * kc + 64 && k < K; k++) {
                 const int w = l->w[(size_t)oc * K + k], d = w - l->w_zp;
                 blk[(size_t)s * 1024 + k % 64 / 4 * 64 + oc % 16 * 4 + k % 4] =
@@ -4812,8 +4814,8 @@ TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int q,
     _tile_loadd(2, rq_bias(&p->rq, (size_t)2 * q), 0);
     _tile_loadd(3, rq_bias(&p->rq, (size_t)2 * q + 1), 0);
     for (int s = 0; s < S; s++) {
-        const int step = p->step_kc[s0 + s], kc = step & 0xFFFF;
-        if (s == 0 || kc != (p->step_kc[s0 + s - 1] & 0xFFFF)) { /* an outlier step reuses its chunk's rows */
+        const int step = p->step_kc[s0 + s], kc = step & AMX_KC;
+        if (s == 0 || kc != (p->step_kc[s0 + s - 1] & AMX_KC)) { /* an outlier step reuses its chunk's rows */
             _tile_loadd(4, a + (size_t)kc * 64, ld);
             _tile_loadd(5, a + 16 * ld + (size_t)kc * 64, ld);
         }
