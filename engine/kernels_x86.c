@@ -4688,7 +4688,8 @@ TAVX2 static void x2_qadd_run(const struct mnet_qbinary *p, size_t count, const 
  * without). */
 #define AMX_ROWS 32
 #define AMX_MIN_PIXELS 32 /* smaller maps (the classifier: 0.054 -> 0.071 ms) keep the VNNI GEMM */
-#define AMX_MIN_K 64      /* so do narrower rows: their tiles are mostly padding, the epilogue dominates */
+#define AMX_MIN_K 32      /* so do narrower rows: K 16-24 (tiles 3/4 padding) tie or lose (112x112x16->96
+                           * 0.185 -> 0.199 ms), K 32 wins (112x112x32->64 0.156 -> 0.120) */
 #define AMX_MAX_FIX 4
 #define AMX_KC 0xFFFF /* a step: its chunk, and which of the pair's blocks run it */
 #define AMX_BLK0 (1 << 16)
@@ -4837,55 +4838,75 @@ TAMX INL void amx_task(const struct qamx *p, const uint8_t *a, size_t ld, int q,
 }
 
 /* Rows [0, R) of c (32 x 32 sums of blocks nb, nb + 1), less zsum[r]
- * (w_zp * sum(x), row_corr; only when w_zp), requantized and clamped to out (N bytes a row).  Plain
- * layers (rq_plain) take rq_float with the constants in registers and one
- * exactness test per row (the stores, bytes, would otherwise make the
- * compiler reload them); others rq_vecs. */
-TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *zsum, int R, int nb, uint8_t *out)
+ * (w_zp * sum(x), row_corr; only when w_zp), requantized and clamped to out
+ * (N bytes a row).  Four vectors at a time (two rows of both blocks, or
+ * four rows of block nb when it is the last: one) are packed to 64 bytes as in
+ * the VNNI GEMM, put back in order with one permute and stored a row at a
+ * time.  Plain layers (rq_plain) take rq_float with the constants in
+ * registers (the stores, bytes, would otherwise make the compiler reload
+ * them) and one exactness test per four vectors; others rq_vecs. */
+TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *zsum, int R, int nb, int one,
+                        uint8_t *out)
 {
-    const int N = p->N, c0 = nb * 16, two = c0 + 16 < N;
-    const __mmask16 m0 = lanes16(N - c0), m1 = two ? lanes16(N - c0 - 16) : 0;
-    const __m512i top = _mm512_set1_epi32(INT32_MIN), zero = _mm512_setzero_si512();
-    const __m512i hi = _mm512_set1_epi32(p->out_max), lo = _mm512_set1_epi32(p->out_min),
-                  zp = _mm512_set1_epi32(p->out_zp);
-    if (p->rq.fl) {
-        const float *q0 = (const float *)(p->rq.q + (size_t)nb * RQ_V), *q1 = q0 + RQ_V;
-        const __m512 mf0 = _mm512_load_ps(q0 + RQ_MF * 16), cf0 = _mm512_load_ps(q0 + RQ_CF * 16);
-        const __m512 mf1 = _mm512_load_ps(q1 + RQ_MF * 16), cf1 = _mm512_load_ps(q1 + RQ_CF * 16);
-        const __m512 e2 = _mm512_set1_ps(2 * RQ_E);
-        const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
-                  fl = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
-        for (int r = 0; r < R; r++) {
-            __m512i a0 = _mm512_loadu_si512(c + r * 32), a1 = _mm512_loadu_si512(c + r * 32 + 16);
-            if (p->w_zp) {
-                a0 = _mm512_sub_epi32(a0, _mm512_set1_epi32(zsum[r]));
-                a1 = _mm512_sub_epi32(a1, _mm512_set1_epi32(zsum[r]));
+    const int N = p->N, c0 = nb * 16, rows = one ? 4 : 2;
+    const __mmask32 m = N - c0 >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << (N - c0)) - 1;
+    /* packs leave 128-bit lane L as dwords L of the four vectors */
+    const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    const __m512i top = _mm512_set1_epi32(INT32_MIN), hi8 = _mm512_set1_epi8((char)p->out_max);
+    const float *q0 = (const float *)(p->rq.q + (size_t)nb * RQ_V), *q1 = one ? q0 : q0 + RQ_V;
+    const __m512 mf0 = _mm512_load_ps(q0 + RQ_MF * 16), cf0 = _mm512_load_ps(q0 + RQ_CF * 16);
+    const __m512 mf1 = _mm512_load_ps(q1 + RQ_MF * 16), cf1 = _mm512_load_ps(q1 + RQ_CF * 16);
+    const __m512 e2 = _mm512_set1_ps(2 * RQ_E);
+    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC, fl = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
+    for (int r = 0; r < R; r += rows) {
+        /* vector i: row at[i], block nb + i % 2 (one: nb); rows past R repeat the last, unstored */
+        int at[4];
+        for (int i = 0; i < 4; i++) {
+            at[i] = r + (one ? i : i / 2);
+            at[i] = at[i] < R ? at[i] : R - 1;
+        }
+        __m512i a[4], v[4], bytes;
+        for (int i = 0; i < 4; i++) {
+            a[i] = _mm512_loadu_si512(c + at[i] * 32 + (one ? 0 : i % 2 * 16));
+            if (p->w_zp)
+                a[i] = _mm512_sub_epi32(a[i], _mm512_set1_epi32(zsum[at[i]]));
+        }
+        if (p->rq.fl) {
+            __mmask16 ok = 0xFFFF;
+            for (int i = 0; i < 4; i++) {
+                const __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a[i], rn), i % 2 ? mf1 : mf0,
+                                                       i % 2 ? cf1 : cf0, rn);
+                ok = _mm512_mask_cmp_ps_mask(ok, _mm512_reduce_ps(y, fl), e2, _CMP_GE_OQ);
+                v[i] = _mm512_cvt_roundps_epi32(y, fl);
             }
-            const __m512 y0 = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a0, rn), mf0, cf0, rn);
-            const __m512 y1 = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a1, rn), mf1, cf1, rn);
-            const __mmask16 ok = _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(_mm512_reduce_ps(y0, fl), e2, _CMP_GE_OQ),
-                                                         _mm512_reduce_ps(y1, fl), e2, _CMP_GE_OQ);
-            __m512i v0 = _mm512_cvt_roundps_epi32(y0, fl), v1 = _mm512_cvt_roundps_epi32(y1, fl);
             if (__builtin_expect(ok != 0xFFFF, 0)) { /* the exact one, on a + 2^31 */
                 mnet_rq_fallbacks++;
-                v0 = rq_apply(_mm512_xor_si512(a0, top), &p->rq, (size_t)nb, 0);
-                v1 = rq_apply(_mm512_xor_si512(a1, top), &p->rq, (size_t)nb + 1, 0);
+                for (int i = 0; i < 4; i++)
+                    v[i] = rq_apply(_mm512_xor_si512(a[i], top), &p->rq, (size_t)nb + (size_t)(one ? 0 : i % 2), 0);
             }
+            /* out_zp and out_min 0: the unsigned saturation clamps below */
+            bytes = _mm512_min_epu8(_mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3])),
+                                    hi8);
+        } else {
+            rq_vecs(&p->rq, 0, 4, one ? 1 : 2, (size_t)nb, a, v);
+            bytes = pack_zp_clamp(v[0], v[1], v[2], v[3], p->out_zp, p->out_min, p->out_max);
+        }
+        bytes = _mm512_permutexvar_epi32(order, bytes);
+        if (one) {
             uint8_t *o = out + (size_t)r * N + c0;
-            _mm512_mask_cvtepi32_storeu_epi8(o, m0, _mm512_min_epi32(_mm512_max_epi32(v0, zero), hi));
-            _mm512_mask_cvtepi32_storeu_epi8(o + 16, m1, _mm512_min_epi32(_mm512_max_epi32(v1, zero), hi));
+            _mm_mask_storeu_epi8(o, (__mmask16)m, _mm512_castsi512_si128(bytes));
+            if (r + 1 < R)
+                _mm_mask_storeu_epi8(o + N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 1));
+            if (r + 2 < R)
+                _mm_mask_storeu_epi8(o + 2 * N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 2));
+            if (r + 3 < R)
+                _mm_mask_storeu_epi8(o + 3 * N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 3));
+        } else {
+            _mm256_mask_storeu_epi8(out + (size_t)r * N + c0, m, _mm512_castsi512_si256(bytes));
+            if (r + 1 < R)
+                _mm256_mask_storeu_epi8(out + (size_t)(r + 1) * N + c0, m, _mm512_extracti64x4_epi64(bytes, 1));
         }
-        return;
     }
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < 1 + two; v++) {
-            __m512i acc = _mm512_loadu_si512(c + r * 32 + 16 * v), y;
-            if (p->w_zp)
-                acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(zsum[r]));
-            rq_vecs(&p->rq, 0, 1, 1, (size_t)(nb + v), &acc, &y);
-            y = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(y, zp), lo), hi);
-            _mm512_mask_cvtepi32_storeu_epi8(out + (size_t)r * N + c0 + 16 * v, v ? m1 : m0, y);
-        }
 }
 
 TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t *in, uint8_t *out,
@@ -4929,7 +4950,10 @@ TAMX static void amx_qconv_run(const struct mnet_qconv *l, int n, const uint8_t 
                 row_corr(a, ld, p->K, (size_t)R, p->w_zp, zsum);
             for (int nb = 0; nb < p->NB; nb += 2) {
                 amx_task(p, a, ld, nb / 2, c);
-                amx_store(p, c, zsum, R, nb, out + p0 * p->N);
+                if (p->N - nb * 16 <= 16) /* one block: a constant for amx_store */
+                    amx_store(p, c, zsum, R, nb, 1, out + p0 * p->N);
+                else
+                    amx_store(p, c, zsum, R, nb, 0, out + p0 * p->N);
             }
         }
         _tile_release();

@@ -994,7 +994,7 @@ static void run_table(const struct mnet_kernel_ops *t, int rounds)
      * fix-ups for the outlier taps: 1x1 and gathered 3x3, panels of 16 to
      * 64 columns (none / some fix-ups in a 16-column tail panel: not
      * folded), K with a tail of 1-3 bytes, w_zp at both signs and -128
-     * (fix-ups of up to 128); on amx (K >= 64, 32+ pixels) folded with a
+     * (fix-ups of up to 128); on amx (K >= 32, 32+ pixels) folded with a
      * few outlier steps (the last three: 0-4 steps) or raw with row sums
      * (576 and 130 columns: too many steps; w_zp -128: an excess of 128). */
     static const int fold_cases[][6] = { /* h, w, in_c, out_c, k, stride */
