@@ -4884,9 +4884,10 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
                 for (int i = 0; i < 4; i++)
                     v[i] = rq_apply(_mm512_xor_si512(a[i], top), &p->rq, (size_t)nb + (size_t)(one ? 0 : i % 2), 0);
             }
-            /* out_zp and out_min 0: the unsigned saturation clamps below */
-            bytes = _mm512_min_epu8(_mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3])),
-                                    hi8);
+            /* out_zp and out_min 0: the unsigned saturation clamps below, out_max (ReLU6: 255) above */
+            bytes = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+            if (p->out_max < 255)
+                bytes = _mm512_min_epu8(bytes, hi8);
         } else {
             rq_vecs(&p->rq, 0, 4, one ? 1 : 2, (size_t)nb, a, v);
             bytes = pack_zp_clamp(v[0], v[1], v[2], v[3], p->out_zp, p->out_min, p->out_max);
