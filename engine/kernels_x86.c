@@ -481,8 +481,9 @@ static void rq_plain(struct rq *r, size_t nvec, int plain)
     r->fl = 1;
 }
 
-/* A plain layer's unbiased accumulator a of vector vec -> floor(y), y =
- * fma(float(a), M, C + E) for the exact t = a*M + C (M, C of rq_set; for
+/* A plain layer's unbiased accumulator a -> floor(y), y = fma(float(a), M,
+ * C + E) (mf, cf: its vector's RQ_MF and RQ_CF rows, kept in registers by
+ * callers that store bytes) for the exact t = a*M + C (M, C of rq_set; for
  * a >= 0 rq_apply's result is floor(t)).  Where t is in [-1, 257], float(a)
  * and M each err by 2^-24 relative (|a*M| < 258: 1.008 * 2^-16 each), C + E
  * by 2^-25 and the fma by half an ulp of 256: |y - E - t| < 3.02 * 2^-16 <
@@ -493,15 +494,30 @@ static void rq_plain(struct rq *r, size_t nvec, int plain)
  * M < 2^-e <= 1/2 keeps y < 2^30 (no conversion overflow).  Large y
  * (>= 2^11) has a coarse fraction and leaves *ok more often: exact still,
  * only slower (a hostile image can at worst make a layer take rq_apply). */
-T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
+T512 INL __m512i rq_float_mc(__m512i a, __m512 mf, __m512 cf, __mmask16 *ok)
 {
-    const float *q = (const float *)(r->q + vec * RQ_V);
     const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a, rn), _mm512_load_ps(q + RQ_MF * 16),
-                                     _mm512_load_ps(q + RQ_CF * 16), rn);
+    __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a, rn), mf, cf, rn);
     *ok = _mm512_mask_cmp_ps_mask(*ok, _mm512_reduce_ps(y, _MM_FROUND_TO_NEG_INF), _mm512_set1_ps(2 * RQ_E),
                                   _CMP_GE_OQ);
     return _mm512_cvt_roundps_epi32(y, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+}
+
+/* rq_float_mc with vector vec's constants (RQ_MF, RQ_CF). */
+T512 INL __m512i rq_float(__m512i a, const struct rq *r, size_t vec, __mmask16 *ok)
+{
+    const float *q = (const float *)(r->q + vec * RQ_V);
+    return rq_float_mc(a, _mm512_load_ps(q + RQ_MF * 16), _mm512_load_ps(q + RQ_CF * 16), ok);
+}
+
+/* rq_float's fallback, where some lane of a[0..n) was ambiguous: y[j] =
+ * rq_apply of a[j] (vector vec + j % nv; rq_float layers keep bias, not
+ * bias + 2^31, in their bias row). */
+T512 INL void rq_float_exact(const struct rq *r, int n, int nv, size_t vec, const __m512i *a, __m512i *y)
+{
+    mnet_rq_fallbacks++;
+    for (int j = 0; j < n; j++)
+        y[j] = rq_apply(_mm512_xor_si512(a[j], _mm512_set1_epi32(INT32_MIN)), r, vec + (size_t)(j % nv), 0);
 }
 
 /* y[j] = the requantized accumulator a[j] of vector vec + j % nv, j < n:
@@ -514,11 +530,8 @@ T512 INL void rq_vecs(const struct rq *r, int fl, int n, int nv, size_t vec, con
         __mmask16 ok = 0xFFFF;
         for (int j = 0; j < n; j++)
             y[j] = rq_float(a[j], r, vec + (size_t)(j % nv), &ok);
-        if (__builtin_expect(ok == 0xFFFF, 1))
-            return;
-        mnet_rq_fallbacks++;
-        for (int j = 0; j < n; j++)
-            y[j] = rq_apply(_mm512_xor_si512(a[j], _mm512_set1_epi32(INT32_MIN)), r, vec + (size_t)(j % nv), 0);
+        if (__builtin_expect(ok != 0xFFFF, 0))
+            rq_float_exact(r, n, nv, vec, a, y);
         return;
     }
     for (int j = 0; j < n; j++)
@@ -4852,12 +4865,10 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
     const __mmask32 m = N - c0 >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << (N - c0)) - 1;
     /* packs leave 128-bit lane L as dwords L of the four vectors */
     const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
-    const __m512i top = _mm512_set1_epi32(INT32_MIN), hi8 = _mm512_set1_epi8((char)p->out_max);
+    const __m512i hi8 = _mm512_set1_epi8((char)p->out_max);
     const float *q0 = (const float *)(p->rq.q + (size_t)nb * RQ_V), *q1 = one ? q0 : q0 + RQ_V;
     const __m512 mf0 = _mm512_load_ps(q0 + RQ_MF * 16), cf0 = _mm512_load_ps(q0 + RQ_CF * 16);
     const __m512 mf1 = _mm512_load_ps(q1 + RQ_MF * 16), cf1 = _mm512_load_ps(q1 + RQ_CF * 16);
-    const __m512 e2 = _mm512_set1_ps(2 * RQ_E);
-    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC, fl = _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC;
     for (int r = 0; r < R; r += rows) {
         /* vector i: row at[i], block nb + i % 2 (one: nb); rows past R repeat the last, unstored */
         int at[4];
@@ -4873,17 +4884,10 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
         }
         if (p->rq.fl) {
             __mmask16 ok = 0xFFFF;
-            for (int i = 0; i < 4; i++) {
-                const __m512 y = _mm512_fmadd_round_ps(_mm512_cvt_roundepi32_ps(a[i], rn), i % 2 ? mf1 : mf0,
-                                                       i % 2 ? cf1 : cf0, rn);
-                ok = _mm512_mask_cmp_ps_mask(ok, _mm512_reduce_ps(y, fl), e2, _CMP_GE_OQ);
-                v[i] = _mm512_cvt_roundps_epi32(y, fl);
-            }
-            if (__builtin_expect(ok != 0xFFFF, 0)) { /* the exact one, on a + 2^31 */
-                mnet_rq_fallbacks++;
-                for (int i = 0; i < 4; i++)
-                    v[i] = rq_apply(_mm512_xor_si512(a[i], top), &p->rq, (size_t)nb + (size_t)(one ? 0 : i % 2), 0);
-            }
+            for (int i = 0; i < 4; i++)
+                v[i] = rq_float_mc(a[i], i % 2 ? mf1 : mf0, i % 2 ? cf1 : cf0, &ok);
+            if (__builtin_expect(ok != 0xFFFF, 0))
+                rq_float_exact(&p->rq, 4, one ? 1 : 2, (size_t)nb, a, v);
             /* out_zp and out_min 0: the unsigned saturation clamps below, out_max (ReLU6: 255) above */
             bytes = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
             if (p->out_max < 255)
