@@ -1200,6 +1200,25 @@ TVNNI INL __m512i pack_gemm(const struct qgemm *p, __m512i a0, __m512i a1, __m51
     return y;
 }
 
+/* 64 bytes already in row order as G rows (G = 2: 32 bytes each, G = 4: 16)
+ * at o, o + ldo, ..., lanes m of each; rows from `left` on are not stored. */
+T512 INL void store_rows(__m512i b, int G, uint8_t *o, size_t ldo, __mmask32 m, int left)
+{
+    if (G == 2) {
+        _mm256_mask_storeu_epi8(o, m, _mm512_castsi512_si256(b));
+        if (left > 1)
+            _mm256_mask_storeu_epi8(o + ldo, m, _mm512_extracti64x4_epi64(b, 1));
+        return;
+    }
+    _mm_mask_storeu_epi8(o, (__mmask16)m, _mm512_castsi512_si128(b));
+    if (left > 1)
+        _mm_mask_storeu_epi8(o + ldo, (__mmask16)m, _mm512_extracti32x4_epi32(b, 1));
+    if (left > 2)
+        _mm_mask_storeu_epi8(o + 2 * ldo, (__mmask16)m, _mm512_extracti32x4_epi32(b, 2));
+    if (left > 3)
+        _mm_mask_storeu_epi8(o + 3 * ldo, (__mmask16)m, _mm512_extracti32x4_epi32(b, 3));
+}
+
 /* Epilogue of a tile: row r -> out + r*ldo, columns col0..; rows r >= R are
  * not stored.  corr[r] = w_zp * sum(x of row r) (NULL when w_zp == 0). */
 TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i acc[RMAX][4],
@@ -1227,25 +1246,12 @@ TVNNI INL void qgemm_store(const struct qgemm *p, int RM, int NV, int R, __m512i
             rq_vecs(&p->rq, p->rq.fl, 4, NV, (size_t)col0 / 16, a, y);
             __m512i b = pack_gemm(p, y[0], y[1], y[2], y[3]);
             uint8_t *o = out + (size_t)r * ldo + col0;
-            if (NV == 4) {
+            if (NV == 4)
                 _mm512_mask_storeu_epi8(o, lanes64((size_t)left), b);
-            } else if (NV == 2) {
-                __mmask32 m = lanes32(left);
-                b = _mm512_permutexvar_epi64(rows2, b);
-                _mm256_mask_storeu_epi8(o, m, _mm512_castsi512_si256(b));
-                if (r + 1 < R)
-                    _mm256_mask_storeu_epi8(o + ldo, m, _mm512_extracti64x4_epi64(b, 1));
-            } else {
-                __mmask16 m = lanes16(left);
-                b = _mm512_permutexvar_epi32(rows4, b);
-                _mm_mask_storeu_epi8(o, m, _mm512_castsi512_si128(b));
-                if (r + 1 < R)
-                    _mm_mask_storeu_epi8(o + ldo, m, _mm512_extracti32x4_epi32(b, 1));
-                if (r + 2 < R)
-                    _mm_mask_storeu_epi8(o + 2 * ldo, m, _mm512_extracti32x4_epi32(b, 2));
-                if (r + 3 < R)
-                    _mm_mask_storeu_epi8(o + 3 * ldo, m, _mm512_extracti32x4_epi32(b, 3));
-            }
+            else if (NV == 2)
+                store_rows(_mm512_permutexvar_epi64(rows2, b), 2, o, ldo, lanes32(left), R - r);
+            else
+                store_rows(_mm512_permutexvar_epi32(rows4, b), 4, o, ldo, lanes16(left), R - r);
         }
         return;
     }
@@ -4862,7 +4868,7 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
                         uint8_t *out)
 {
     const int N = p->N, c0 = nb * 16, rows = one ? 4 : 2;
-    const __mmask32 m = N - c0 >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << (N - c0)) - 1;
+    const __mmask32 m = lanes32(N - c0);
     /* packs leave 128-bit lane L as dwords L of the four vectors */
     const __m512i order = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     const __m512i hi8 = _mm512_set1_epi8((char)p->out_max);
@@ -4896,21 +4902,7 @@ TAMX INL void amx_store(const struct qamx *p, const int32_t *c, const int32_t *z
             rq_vecs(&p->rq, 0, 4, one ? 1 : 2, (size_t)nb, a, v);
             bytes = pack_zp_clamp(v[0], v[1], v[2], v[3], p->out_zp, p->out_min, p->out_max);
         }
-        bytes = _mm512_permutexvar_epi32(order, bytes);
-        if (one) {
-            uint8_t *o = out + (size_t)r * N + c0;
-            _mm_mask_storeu_epi8(o, (__mmask16)m, _mm512_castsi512_si128(bytes));
-            if (r + 1 < R)
-                _mm_mask_storeu_epi8(o + N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 1));
-            if (r + 2 < R)
-                _mm_mask_storeu_epi8(o + 2 * N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 2));
-            if (r + 3 < R)
-                _mm_mask_storeu_epi8(o + 3 * N, (__mmask16)m, _mm512_extracti32x4_epi32(bytes, 3));
-        } else {
-            _mm256_mask_storeu_epi8(out + (size_t)r * N + c0, m, _mm512_castsi512_si256(bytes));
-            if (r + 1 < R)
-                _mm256_mask_storeu_epi8(out + (size_t)(r + 1) * N + c0, m, _mm512_extracti64x4_epi64(bytes, 1));
-        }
+        store_rows(_mm512_permutexvar_epi32(order, bytes), rows, out + (size_t)r * N + c0, (size_t)N, m, R - r);
     }
 }
 
